@@ -1,0 +1,93 @@
+# pgha.cluster: the two set-up commands are `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+LAB_OS ?= bookworm
+LAB_BAKED ?= 1
+export LAB_OS LAB_BAKED
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+PY := python3.11
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+SYSTEM_PACKAGES := podman runc fuse-overlayfs slirp4netns uidmap iptables nftables mmdebstrap openssh-client git rsync
+
+.PHONY: help deps system-deps venv collection-link lab-image lab-up lab-down lab-logs demo site status \
+        test unit lint sanity molecule molecule-default molecule-trixie build bench-deploy clean
+
+help:
+	@echo "make demo        install what is missing, start the lab, deploy, print status"
+	@echo "make test        every test layer: unit, lint, sanity, molecule (bookworm + trixie)"
+	@echo "make lab-up / lab-down / lab-logs    the local lab (LAB_OS=bookworm|trixie)"
+	@echo "make site / status                   run playbooks/site.yml / status.yml on the lab"
+	@echo "make bench-deploy                    deploy benchmark (prints figures)"
+
+deps: system-deps venv collection-link
+
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+	@command -v $(PY) >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null; }
+
+$(VENV)/.installed: requirements.txt
+	@command -v $(PY) >/dev/null || { echo "need $(PY)"; exit 1; }
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Ansible finds this checkout as the collection pgha.cluster.
+collection-link:
+	@mkdir -p .collections/ansible_collections/pgha
+	@ln -sfn ../../.. .collections/ansible_collections/pgha/cluster
+
+lab-image: deps
+	lab/lab.sh image
+
+lab-up: deps
+	lab/lab.sh up
+
+lab-down:
+	lab/lab.sh down
+
+lab-logs:
+	lab/lab.sh logs
+
+site: collection-link
+	ansible-playbook playbooks/site.yml
+
+status: collection-link
+	ansible-playbook playbooks/status.yml
+
+demo: lab-up
+	ansible-playbook playbooks/site.yml
+	ansible-playbook playbooks/status.yml
+
+test: deps unit lint sanity molecule
+
+unit: collection-link
+	cd .collections/ansible_collections/pgha/cluster && $(BIN)/python -m pytest -q tests/unit
+
+lint: collection-link
+	ansible-lint --profile production
+
+sanity: collection-link
+	tests/sanity/run.sh
+
+molecule: molecule-default molecule-trixie
+
+molecule-default: deps
+	LAB_OS=bookworm tests/molecule.sh default
+
+molecule-trixie: deps
+	LAB_OS=trixie tests/molecule.sh trixie
+
+build: collection-link
+	ansible-galaxy collection build --force --output-path .cache/
+
+bench-deploy: deps
+	bench/deploy
+
+clean: lab-down
+	rm -rf .cache .collections

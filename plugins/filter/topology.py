@@ -1,0 +1,108 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pgha maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+name: current_primary
+short_description: Decide the current primary from every node's pg_node_info
+version_added: 0.1.0
+description:
+  - Takes a dict host -> pg_node_info C(node) result and returns C(primary),
+    C(fresh) and C(reason). Fails (naming the nodes and their LSNs) on two
+    writable primaries, no running primary while standbys exist, or nodes
+    that could not be inspected.
+positional: initial_primary
+options:
+  _input:
+    description: Host to node state.
+    type: dict
+    required: true
+  initial_primary:
+    description: The inventory's initial primary, used only on a fresh cluster.
+    type: str
+    required: true
+'''
+
+EXAMPLES = r'''
+primary: "{{ nodes | pgha.cluster.current_primary('pg1') }}"
+'''
+
+RETURN = r'''
+_value:
+  description: C(primary), C(fresh) and C(reason).
+  type: dict
+'''
+
+import re
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.pgha.cluster.plugins.module_utils.status import build_status, render_table
+from ansible_collections.pgha.cluster.plugins.module_utils.topology import (
+    TopologyError, choose_primary, slot_name)
+
+
+def current_primary(nodes, initial_primary):
+    try:
+        return choose_primary(nodes, initial_primary)
+    except TopologyError as exc:
+        raise AnsibleFilterError("topology: %s" % exc)
+
+
+def node_addresses(hosts, hostvars):
+    """Host -> address peers use: ``pgha_address``, else ``ansible_host``, else the name."""
+    result = {}
+    for host in hosts:
+        hv = hostvars[host]
+        result[host] = str(hv.get("pgha_address") or hv.get("ansible_host") or host)
+    return result
+
+
+def hba_address(address):
+    """pg_hba ADDRESS for a host address: /32 or /128 for a bare IP, else as given."""
+    text = str(address)
+    if "/" in text:
+        return text
+    if re.match(r"^[0-9.]+$", text):
+        return text + "/32"
+    if ":" in text:
+        return text + "/128"
+    return text
+
+
+def pgpass_escape(value):
+    """Escape a field of a .pgpass line (backslash and colon)."""
+    return str(value).replace("\\", "\\\\").replace(":", "\\:")
+
+
+def node_or_unreachable(result):
+    """The ``node`` of a registered pg_node_info result, or a stub saying why there is none."""
+    if not isinstance(result, dict) or result.get("unreachable") or "node" not in result:
+        reason = (result or {}).get("msg") if isinstance(result, dict) else None
+        return {"unreachable": True, "up": False, "role": "unknown", "error": reason}
+    return result["node"]
+
+
+def status_report(nodes, addresses, bouncers=None):
+    return build_status(nodes, addresses, bouncers or {})
+
+
+def status_table(status):
+    return render_table(status)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "current_primary": current_primary,
+            "node_addresses": node_addresses,
+            "node_or_unreachable": node_or_unreachable,
+            "hba_address": hba_address,
+            "pgpass_escape": pgpass_escape,
+            "slot_name": slot_name,
+            "status_report": status_report,
+            "status_table": status_table,
+        }

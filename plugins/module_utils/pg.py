@@ -1,0 +1,169 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pgha maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Host-side helpers shared by the pgha modules: run psql and pg_controldata
+as the postgres OS user (argument lists only, never shell strings) and read a
+node's state."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+
+from ansible_collections.pgha.cluster.plugins.module_utils.topology import parse_conninfo
+
+NODE_QUERY = r"""
+SELECT json_build_object(
+  'in_recovery', pg_is_in_recovery(),
+  'system_identifier', (SELECT system_identifier::text FROM pg_control_system()),
+  'server_version_num', current_setting('server_version_num')::int,
+  'data_directory', current_setting('data_directory'),
+  'current_lsn', CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END,
+  'receive_lsn', pg_last_wal_receive_lsn()::text,
+  'replay_lsn', pg_last_wal_replay_lsn()::text,
+  'checkpoint_lsn', (SELECT checkpoint_lsn::text FROM pg_control_checkpoint()),
+  'timeline', CASE WHEN pg_is_in_recovery()
+                THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver),
+                              (SELECT timeline_id FROM pg_control_checkpoint()))
+                ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END,
+  'primary_conninfo', current_setting('primary_conninfo'),
+  'primary_slot_name', current_setting('primary_slot_name'),
+  'synchronous_standby_names', current_setting('synchronous_standby_names'),
+  'upstream', (SELECT row_to_json(r) FROM (
+      SELECT status, sender_host AS host, sender_port AS port, slot_name,
+             received_tli AS timeline, flushed_lsn::text AS flushed_lsn
+      FROM pg_stat_wal_receiver) r),
+  'replicas', (SELECT coalesce(json_agg(r ORDER BY r.application_name), '[]'::json) FROM (
+      SELECT application_name, host(client_addr) AS client_addr, state, sync_state,
+             sent_lsn::text AS sent_lsn, write_lsn::text AS write_lsn,
+             flush_lsn::text AS flush_lsn, replay_lsn::text AS replay_lsn,
+             CASE WHEN pg_is_in_recovery() THEN NULL
+                  ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint END AS replay_lag_bytes
+      FROM pg_stat_replication) r)
+)
+"""
+
+
+def pg_paths(version, cluster, data_dir=None, conf_dir=None, bin_dir=None):
+    """Debian's layout (postgresql-common) for one cluster."""
+    return {
+        "data_dir": data_dir or "/var/lib/postgresql/%s/%s" % (version, cluster),
+        "conf_dir": conf_dir or "/etc/postgresql/%s/%s" % (version, cluster),
+        "bin_dir": bin_dir or "/usr/lib/postgresql/%s/bin" % version,
+        "service": "postgresql@%s-%s.service" % (version, cluster),
+    }
+
+
+def as_postgres(argv):
+    """Prefix an argument list so it runs as the postgres OS user."""
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--"] + list(argv)
+    return list(argv)
+
+
+def run_psql(module, bin_dir, port, sql, database="postgres", socket_dir="/var/run/postgresql",
+             check_rc=False, timeout=5):
+    """Run one SQL string through psql over the local socket. Returns (rc, out, err)."""
+    argv = as_postgres([os.path.join(bin_dir, "psql"), "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1",
+                        "-h", socket_dir, "-p", str(port), "-d", database, "-c", sql])
+    env = {"PGCONNECT_TIMEOUT": str(timeout), "PGAPPNAME": "pgha"}
+    rc, out, err = module.run_command(argv, cwd="/", environ_update=env, check_rc=check_rc)
+    return rc, out, err
+
+
+def parse_controldata(text):
+    """Parse pg_controldata output into a dict of label -> value."""
+    result = {}
+    for line in text.splitlines():
+        if ":" in line:
+            key, value = line.split(":", 1)
+            result[key.strip()] = value.strip()
+    return result
+
+
+def parse_auto_conf(text):
+    """Read key = 'value' lines of postgresql.auto.conf (last one wins)."""
+    result = {}
+    for line in (text or "").splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#") or "=" not in stripped:
+            continue
+        key, value = stripped.split("=", 1)
+        value = value.strip()
+        if len(value) >= 2 and value[0] == "'" and value[-1] == "'":
+            value = value[1:-1].replace("''", "'").replace("\\\\", "\\")
+        result[key.strip()] = value
+    return result
+
+
+def read_file(path):
+    try:
+        with open(path, "r") as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return None
+
+
+def inspect_node(module, version, cluster, port, data_dir=None, bin_dir=None):
+    """What one node looks like now: running or not, role, identity, LSNs."""
+    paths = pg_paths(version, cluster, data_dir=data_dir, bin_dir=bin_dir)
+    data_dir = paths["data_dir"]
+    node = {
+        "up": False,
+        "role": "absent",
+        "data_directory": data_dir,
+        "data_directory_exists": os.path.isfile(os.path.join(data_dir, "PG_VERSION")),
+        "config_exists": os.path.isfile(os.path.join(paths["conf_dir"], "postgresql.conf")),
+        "system_identifier": None,
+        "timeline": None,
+        "current_lsn": None,
+        "receive_lsn": None,
+        "replay_lsn": None,
+        "checkpoint_lsn": None,
+        "primary_conninfo": {},
+        "primary_slot_name": None,
+        "synchronous_standby_names": "",
+        "upstream": None,
+        "replicas": [],
+        "error": None,
+    }
+    rc, out, err = run_psql(module, paths["bin_dir"], port, NODE_QUERY) \
+        if os.path.isfile(os.path.join(paths["bin_dir"], "psql")) else (1, "", "PostgreSQL is not installed")
+    if rc == 0 and out.strip():
+        info = json.loads(out.strip())
+        node.update({
+            "up": True,
+            "role": "standby" if info.pop("in_recovery") else "primary",
+            "data_directory_exists": True,
+        })
+        conninfo = info.pop("primary_conninfo") or ""
+        node.update(info)
+        node["primary_conninfo"] = parse_conninfo(conninfo)
+        node["primary_slot_name"] = node.get("primary_slot_name") or None
+        return node
+
+    node["error"] = (err or out).strip() or "no answer on port %s" % port
+    if not node["data_directory_exists"]:
+        return node
+    # Stopped: read what the data directory says about itself.
+    rc, out, err = module.run_command(as_postgres([os.path.join(paths["bin_dir"], "pg_controldata"), data_dir]),
+                                      cwd="/", environ_update={"LC_ALL": "C"})
+    if rc == 0:
+        control = parse_controldata(out)
+        node["system_identifier"] = control.get("Database system identifier")
+        node["cluster_state"] = control.get("Database cluster state")
+        node["checkpoint_lsn"] = control.get("Latest checkpoint location")
+        tli = control.get("Latest checkpoint's TimeLineID")
+        node["timeline"] = int(tli) if tli and tli.isdigit() else None
+    auto = parse_auto_conf(read_file(os.path.join(data_dir, "postgresql.auto.conf")))
+    node["primary_conninfo"] = parse_conninfo(auto.get("primary_conninfo", ""))
+    node["primary_slot_name"] = auto.get("primary_slot_name") or None
+    if os.path.exists(os.path.join(data_dir, "standby.signal")):
+        node["role"] = "standby"
+    elif os.path.exists(os.path.join(data_dir, "recovery.signal")):
+        node["role"] = "recovering"
+    else:
+        node["role"] = "primary"
+    return node

@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pgha maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure functions that turn what the nodes reported into the status report."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.pgha.cluster.plugins.module_utils.topology import lag_bytes
+
+COLUMNS = ("host", "role", "timeline", "lsn", "lag_bytes", "sync_state", "upstream")
+
+
+def build_status(nodes, addresses, bouncers):
+    """Status document from pg_node_info results (host -> node), node addresses
+    (host -> address) and pgbouncer_info results (host -> info)."""
+    primaries = [h for h in sorted(nodes) if nodes[h].get("up") and nodes[h].get("role") == "primary"]
+    primary = nodes[primaries[0]] if len(primaries) == 1 else None
+    replicas = dict((r.get("application_name"), r) for r in (primary or {}).get("replicas") or [])
+    by_address = dict((a, h) for h, a in addresses.items())
+    rows = []
+    for host in sorted(nodes):
+        node = nodes[host]
+        if node.get("unreachable"):
+            rows.append({"host": host, "role": "unreachable", "up": False, "timeline": None, "lsn": None,
+                         "lag_bytes": None, "sync_state": None, "upstream": None})
+            continue
+        role = node.get("role") if node.get("up") else "down (%s)" % node.get("role")
+        lsn = node.get("current_lsn") if node.get("role") == "primary" else \
+            (node.get("replay_lsn") or node.get("checkpoint_lsn"))
+        lag, sync = None, None
+        if primary is not None and node.get("role") == "standby":
+            replica = replicas.get(host)
+            if replica:
+                lag = replica.get("replay_lag_bytes")
+                sync = replica.get("sync_state")
+            elif node.get("replay_lsn"):
+                lag = lag_bytes(primary.get("current_lsn"), node.get("replay_lsn"))
+        upstream = (node.get("upstream") or {}).get("host") or (node.get("primary_conninfo") or {}).get("host")
+        rows.append({
+            "host": host, "role": role, "up": bool(node.get("up")), "timeline": node.get("timeline"),
+            "lsn": lsn, "lag_bytes": lag, "sync_state": sync,
+            "upstream": by_address.get(upstream, upstream) if upstream else None,
+            "streaming": (node.get("upstream") or {}).get("status") == "streaming",
+        })
+    poolers = []
+    for host in sorted(bouncers):
+        info = bouncers[host] or {}
+        target = info.get("target")
+        poolers.append({"host": host, "active": bool(info.get("active")),
+                        "port": info.get("listen_port"), "target": by_address.get(target, target)})
+    return {
+        "primary": primaries[0] if len(primaries) == 1 else None,
+        "primaries": primaries,
+        "synchronous_standby_names": (primary or {}).get("synchronous_standby_names"),
+        "nodes": rows,
+        "poolers": poolers,
+    }
+
+
+def _cell(value):
+    return "-" if value is None or value == "" else str(value)
+
+
+def render_table(status):
+    """Plain-text table lines for a status document."""
+    header = ("HOST", "ROLE", "TL", "LSN", "LAG(B)", "SYNC", "UPSTREAM")
+    rows = [tuple(_cell(r.get(c)) for c in COLUMNS) for r in status["nodes"]]
+    widths = [max(len(x) for x in col) for col in zip(header, *rows)]
+    fmt = "  ".join("%%-%ds" % w for w in widths)
+    lines = [(fmt % header).rstrip()] + [(fmt % r).rstrip() for r in rows]
+    lines.append("synchronous_standby_names: %s" % (_cell(status.get("synchronous_standby_names"))))
+    for pooler in status["poolers"]:
+        lines.append("pgbouncer %s:%s %s -> %s" % (pooler["host"], _cell(pooler["port"]),
+                                                   "active" if pooler["active"] else "INACTIVE",
+                                                   _cell(pooler["target"])))
+    if len(status["primaries"]) != 1:
+        lines.append("WARNING: %d writable primaries (%s)" % (len(status["primaries"]),
+                                                             ", ".join(status["primaries"]) or "none"))
+    return lines

@@ -1,0 +1,115 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pgha maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure validation of the cluster-wide inputs, run before any host is touched."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+SUPPORTED_VERSIONS = (13, 14, 15, 16, 17, 18)
+SYNC_MODES = ("off", "quorum", "priority")
+DB_GROUP = "pgha_postgresql"
+POOLER_GROUP = "pgha_pgbouncer"
+
+REQUIRED_SETTINGS = (
+    "pgha_cluster_name",
+    "pgha_postgresql_version",
+    "pgha_postgresql_port",
+    "pgha_replication_user",
+    "pgha_sync_mode",
+    "pgha_sync_count",
+    "pgha_pgbouncer_auth_user",
+    "pgha_admin_user",
+)
+REQUIRED_SECRETS = (
+    "pgha_replication_password",
+    "pgha_pgbouncer_auth_password",
+    "pgha_admin_password",
+)
+
+
+def _as_int(value):
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def validate_inputs(groups, initial_primaries, settings, secrets):
+    """Return a list of error messages (empty when the inputs are usable).
+
+    ``groups`` maps role group name -> list of hosts; ``initial_primaries`` is
+    the list of hosts that set ``pgha_initial_primary: true``; ``settings`` and
+    ``secrets`` map variable name -> value (None when unset).
+    """
+    errors = []
+    db_hosts = list(groups.get(DB_GROUP) or [])
+    poolers = list(groups.get(POOLER_GROUP) or [])
+
+    if not db_hosts:
+        errors.append("no database nodes: put at least one host in the inventory group %s" % DB_GROUP)
+    if poolers and not db_hosts:
+        errors.append("PgBouncer host(s) %s have no database node to point at: add hosts to %s"
+                      % (", ".join(poolers), DB_GROUP))
+
+    # A host has one role.
+    owners = {}
+    for group in sorted(groups):
+        for host in groups.get(group) or []:
+            owners.setdefault(host, []).append(group)
+    for host in sorted(owners):
+        if len(owners[host]) > 1:
+            errors.append("%s is in two roles (%s): a host is either a database node or a "
+                          "pooler (or a backup host); remove it from all but one group"
+                          % (host, " and ".join(owners[host])))
+
+    if not initial_primaries:
+        if db_hosts:
+            errors.append("no initial primary: set pgha_initial_primary: true on exactly one "
+                          "host of %s (e.g. %s)" % (DB_GROUP, db_hosts[0]))
+    elif len(initial_primaries) > 1:
+        errors.append("%d initial primaries (%s): set pgha_initial_primary: true on exactly one host"
+                      % (len(initial_primaries), ", ".join(sorted(initial_primaries))))
+    else:
+        if initial_primaries[0] not in db_hosts:
+            errors.append("the initial primary %s is not in %s: add it there or mark a database node"
+                          % (initial_primaries[0], DB_GROUP))
+
+    missing = [name for name in REQUIRED_SETTINGS if settings.get(name) in (None, "")]
+    if missing:
+        errors.append("missing required settings: %s (see inventories/example/group_vars/all.yml)"
+                      % ", ".join(missing))
+
+    version = settings.get("pgha_postgresql_version")
+    if version not in (None, ""):
+        number = _as_int(version)
+        if number not in SUPPORTED_VERSIONS:
+            errors.append("PostgreSQL version %s is not supported: set pgha_postgresql_version to one "
+                          "of %s" % (version, ", ".join(str(v) for v in SUPPORTED_VERSIONS)))
+
+    port = settings.get("pgha_postgresql_port")
+    if port not in (None, "") and not (_as_int(port) and 1 <= _as_int(port) <= 65535):
+        errors.append("pgha_postgresql_port must be a TCP port (1-65535), not %r" % (port,))
+
+    mode = settings.get("pgha_sync_mode")
+    if mode not in (None, "") and mode not in SYNC_MODES:
+        errors.append("pgha_sync_mode must be one of %s, not %r" % (", ".join(SYNC_MODES), mode))
+    count = settings.get("pgha_sync_count")
+    if count not in (None, ""):
+        k = _as_int(count)
+        standbys = max(len(db_hosts) - 1, 0)
+        if k is None or k < 1:
+            errors.append("pgha_sync_count must be a whole number of at least 1, not %r" % (count,))
+        elif mode in ("quorum", "priority") and k > standbys:
+            errors.append("pgha_sync_count is %d but the cluster has %d standby(s) (%d database "
+                          "nodes minus the primary): set pgha_sync_count to at most %d, add "
+                          "standbys, or set pgha_sync_mode: off" % (k, standbys, len(db_hosts), standbys))
+
+    absent = [name for name in REQUIRED_SECRETS if not secrets.get(name)]
+    if absent:
+        errors.append("missing required secrets: %s. Set them in the inventory, ideally encrypted "
+                      "with ansible-vault (the lab generates them with make lab-up)" % ", ".join(absent))
+    return errors

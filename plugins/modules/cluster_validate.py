@@ -1,0 +1,90 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pgha maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: cluster_validate
+short_description: Check the cluster-wide inputs before anything is changed
+version_added: 0.1.0
+description:
+  - Validates the inventory and the C(pgha_*) settings of a cluster and fails
+    with every problem found, each naming its fix. Changes nothing; meant to
+    run once on the controller before any host is touched.
+options:
+  groups:
+    description: Role group name to its hosts (C(pgha_postgresql), C(pgha_pgbouncer)).
+    type: dict
+    required: true
+  initial_primaries:
+    description: Hosts that set C(pgha_initial_primary=true).
+    type: list
+    elements: str
+    required: true
+  settings:
+    description: The cluster-wide settings by variable name (unset ones as null).
+    type: dict
+    required: true
+  secrets:
+    description: The required secrets by variable name (unset ones as null). Never returned.
+    type: dict
+    required: true
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+author:
+  - pgha maintainers
+'''
+
+EXAMPLES = r'''
+- name: Validate the inputs
+  pgha.cluster.cluster_validate:
+    groups:
+      pgha_postgresql: "{{ groups['pgha_postgresql'] | default([]) }}"
+      pgha_pgbouncer: "{{ groups['pgha_pgbouncer'] | default([]) }}"
+    initial_primaries: [pg1]
+    settings:
+      pgha_postgresql_version: 15
+    secrets:
+      pgha_replication_password: "{{ pgha_replication_password | default(omit) }}"
+  no_log: true
+'''
+
+RETURN = r'''
+errors:
+  description: Problems found (empty when valid).
+  returned: always
+  type: list
+  elements: str
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgha.cluster.plugins.module_utils.validate import validate_inputs
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            groups=dict(type='dict', required=True),
+            initial_primaries=dict(type='list', elements='str', required=True),
+            settings=dict(type='dict', required=True),
+            secrets=dict(type='dict', required=True, no_log=True),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    errors = validate_inputs(p['groups'], p['initial_primaries'], p['settings'], p['secrets'])
+    if errors:
+        module.fail_json(msg="invalid inputs, nothing was changed:\n- " + "\n- ".join(errors), errors=errors)
+    module.exit_json(changed=False, errors=[])
+
+
+if __name__ == '__main__':
+    main()

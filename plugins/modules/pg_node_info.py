@@ -1,0 +1,104 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pgha maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: pg_node_info
+short_description: Report one PostgreSQL node's place in a replication topology
+version_added: 0.1.0
+description:
+  - Read-only. Reports whether the local cluster is up, its role (primary or
+    standby), system identifier, timeline, current/received/replayed LSN,
+    what it streams from and which standbys stream from it.
+  - When the server is stopped it reads the data directory instead
+    (C(pg_controldata), C(standby.signal), C(postgresql.auto.conf)).
+extends_documentation_fragment:
+  - pgha.cluster.node
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+author:
+  - pgha maintainers
+'''
+
+EXAMPLES = r'''
+- name: Inspect the local node
+  pgha.cluster.pg_node_info:
+    version: 15
+  register: node
+
+- name: Show its role
+  ansible.builtin.debug:
+    msg: "{{ node.node.role }} on timeline {{ node.node.timeline }}"
+'''
+
+RETURN = r'''
+node:
+  description: The node's state.
+  returned: always
+  type: dict
+  contains:
+    up:
+      description: The server answers on its local socket.
+      type: bool
+    role:
+      description: C(primary), C(standby), C(recovering) (archive recovery) or C(absent) (no data directory).
+      type: str
+    system_identifier:
+      description: Database system identifier (as text).
+      type: str
+    timeline:
+      description: Current timeline.
+      type: int
+    current_lsn:
+      description: Write position of a primary.
+      type: str
+    receive_lsn:
+      description: Last WAL position received by a standby.
+      type: str
+    replay_lsn:
+      description: Last WAL position replayed by a standby.
+      type: str
+    upstream:
+      description: The WAL receiver (status, host, port, slot_name, timeline) of a standby.
+      type: dict
+    replicas:
+      description: Standbys streaming from this node (application_name, state, sync_state, LSNs, replay_lag_bytes).
+      type: list
+      elements: dict
+    primary_conninfo:
+      description: The configured upstream connection, parsed (never contains a password).
+      type: dict
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgha.cluster.plugins.module_utils.pg import inspect_node
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            version=dict(type='int', required=True),
+            cluster=dict(type='str', default='main'),
+            port=dict(type='int', default=5432),
+            data_dir=dict(type='path'),
+            bin_dir=dict(type='path'),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    node = inspect_node(module, p['version'], p['cluster'], p['port'], data_dir=p['data_dir'], bin_dir=p['bin_dir'])
+    node['primary_conninfo'].pop('password', None)
+    module.exit_json(changed=False, node=node)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,288 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pgha maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: pg_standby
+short_description: Make the local node a streaming standby of a primary
+version_added: 0.1.0
+description:
+  - Clones the node with C(pg_basebackup) (WAL streamed, fast checkpoint,
+    physical slot, backup manifest verified with C(pg_verifybackup)) when it has
+    no data directory, or points an existing standby of the same database system
+    at the primary (C(primary_conninfo) with C(application_name), C(primary_slot_name)).
+  - A standby already configured for the primary is left alone.
+  - A data directory that belongs to another database system is never removed
+    unless I(reclone=true). A node that holds a primary data directory of the
+    same cluster is refused (use the rejoin playbook).
+  - In check mode returns the plan (action and reason) without acting.
+extends_documentation_fragment:
+  - pgha.cluster.node
+options:
+  primary_host:
+    description: Address of the primary.
+    type: str
+    required: true
+  primary_port:
+    description: Port of the primary.
+    type: int
+    default: 5432
+  primary_system_identifier:
+    description: The primary's database system identifier; a local data directory with another one is foreign.
+    type: str
+    required: true
+  replication_user:
+    description: Role used to stream; its password is read from the postgres user's C(~/.pgpass).
+    type: str
+    required: true
+  application_name:
+    description: Name the standby reports to the primary (used in C(synchronous_standby_names)).
+    type: str
+    required: true
+  slot_name:
+    description: Physical replication slot on the primary.
+    type: str
+    required: true
+  passfile:
+    description: Password file of the postgres user holding the replication password.
+    type: path
+    default: /var/lib/postgresql/.pgpass
+  reclone:
+    description: Replace a data directory that belongs to another database system with a fresh clone.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+author:
+  - pgha maintainers
+'''
+
+EXAMPLES = r'''
+- name: Clone pg2 from pg1, or leave it alone when it already streams
+  pgha.cluster.pg_standby:
+    version: 15
+    primary_host: 10.0.0.11
+    primary_system_identifier: "7301234567890123456"
+    replication_user: replicator
+    application_name: pg2
+    slot_name: pg2
+'''
+
+RETURN = r'''
+action:
+  description: What was (or in check mode would be) done, C(none), C(configure) or C(clone).
+  returned: always
+  type: str
+reason:
+  description: Why.
+  returned: always
+  type: str
+node:
+  description: The node's state before acting (see M(pgha.cluster.pg_node_info)).
+  returned: always
+  type: dict
+commands:
+  description: Commands run (or that would run), as argument lists.
+  returned: always
+  type: list
+  elements: list
+clone_seconds:
+  description: Wall time of pg_basebackup and verification.
+  returned: when cloned
+  type: float
+'''
+
+import os
+import shutil
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
+    as_postgres, inspect_node, pg_paths, read_file, run_psql)
+from ansible_collections.pgha.cluster.plugins.module_utils.topology import (
+    TopologyError, build_conninfo, merge_auto_conf, quote_setting, standby_action)
+
+
+def desired_upstream(p):
+    return {
+        "host": p["primary_host"],
+        "port": str(p["primary_port"]),
+        "user": p["replication_user"],
+        "application_name": p["application_name"],
+        "slot_name": p["slot_name"],
+        "passfile": p["passfile"],
+    }
+
+
+def conninfo_text(desired):
+    return build_conninfo({
+        "host": desired["host"], "port": desired["port"], "user": desired["user"],
+        "application_name": desired["application_name"], "passfile": desired["passfile"],
+        "connect_timeout": "5",
+    })
+
+
+def write_auto_conf(module, path, settings):
+    """Merge settings into postgresql.auto.conf atomically, owned by postgres."""
+    text = merge_auto_conf(read_file(path) or "", settings)
+    tmp = path + ".pgha.tmp"
+    with open(tmp, "w") as handle:
+        handle.write(text)
+    os.chmod(tmp, 0o600)
+    if os.geteuid() == 0:
+        import pwd
+        pw = pwd.getpwnam("postgres")
+        os.chown(tmp, pw.pw_uid, pw.pw_gid)
+    module.atomic_move(tmp, path)
+
+
+def touch_signal(path):
+    if not os.path.exists(path):
+        with open(path, "w"):
+            pass
+        if os.geteuid() == 0:
+            import pwd
+            pw = pwd.getpwnam("postgres")
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+
+
+def run(module, argv, commands):
+    commands.append(argv)
+    rc, out, err = module.run_command(argv, cwd="/", environ_update={"LC_ALL": "C"})
+    if rc != 0:
+        module.fail_json(msg="command failed (rc=%d): %s: %s" % (rc, " ".join(argv), (err or out).strip()),
+                         commands=commands)
+    return out
+
+
+def clone(module, p, paths, node, desired, commands):
+    data_dir = paths["data_dir"]
+    if node["data_directory_exists"]:
+        # Only reached with reclone=true and a foreign database system.
+        run(module, ["systemctl", "stop", paths["service"]], commands)
+        commands.append(["rm", "-rf", data_dir])
+        shutil.rmtree(data_dir)
+    parent = os.path.dirname(data_dir)
+    run(module, ["install", "-d", "-o", "postgres", "-g", "postgres", "-m", "0755", parent], commands)
+    if os.path.isdir(data_dir) and os.listdir(data_dir):
+        module.fail_json(msg="%s is not empty but holds no cluster (no PG_VERSION); it is left untouched: "
+                             "inspect and empty it, then run again" % data_dir)
+    start = time.time()
+    run(module, as_postgres([
+        os.path.join(paths["bin_dir"], "pg_basebackup"),
+        "--pgdata", data_dir,
+        "--dbname", conninfo_text(desired),
+        "--wal-method", "stream",
+        "--checkpoint", "fast",
+        "--slot", desired["slot_name"],
+        "--no-password",
+        "--manifest-checksums", "CRC32C",
+    ]), commands)
+    verify = os.path.join(paths["bin_dir"], "pg_verifybackup")
+    if os.path.exists(verify):
+        run(module, as_postgres([verify, "--no-parse-wal", "--quiet", data_dir]), commands)
+    touch_signal(os.path.join(data_dir, "standby.signal"))
+    write_auto_conf(module, os.path.join(data_dir, "postgresql.auto.conf"), {
+        "primary_conninfo": conninfo_text(desired),
+        "primary_slot_name": desired["slot_name"],
+    })
+    return round(time.time() - start, 2)
+
+
+def register(module, p, paths, commands):
+    """Register a cloned data directory with postgresql-common.
+
+    pg_createcluster adopts an existing data directory by moving its
+    postgresql.conf, pg_hba.conf and pg_ident.conf to /etc; a clone of a
+    Debian primary has none (they live in /etc there), so empty ones are
+    created first. The configure step of the postgresql role fills them.
+    """
+    for name in ("postgresql.conf", "pg_hba.conf", "pg_ident.conf"):
+        path = os.path.join(paths["data_dir"], name)
+        if not os.path.exists(path):
+            run(module, as_postgres(["touch", path]), commands)
+    run(module, ["pg_createcluster", "--port", str(p["port"]), str(p["version"]), p["cluster"]], commands)
+
+
+def configure(module, p, paths, node, desired, commands):
+    settings = {"primary_conninfo": conninfo_text(desired), "primary_slot_name": desired["slot_name"]}
+    if node["up"]:
+        for key, value in settings.items():
+            sql = "ALTER SYSTEM SET %s = %s" % (key, quote_setting(value))
+            commands.append(["psql", "-c", sql])
+            rc, out, err = run_psql(module, paths["bin_dir"], p["port"], sql)
+            if rc != 0:
+                module.fail_json(msg="could not set %s: %s" % (key, err.strip()), commands=commands)
+        commands.append(["psql", "-c", "SELECT pg_reload_conf()"])
+        run_psql(module, paths["bin_dir"], p["port"], "SELECT pg_reload_conf()", check_rc=True)
+    else:
+        write_auto_conf(module, os.path.join(paths["data_dir"], "postgresql.auto.conf"), settings)
+        touch_signal(os.path.join(paths["data_dir"], "standby.signal"))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            version=dict(type='int', required=True),
+            cluster=dict(type='str', default='main'),
+            port=dict(type='int', default=5432),
+            data_dir=dict(type='path'),
+            bin_dir=dict(type='path'),
+            primary_host=dict(type='str', required=True),
+            primary_port=dict(type='int', default=5432),
+            primary_system_identifier=dict(type='str', required=True),
+            replication_user=dict(type='str', required=True),
+            application_name=dict(type='str', required=True),
+            slot_name=dict(type='str', required=True),
+            passfile=dict(type='path', default='/var/lib/postgresql/.pgpass', no_log=False),
+            reclone=dict(type='bool', default=False),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    paths = pg_paths(p["version"], p["cluster"], data_dir=p["data_dir"], bin_dir=p["bin_dir"])
+    node = inspect_node(module, p["version"], p["cluster"], p["port"], data_dir=p["data_dir"], bin_dir=p["bin_dir"])
+    desired = desired_upstream(p)
+    try:
+        plan = standby_action(node, {"system_identifier": p["primary_system_identifier"]}, desired, p["reclone"])
+    except TopologyError as exc:
+        module.fail_json(msg=str(exc), node=node, action="refuse")
+
+    before = dict(node["primary_conninfo"], slot_name=node["primary_slot_name"])
+    result = dict(changed=plan["action"] != "none", action=plan["action"], reason=plan["reason"],
+                  node=node, commands=[])
+    if module._diff:
+        result["diff"] = {
+            "before": "primary_conninfo = %s\nprimary_slot_name = %s\n" % (
+                build_conninfo(dict((k, v) for k, v in before.items() if k != "slot_name" and v)),
+                before.get("slot_name") or ""),
+            "after": "primary_conninfo = %s\nprimary_slot_name = %s\n" % (conninfo_text(desired),
+                                                                          desired["slot_name"]),
+        }
+    needs_register = plan["action"] == "clone" or not node["config_exists"]
+    result["changed"] = plan["action"] != "none" or needs_register
+    if needs_register and plan["action"] == "none":
+        result["reason"] += "; registering it with postgresql-common (no configuration in %s)" % paths["conf_dir"]
+    if module.check_mode or not result["changed"]:
+        module.exit_json(**result)
+
+    if plan["action"] == "clone":
+        result["clone_seconds"] = clone(module, p, paths, node, desired, result["commands"])
+    elif plan["action"] == "configure":
+        configure(module, p, paths, node, desired, result["commands"])
+    if needs_register:
+        register(module, p, paths, result["commands"])
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,107 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pgha maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: pgbouncer_info
+short_description: Report where a PgBouncer points and whether it runs
+version_added: 0.1.0
+description:
+  - Read-only. Parses the C([databases]) section of the PgBouncer configuration
+    and reports each entry's target, plus whether the service is active.
+options:
+  config:
+    description: Path of pgbouncer.ini.
+    type: path
+    default: /etc/pgbouncer/pgbouncer.ini
+  service:
+    description: systemd unit of PgBouncer.
+    type: str
+    default: pgbouncer.service
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+author:
+  - pgha maintainers
+'''
+
+EXAMPLES = r'''
+- name: Where does PgBouncer send clients?
+  pgha.cluster.pgbouncer_info:
+  register: bouncer
+'''
+
+RETURN = r'''
+active:
+  description: The service is active.
+  returned: always
+  type: bool
+databases:
+  description: Database entries, name to parsed connection settings (host, port, ...).
+  returned: always
+  type: dict
+target:
+  description: Host of the wildcard entry (C(*)), where any database goes.
+  returned: always
+  type: str
+listen_port:
+  description: Port PgBouncer listens on.
+  returned: always
+  type: int
+'''
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgha.cluster.plugins.module_utils.topology import parse_conninfo
+
+
+def parse_ini(text):
+    sections, current = {}, None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in ";#" or line.startswith("%include"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1].strip().lower()
+            sections.setdefault(current, {})
+            continue
+        if current and "=" in line:
+            key, value = line.split("=", 1)
+            sections[current][key.strip()] = value.strip()
+    return sections
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            config=dict(type='path', default='/etc/pgbouncer/pgbouncer.ini'),
+            service=dict(type='str', default='pgbouncer.service'),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    if not os.path.isfile(p['config']):
+        module.exit_json(changed=False, active=False, databases={}, target=None, listen_port=None,
+                         msg="%s does not exist" % p['config'])
+    with open(p['config']) as handle:
+        sections = parse_ini(handle.read())
+    databases = dict((name, parse_conninfo(value)) for name, value in sections.get('databases', {}).items())
+    for entry in databases.values():
+        entry.pop('password', None)
+    rc, out, err = module.run_command(['systemctl', 'is-active', p['service']])
+    port = sections.get('pgbouncer', {}).get('listen_port', '6432')
+    module.exit_json(changed=False, active=out.strip() == 'active', databases=databases,
+                     target=databases.get('*', {}).get('host'), listen_port=int(port))
+
+
+if __name__ == '__main__':
+    main()
