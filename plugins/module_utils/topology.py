@@ -149,14 +149,15 @@ def choose_primary(nodes, initial_primary):
         return {"primary": initial_primary, "fresh": True,
                 "reason": "no node has data yet: bootstrapping %s" % initial_primary}
 
-    if initial_primary in with_data and len(sysids) == 1:
-        # Everything is stopped: prefer a node that was not a standby.
+    if len(sysids) == 1:
+        # No primary runs: a single node whose data directory is a primary's
+        # (no standby.signal) is the one the others follow; it gets started.
         offline_primaries = sorted(h for h in with_data
                                    if nodes[h].get("role") == "primary")
         if len(offline_primaries) == 1:
             primary = offline_primaries[0]
             return {"primary": primary, "fresh": False,
-                    "reason": "no node runs; %s holds a primary data directory" % primary}
+                    "reason": "no primary runs; %s holds a primary data directory" % primary}
 
     running_standbys = sorted(h for h, n in nodes.items() if n.get("up") and n.get("role") == "standby")
     raise TopologyError(

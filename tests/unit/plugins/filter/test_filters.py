@@ -1,0 +1,32 @@
+import pytest
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.pgha.cluster.plugins.filter.topology import FilterModule
+
+F = FilterModule().filters()
+
+
+@pytest.mark.parametrize("address, hba", [("10.0.0.1", "10.0.0.1/32"), ("fd00::1", "fd00::1/128"),
+                                          ("10.0.0.0/24", "10.0.0.0/24"), ("db1.example", "db1.example")])
+def test_hba_address(address, hba):
+    assert F["hba_address"](address) == hba
+
+
+def test_pgpass_escape():
+    assert F["pgpass_escape"]("a:b\\c") == "a\\:b\\\\c"
+
+
+def test_node_addresses_prefers_pgha_address():
+    hv = {"a": {"pgha_address": "10.1.1.1", "ansible_host": "x"}, "b": {"ansible_host": "10.1.1.2"}, "c": {}}
+    assert F["node_addresses"](["a", "b", "c"], hv) == {"a": "10.1.1.1", "b": "10.1.1.2", "c": "c"}
+
+
+def test_current_primary_raises_filter_error():
+    nodes = {"pg1": {"up": True, "role": "primary"}, "pg2": {"up": True, "role": "primary"}}
+    with pytest.raises(AnsibleFilterError, match="more than one node accepts writes"):
+        F["current_primary"](nodes, "pg1")
+
+
+def test_node_or_unreachable():
+    assert F["node_or_unreachable"]({"unreachable": True, "msg": "ssh"})["unreachable"] is True
+    assert F["node_or_unreachable"]({"node": {"up": True}}) == {"up": True}

@@ -1,0 +1,62 @@
+from ansible_collections.pgha.cluster.plugins.module_utils import pg
+from ansible_collections.pgha.cluster.plugins.module_utils.status import build_status, render_table
+
+CONTROLDATA = """pg_control version number:            1300
+Database system identifier:           7440000000000000001
+Database cluster state:               shut down in recovery
+Latest checkpoint location:           0/5000060
+Latest checkpoint's TimeLineID:       2
+"""
+
+
+def test_parse_controldata():
+    c = pg.parse_controldata(CONTROLDATA)
+    assert c["Database system identifier"] == "7440000000000000001"
+    assert c["Latest checkpoint's TimeLineID"] == "2"
+    assert c["Database cluster state"] == "shut down in recovery"
+
+
+def test_parse_auto_conf_last_wins_and_unquotes():
+    text = "# Do not edit\nprimary_conninfo = 'host=a'\nprimary_conninfo = 'host=b user=''x'''\nport=5433\n"
+    assert pg.parse_auto_conf(text) == {"primary_conninfo": "host=b user='x'", "port": "5433"}
+
+
+def test_pg_paths_debian_layout():
+    p = pg.pg_paths(17, "main")
+    assert p == {"data_dir": "/var/lib/postgresql/17/main", "conf_dir": "/etc/postgresql/17/main",
+                 "bin_dir": "/usr/lib/postgresql/17/bin", "service": "postgresql@17-main.service"}
+
+
+NODES = {
+    "pg1": {"up": True, "role": "primary", "timeline": 1, "current_lsn": "0/5000000",
+            "synchronous_standby_names": 'ANY 1 ("pg2", "pg3")',
+            "replicas": [{"application_name": "pg2", "state": "streaming", "sync_state": "quorum",
+                          "replay_lag_bytes": 0}]},
+    "pg2": {"up": True, "role": "standby", "timeline": 1, "replay_lsn": "0/5000000",
+            "upstream": {"status": "streaming", "host": "10.0.0.1"}},
+    "pg3": {"up": False, "role": "standby", "timeline": 1, "checkpoint_lsn": "0/4000000",
+            "primary_conninfo": {"host": "10.0.0.1"}},
+}
+ADDR = {"pg1": "10.0.0.1", "pg2": "10.0.0.2", "pg3": "10.0.0.3", "pooler1": "10.0.0.9"}
+
+
+def test_build_status_rows():
+    s = build_status(NODES, ADDR, {"pooler1": {"active": True, "target": "10.0.0.1", "listen_port": 6432}})
+    rows = dict((r["host"], r) for r in s["nodes"])
+    assert s["primary"] == "pg1"
+    assert rows["pg2"]["sync_state"] == "quorum" and rows["pg2"]["lag_bytes"] == 0
+    assert rows["pg2"]["upstream"] == "pg1"
+    assert rows["pg3"]["role"] == "down (standby)" and rows["pg3"]["lsn"] == "0/4000000"
+    assert s["poolers"] == [{"host": "pooler1", "active": True, "port": 6432, "target": "pg1"}]
+
+
+def test_render_table_warns_on_split_brain():
+    nodes = dict(NODES, pg2=dict(NODES["pg2"], role="primary", current_lsn="0/6000000"))
+    lines = render_table(build_status(nodes, ADDR, {}))
+    assert lines[0].split() == ["HOST", "ROLE", "TL", "LSN", "LAG(B)", "SYNC", "UPSTREAM"]
+    assert lines[-1] == "WARNING: 2 writable primaries (pg1, pg2)"
+
+
+def test_unreachable_node_is_shown():
+    s = build_status({"pg1": {"unreachable": True}}, ADDR, {})
+    assert s["nodes"][0]["role"] == "unreachable" and s["primary"] is None
