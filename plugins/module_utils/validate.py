@@ -95,7 +95,10 @@ def validate_inputs(groups, initial_primaries, settings, secrets):
         errors.append("pgha_postgresql_port must be a TCP port (1-65535), not %r" % (port,))
 
     mode = settings.get("pgha_sync_mode")
-    if mode not in (None, "") and mode not in SYNC_MODES:
+    if mode is False or (isinstance(mode, str) and mode.lower() == "false"):
+        errors.append("pgha_sync_mode is false: YAML reads a bare off as false; write it quoted, "
+                      "pgha_sync_mode: 'off'")
+    elif mode not in (None, "") and mode not in SYNC_MODES:
         errors.append("pgha_sync_mode must be one of %s, not %r" % (", ".join(SYNC_MODES), mode))
     count = settings.get("pgha_sync_count")
     if count not in (None, ""):

@@ -29,6 +29,7 @@ def test_valid_inputs():
      "pgha_sync_count is 3 but the cluster has 2 standby(s)"),
     ({"settings": {"pgha_sync_count": 0}}, "at least 1"),
     ({"settings": {"pgha_sync_mode": "sometimes"}}, "pgha_sync_mode must be one of off, quorum, priority"),
+    ({"settings": {"pgha_sync_mode": False}}, "write it quoted, pgha_sync_mode: 'off'"),
     ({"settings": {"pgha_postgresql_version": 12}}, "PostgreSQL version 12 is not supported"),
     ({"settings": {"pgha_postgresql_version": "latest"}}, "PostgreSQL version latest is not supported"),
     ({"settings": {"pgha_postgresql_port": 70000}}, "TCP port"),
