@@ -9,7 +9,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 PY := python3.11
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
-SYSTEM_PACKAGES := podman runc fuse-overlayfs slirp4netns uidmap iptables nftables mmdebstrap openssh-client git rsync
+SYSTEM_PACKAGES := podman runc fuse-overlayfs slirp4netns uidmap iptables nftables mmdebstrap openssh-client git shellcheck python3-venv
 
 .PHONY: help deps system-deps venv collection-link lab-image lab-up lab-down lab-logs demo site status \
         test unit lint sanity molecule molecule-default molecule-trixie build bench-deploy clean

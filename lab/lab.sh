@@ -103,7 +103,6 @@ ensure_key() {
 ensure_secrets() {
   local f="$top/inventories/lab/group_vars/all/secrets.yml"
   [ -f "$f" ] && return 0
-  local gen
   gen() { head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24; }
   umask 077
   cat >"$f" <<EOF
@@ -167,7 +166,8 @@ up() {
 }
 
 collect_logs() {
-  local dest="$state/logs/$(date +%Y%m%dT%H%M%S)" h
+  local dest h
+  dest="$state/logs/$(date +%Y%m%dT%H%M%S)"
   mkdir -p "$dest"
   for h in $(podman ps -q --filter "label=$label" --format '{{.Names}}'); do
     mkdir -p "$dest/$h"

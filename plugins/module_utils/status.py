@@ -76,6 +76,6 @@ def render_table(status):
                                                    "active" if pooler["active"] else "INACTIVE",
                                                    _cell(pooler["target"])))
     if len(status["primaries"]) != 1:
-        lines.append("WARNING: %d writable primaries (%s)" % (len(status["primaries"]),
-                                                             ", ".join(status["primaries"]) or "none"))
+        lines.append("WARNING: %d writable primaries (%s)"
+                     % (len(status["primaries"]), ", ".join(status["primaries"]) or "none"))
     return lines

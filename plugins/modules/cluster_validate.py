@@ -36,11 +36,13 @@ options:
     required: true
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying the target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 author:
-  - pgha maintainers
+  - pgha maintainers (@pgha)
 '''
 
 EXAMPLES = r'''

@@ -25,7 +25,7 @@ options:
   mode:
     description: C(off), C(quorum) or C(priority).
     type: str
-    choices: [off, quorum, priority]
+    choices: ["off", quorum, priority]
     required: true
   count:
     description: How many standbys must confirm each commit.
@@ -42,11 +42,13 @@ options:
     default: 60
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying the target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 author:
-  - pgha maintainers
+  - pgha maintainers (@pgha)
 '''
 
 EXAMPLES = r'''

@@ -28,8 +28,8 @@ def commands():
 
 
 def test_check_mode_plans_a_clone_and_runs_nothing(run_module, commands):
-    with mock.patch.object(pg_standby, "inspect_node", return_value=node(data_directory_exists=False, up=False,
-                                                                          role="absent", config_exists=False)):
+    empty = node(data_directory_exists=False, up=False, role="absent", config_exists=False)
+    with mock.patch.object(pg_standby, "inspect_node", return_value=empty):
         rc, result = run_module(pg_standby, dict(ARGS, _ansible_check_mode=True, _ansible_diff=True))
     assert rc == 0 and result["changed"] is True and result["action"] == "clone"
     assert result["commands"] == [] and commands == []
