@@ -160,8 +160,8 @@ up() {
   done
   wait_ssh
   printf '%s\n' "$LAB_OS" >"$state/os"
-  printf -- '---\n# Written by lab/lab.sh up (LAB_OS=%s); git-ignored.\npgha_postgresql_version: %s\n' \
-    "$LAB_OS" "$pg_version" >"$top/inventories/lab/group_vars/all/lab.yml"
+  printf -- '---\n# Written by lab/lab.sh up (LAB_OS=%s); git-ignored.\npgha_postgresql_version: %s\nansible_ssh_private_key_file: %s\n' \
+    "$LAB_OS" "$pg_version" "$state/id_ed25519" >"$top/inventories/lab/group_vars/all/lab.yml"
   log "up: $LAB_HOSTS on $network ($subnet), image $image"
 }
 

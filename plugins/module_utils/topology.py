@@ -68,14 +68,15 @@ def quote_ident(name):
 def synchronous_standby_names(mode, count, standbys):
     """The value of ``synchronous_standby_names`` for a set of standby names.
 
-    ``mode`` is ``off``, ``quorum`` (``ANY k (...)``) or ``priority``
-    (``FIRST k (...)``, in the order given).
+    ``mode`` is ``off``, ``quorum`` (``ANY k (...)``, names sorted) or
+    ``priority`` (``FIRST k (...)``, in the order given).
     """
     if mode == "off":
         return ""
     if mode not in ("quorum", "priority"):
         raise ValueError("synchronous mode must be off, quorum or priority, not %r" % (mode,))
-    names = list(standbys)
+    # Quorum does not depend on order: sort so the value is stable across runs.
+    names = sorted(standbys) if mode == "quorum" else list(standbys)
     if count < 1:
         raise ValueError("synchronous count must be at least 1, got %d" % count)
     if count > len(names):

@@ -38,6 +38,7 @@ def test_slot_name(host, slot):
     ("off", 1, ["pg2", "pg3"], ""),
     ("quorum", 1, ["pg2", "pg3"], 'ANY 1 ("pg2", "pg3")'),
     ("quorum", 2, ["pg2", "pg3"], 'ANY 2 ("pg2", "pg3")'),
+    ("quorum", 1, ["pg3", "pg2"], 'ANY 1 ("pg2", "pg3")'),
     ("priority", 1, ["pg3", "pg2"], 'FIRST 1 ("pg3", "pg2")'),
     ("quorum", 1, ['we"ird'], 'ANY 1 ("we""ird")'),
 ])
