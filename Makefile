@@ -6,7 +6,8 @@ LAB_BAKED ?= 1
 export LAB_OS LAB_BAKED
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
-PY := python3.11
+# Python 3.11+ for the controller (ansible-core 2.19).
+PY ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SYSTEM_PACKAGES := podman runc fuse-overlayfs slirp4netns uidmap iptables nftables mmdebstrap openssh-client git shellcheck python3-venv
@@ -26,10 +27,9 @@ deps: system-deps venv collection-link
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
-	@command -v $(PY) >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null; }
 
 $(VENV)/.installed: requirements.txt
-	@command -v $(PY) >/dev/null || { echo "need $(PY)"; exit 1; }
+	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "need Python 3.11+ (found $(PY))"; exit 1; }
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements.txt
@@ -66,14 +66,14 @@ demo: lab-up
 
 test: deps unit lint sanity molecule
 
-unit: collection-link
-	cd .collections/ansible_collections/pgha/cluster && $(BIN)/python -m pytest -q tests/unit
+unit: deps
+	$(BIN)/python -m pytest -q tests/unit
 
-lint: collection-link
+lint: deps
 	ansible-lint --profile production
 
-sanity: collection-link
-	tests/sanity/run.sh
+sanity: deps
+	PY=$(PY) tests/sanity/run.sh
 
 molecule: molecule-default molecule-trixie
 

@@ -9,7 +9,7 @@ venv="$top/.cache/sanity-venv"
 dest="$work/ansible_collections/pgha/cluster"
 
 if [ ! -x "$venv/bin/ansible-test" ]; then
-  python3.11 -m venv "$venv"
+  "${PY:-python3.11}" -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check 'ansible-core>=2.19,<2.20'
 fi
 # ansible-test bootstraps pip in its virtualenvs with a script downloaded from a
