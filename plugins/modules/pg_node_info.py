@@ -20,6 +20,13 @@ description:
     (C(pg_controldata), C(standby.signal), C(postgresql.auto.conf)).
 extends_documentation_fragment:
   - pgha.cluster.node
+options:
+  wait_streaming:
+    description:
+      - Seconds to wait until the node is a standby whose WAL receiver streams;
+        fails with what it saw when it does not. C(0) reports at once.
+    type: int
+    default: 0
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying the target.
@@ -81,8 +88,14 @@ node:
       type: dict
 '''
 
+import time
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import inspect_node
+
+
+def streaming(node):
+    return node.get("role") == "standby" and (node.get("upstream") or {}).get("status") == "streaming"
 
 
 def main():
@@ -93,12 +106,29 @@ def main():
             port=dict(type='int', default=5432),
             data_dir=dict(type='path'),
             bin_dir=dict(type='path'),
+            wait_streaming=dict(type='int', default=0),
         ),
         supports_check_mode=True,
     )
     p = module.params
-    node = inspect_node(module, p['version'], p['cluster'], p['port'], data_dir=p['data_dir'], bin_dir=p['bin_dir'])
-    node['primary_conninfo'].pop('password', None)
+    deadline = time.time() + p['wait_streaming']
+    while True:
+        node = inspect_node(module, p['version'], p['cluster'], p['port'], data_dir=p['data_dir'], bin_dir=p['bin_dir'])
+        node['primary_conninfo'].pop('password', None)
+        if p['wait_streaming'] <= 0 or streaming(node) or time.time() >= deadline:
+            break
+        time.sleep(1)
+    if p['wait_streaming'] > 0 and not streaming(node):
+        upstream = node.get('upstream') or {}
+        module.fail_json(
+            msg="not streaming after %d s: role %s, up %s, WAL receiver %s, configured upstream %s:%s "
+                "(slot %s), replayed up to %s%s. Check this node's PostgreSQL log and the primary's "
+                "pg_hba.conf and slots" % (
+                    p['wait_streaming'], node['role'], node['up'], upstream.get('status') or 'not running',
+                    node['primary_conninfo'].get('host'), node['primary_conninfo'].get('port'),
+                    node.get('primary_slot_name'), node.get('replay_lsn') or node.get('checkpoint_lsn'),
+                    "; error: %s" % node['error'] if node.get('error') else ""),
+            node=node)
     module.exit_json(changed=False, node=node)
 
 

@@ -29,3 +29,21 @@ def test_no_data_directory_is_absent(run_module):
             mock.patch.object(pg.os.path, "isfile", return_value=False):
         rc, result = run_module(mod, {"version": 15})
     assert rc == 0 and result["node"]["role"] == "absent" and result["node"]["up"] is False
+
+
+def test_wait_streaming_fails_with_what_it_saw(run_module):
+    stopped = dict(RUNNING, upstream=None)
+    with mock.patch.object(pg, "run_psql", return_value=(0, json.dumps(stopped), "")), \
+            mock.patch.object(pg.os.path, "isfile", return_value=True), \
+            mock.patch.object(mod.time, "sleep"):
+        rc, result = run_module(mod, {"version": 15, "wait_streaming": 1})
+    assert rc == 1
+    assert "not streaming after 1 s: role standby" in result["msg"]
+    assert "WAL receiver not running, configured upstream 10.0.0.1:5432 (slot pg2)" in result["msg"]
+
+
+def test_wait_streaming_returns_once_streaming(run_module):
+    with mock.patch.object(pg, "run_psql", return_value=(0, json.dumps(RUNNING), "")), \
+            mock.patch.object(pg.os.path, "isfile", return_value=True):
+        rc, result = run_module(mod, {"version": 15, "wait_streaming": 30})
+    assert rc == 0 and result["node"]["upstream"]["status"] == "streaming"
