@@ -34,9 +34,10 @@ options:
     type: int
     default: 5432
   primary_system_identifier:
-    description: The primary's database system identifier; a local data directory with another one is foreign.
+    description:
+      - The primary's database system identifier; a local data directory with another one is foreign.
+      - Unknown only in check mode on a cluster not created yet; then an existing data directory is not compared.
     type: str
-    required: true
   replication_user:
     description: Role used to stream; its password is read from the postgres user's C(~/.pgpass).
     type: str
@@ -241,7 +242,7 @@ def main():
             bin_dir=dict(type='path'),
             primary_host=dict(type='str', required=True),
             primary_port=dict(type='int', default=5432),
-            primary_system_identifier=dict(type='str', required=True),
+            primary_system_identifier=dict(type='str'),
             replication_user=dict(type='str', required=True),
             application_name=dict(type='str', required=True),
             slot_name=dict(type='str', required=True),
@@ -254,6 +255,9 @@ def main():
     paths = pg_paths(p["version"], p["cluster"], data_dir=p["data_dir"], bin_dir=p["bin_dir"])
     node = inspect_node(module, p["version"], p["cluster"], p["port"], data_dir=p["data_dir"], bin_dir=p["bin_dir"])
     desired = desired_upstream(p)
+    if not p["primary_system_identifier"] and not module.check_mode:
+        module.fail_json(msg="the primary's system identifier is unknown: is %s:%s up?"
+                             % (p["primary_host"], p["primary_port"]))
     try:
         plan = standby_action(node, {"system_identifier": p["primary_system_identifier"]}, desired, p["reclone"])
     except TopologyError as exc:

@@ -60,3 +60,11 @@ def test_repoint_running_standby_uses_alter_system(run_module, commands):
     sql = [argv[-1] for argv in commands]
     assert any(s.startswith("ALTER SYSTEM SET primary_conninfo = 'host=10.0.0.1") for s in sql)
     assert "SELECT pg_reload_conf()" in sql
+
+
+def test_unknown_primary_identity_is_refused_outside_check_mode(run_module, commands):
+    args = dict(ARGS)
+    del args["primary_system_identifier"]
+    with mock.patch.object(pg_standby, "inspect_node", return_value=node()):
+        rc, result = run_module(pg_standby, args)
+    assert rc == 1 and "system identifier is unknown" in result["msg"] and commands == []
