@@ -34,8 +34,11 @@ case "$LAB_OS" in
   *) echo "lab: LAB_OS must be bookworm or trixie, not '$LAB_OS'" >&2; exit 2 ;;
 esac
 
-base_image="localhost/pgha-lab:$LAB_OS"
-baked_image="localhost/pgha-lab-pg$pg_version:$LAB_OS"
+# Bump image_rev when what goes into the images changes: cached images of an
+# older revision are then rebuilt instead of reused.
+image_rev=2
+base_image="localhost/pgha-lab:$LAB_OS-r$image_rev"
+baked_image="localhost/pgha-lab-pg$pg_version:$LAB_OS-r$image_rev"
 
 log() { printf 'lab: %s\n' "$*" >&2; }
 
@@ -56,7 +59,7 @@ build_base() {
   local tar="$state/build/rootfs-$LAB_OS.tar"
   log "building $base_image with mmdebstrap (about 30 s)"
   mmdebstrap --quiet --variant=minbase \
-    --include=openssh-server,python3,python3-psycopg2,systemd,systemd-sysv,sudo,iproute2,locales,procps,ca-certificates,gnupg,nftables,less \
+    --include=openssh-server,python3,python3-apt,python3-psycopg2,systemd,systemd-sysv,sudo,iproute2,locales,procps,ca-certificates,gnupg,nftables,less \
     "$LAB_OS" "$tar"
   podman import --quiet "$tar" "localhost/pgha-lab-rootfs:$LAB_OS" >/dev/null
   rm -f "$tar"
