@@ -1,0 +1,151 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pgha maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure decisions of the day-2 operations: switchover target checks, failover
+candidate choice (and whether it may miss acknowledged commits), rejoin checks.
+
+Inputs are what pg_node_info reported per host; nothing here touches a host.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.pgha.cluster.plugins.module_utils.topology import (
+    TopologyError, format_lsn, lag_bytes, parse_lsn)
+
+
+class OperationError(TopologyError):
+    """An operation that must not go ahead, with the figures that say why."""
+
+
+def wal_position(node):
+    """The furthest WAL position a node holds (int), or None."""
+    positions = [parse_lsn(node.get(k)) for k in ("current_lsn", "receive_lsn", "replay_lsn")
+                 if node.get(k)]
+    if not positions and node.get("checkpoint_lsn"):
+        positions = [parse_lsn(node["checkpoint_lsn"])]
+    return max(positions) if positions else None
+
+
+def _replicas(primary_node):
+    return dict((r.get("application_name"), r) for r in (primary_node.get("replicas") or []))
+
+
+def switchover_check(nodes, primary, target, max_lag_bytes):
+    """Refuse a switchover to ``target`` unless it is a healthy streaming standby
+    of ``primary`` within ``max_lag_bytes``. Returns the figures."""
+    p = nodes.get(primary) or {}
+    if not (p.get("up") and p.get("role") == "primary"):
+        raise OperationError("%s is not a running primary (up: %s, role: %s); use failover.yml when the "
+                             "primary is down" % (primary, p.get("up"), p.get("role")))
+    if target == primary:
+        raise OperationError("%s is already the primary" % target)
+    if target not in nodes:
+        raise OperationError("%s is not a database node of this cluster (known: %s)"
+                             % (target, ", ".join(sorted(nodes))))
+    t = nodes[target]
+    if not t.get("up") or t.get("role") != "standby":
+        raise OperationError("%s is not a running standby (up: %s, role: %s)" % (target, t.get("up"), t.get("role")))
+    if t.get("system_identifier") != p.get("system_identifier"):
+        raise OperationError("%s belongs to another database system (%s, the primary's is %s)"
+                             % (target, t.get("system_identifier"), p.get("system_identifier")))
+    replica = _replicas(p).get(target)
+    if not replica or replica.get("state") != "streaming":
+        raise OperationError("%s does not stream from %s (state on the primary: %s)"
+                             % (target, primary, (replica or {}).get("state", "not connected")))
+    if t.get("timeline") is not None and p.get("timeline") is not None and t["timeline"] != p["timeline"]:
+        raise OperationError("%s is on timeline %s, the primary on %s" % (target, t["timeline"], p["timeline"]))
+    lag = lag_bytes(p.get("current_lsn"), t.get("replay_lsn"))
+    if lag is None or lag > max_lag_bytes:
+        raise OperationError(
+            "%s lags %s bytes behind %s (primary at %s, %s replayed %s); the bound is %d bytes. Wait for it "
+            "to catch up or raise the bound" % (target, lag, primary, p.get("current_lsn"), target,
+                                                t.get("replay_lsn"), max_lag_bytes))
+    return {"primary": primary, "target": target, "lag_bytes": lag, "timeline": p.get("timeline"),
+            "primary_lsn": p.get("current_lsn"), "target_replay_lsn": t.get("replay_lsn"),
+            "sync_state": replica.get("sync_state")}
+
+
+def choose_switchover_target(nodes, primary, max_lag_bytes):
+    """The best standby to switch over to: synchronous/quorum members first,
+    then the least lag, then the name. Raises OperationError listing why each
+    standby was refused when none qualifies."""
+    ranked, refusals = [], []
+    for host in sorted(nodes):
+        if host == primary:
+            continue
+        try:
+            figures = switchover_check(nodes, primary, host, max_lag_bytes)
+        except OperationError as exc:
+            refusals.append(str(exc))
+            continue
+        sync_rank = 0 if figures["sync_state"] in ("sync", "quorum") else 1
+        ranked.append((sync_rank, figures["lag_bytes"], host, figures))
+    if not ranked:
+        raise OperationError("no standby can take over: " + "; ".join(refusals or ["there are no standbys"]))
+    ranked.sort(key=lambda r: (r[0], r[1], r[2]))
+    return ranked[0][3]
+
+
+def failover_candidate(nodes, old_primary, sync_mode, sync_count, members):
+    """Choose the standby to promote when ``old_primary`` is gone.
+
+    ``members`` are the standbys named in synchronous replication. A commit
+    acknowledged under quorum ``ANY k`` (or ``FIRST k``) of ``n`` members is on
+    at least k of them, so when at least ``n - k + 1`` members are visible the
+    most advanced visible one holds every acknowledged commit. Fewer visible
+    members (or asynchronous replication) means the best candidate may lack
+    some: ``may_miss_commits`` is then True and the caller must refuse unless
+    the user accepts that risk.
+    """
+    sysid = (nodes.get(old_primary) or {}).get("system_identifier")
+    visible = []
+    for host in sorted(nodes):
+        node = nodes[host]
+        if host == old_primary or not node.get("up") or node.get("role") != "standby":
+            continue
+        if sysid and node.get("system_identifier") and node["system_identifier"] != sysid:
+            continue
+        position = wal_position(node)
+        if position is None:
+            continue
+        visible.append({"host": host, "position": position, "lsn": format_lsn(position),
+                        "timeline": node.get("timeline"), "member": host in members})
+    if not visible:
+        raise OperationError("no running standby to promote (nodes: %s)" % ", ".join(
+            "%s %s" % (h, "up" if nodes[h].get("up") else "down") for h in sorted(nodes)))
+    # Highest WAL position wins; synchronous members win ties; then the name.
+    visible.sort(key=lambda v: (-v["position"], 0 if v["member"] else 1, v["host"]))
+    best = visible[0]
+    visible_members = [v["host"] for v in visible if v["member"]]
+    if sync_mode == "off":
+        may_miss, why = True, "replication is asynchronous: commits were acknowledged without any standby"
+    else:
+        needed = len(members) - sync_count + 1
+        may_miss = len(visible_members) < needed
+        why = ("%d of %d synchronous members visible (%s); %d needed to be sure the most advanced one has "
+               "every commit acknowledged under %s %d"
+               % (len(visible_members), len(members), ", ".join(visible_members) or "none", needed,
+                  "ANY" if sync_mode == "quorum" else "FIRST", sync_count))
+    return {"candidate": best["host"], "lsn": best["lsn"], "timeline": best["timeline"],
+            "may_miss_commits": may_miss, "reason": why,
+            "ranking": [dict((k, v[k]) for k in ("host", "lsn", "timeline", "member")) for v in visible]}
+
+
+def rejoin_check(nodes, node_name, primary, pooler_targets):
+    """Refuse to rejoin the current primary, or any node PgBouncer sends clients to."""
+    node = nodes.get(node_name)
+    if node is None:
+        raise OperationError("%s is not a database node of this cluster" % node_name)
+    if node_name == primary:
+        raise OperationError("%s is the current primary; rejoin makes a node a standby of it. Use "
+                             "switchover.yml to move the primary first" % node_name)
+    if node_name in pooler_targets:
+        raise OperationError("PgBouncer (%s) still sends clients to %s; re-point it first"
+                             % (", ".join(sorted(pooler_targets[node_name])), node_name))
+    if node.get("up") and node.get("role") == "primary":
+        raise OperationError("%s still runs as a writable primary (timeline %s, LSN %s); fence it (stop it) "
+                             "before rejoining" % (node_name, node.get("timeline"), node.get("current_lsn")))
+    return {"node": node_name, "primary": primary, "role": node.get("role"), "up": node.get("up"),
+            "timeline": node.get("timeline"), "primary_timeline": (nodes.get(primary) or {}).get("timeline")}

@@ -1,0 +1,60 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pgha maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PgBouncer helpers: the admin console through psql (password in the
+environment, never in argv) and the wildcard database line of pgbouncer.ini."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.pgha.cluster.plugins.module_utils.topology import build_conninfo, parse_conninfo
+
+_DB_LINE = re.compile(r"^(\s*\*\s*=\s*)(.*)$")
+
+
+def wildcard_target(ini_text):
+    """Connection settings of the ``*`` entry in [databases] (dict), or None."""
+    section = None
+    for line in ini_text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            section = stripped[1:-1].strip().lower()
+            continue
+        if section == "databases":
+            match = _DB_LINE.match(line)
+            if match:
+                return parse_conninfo(match.group(2))
+    return None
+
+
+def repoint_ini(ini_text, host, port):
+    """Return ini text whose ``*`` entry points at host:port (other keys kept)."""
+    out, section, done = [], None, False
+    for line in ini_text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            section = stripped[1:-1].strip().lower()
+        elif section == "databases" and not done:
+            match = _DB_LINE.match(line)
+            if match:
+                params = parse_conninfo(match.group(2))
+                params["host"], params["port"] = str(host), str(port)
+                line = match.group(1) + build_conninfo(params)
+                done = True
+        out.append(line)
+    if not done:
+        raise ValueError("no '*' entry in the [databases] section")
+    return "\n".join(out) + "\n"
+
+
+def admin(module, sql, user, password, port=6432, host="127.0.0.1", check_rc=True, timeout=5):
+    """Run one admin console command; returns (rc, out, err)."""
+    argv = ["psql", "-X", "-A", "-t", "-q", "-h", host, "-p", str(port), "-U", user, "-d", "pgbouncer", "-c", sql]
+    env = {"PGPASSWORD": password, "PGCONNECT_TIMEOUT": str(timeout), "PGAPPNAME": "pgha"}
+    rc, out, err = module.run_command(argv, cwd="/", environ_update=env)
+    if rc != 0 and check_rc:
+        module.fail_json(msg="PgBouncer admin console %s:%s refused %s: %s" % (host, port, sql, (err or out).strip()))
+    return rc, out, err

@@ -1,0 +1,154 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pgha maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: pg_demote
+short_description: Stop a primary cleanly for a switchover, with PgBouncer paused
+version_added: 0.1.0
+description:
+  - Runs on the current primary. Takes a CHECKPOINT (so the shutdown one is
+    short), PAUSEs every PgBouncer given (through their admin consoles), stops
+    the server with a fast shutdown (the walsenders send the shutdown
+    checkpoint to the standbys before they exit) and reports the shutdown
+    checkpoint's LSN read from C(pg_controldata).
+  - If pausing or stopping fails, the PgBouncers are resumed and the server is
+    left (or started again) as the primary.
+  - In check mode only verifies that the node is a running primary.
+extends_documentation_fragment:
+  - pgha.cluster.node
+options:
+  poolers:
+    description: PgBouncer hosts to pause, each with C(host) and optional C(port) (6432).
+    type: list
+    elements: dict
+    default: []
+  admin_user:
+    description: PgBouncer admin console user.
+    type: str
+  admin_password:
+    description: Its password.
+    type: str
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying the target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+author:
+  - pgha maintainers (@pgha)
+'''
+
+EXAMPLES = r'''
+- name: Pause the poolers and stop the old primary
+  pgha.cluster.pg_demote:
+    version: 15
+    poolers: [{host: 10.0.0.21}]
+    admin_user: pgha_admin
+    admin_password: "{{ pgha_admin_password }}"
+  register: demoted
+'''
+
+RETURN = r'''
+shutdown_checkpoint_lsn:
+  description: LSN of the shutdown checkpoint record; the new primary must have replayed past it.
+  returned: success
+  type: str
+timeline:
+  description: Timeline of the stopped primary.
+  returned: success
+  type: int
+paused_at:
+  description: Epoch time when every PgBouncer was paused.
+  returned: success
+  type: float
+timings:
+  description: Seconds for checkpoint, pause and stop.
+  returned: always
+  type: dict
+'''
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
+    as_postgres, inspect_node, parse_controldata, pg_paths, run_psql)
+from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import admin
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            version=dict(type='int', required=True),
+            cluster=dict(type='str', default='main'),
+            port=dict(type='int', default=5432),
+            data_dir=dict(type='path'),
+            bin_dir=dict(type='path'),
+            poolers=dict(type='list', elements='dict', default=[]),
+            admin_user=dict(type='str'),
+            admin_password=dict(type='str', no_log=True),
+        ),
+        required_if=[],
+        supports_check_mode=True,
+    )
+    p = module.params
+    paths = pg_paths(p['version'], p['cluster'], data_dir=p['data_dir'], bin_dir=p['bin_dir'])
+    node = inspect_node(module, p['version'], p['cluster'], p['port'], data_dir=p['data_dir'], bin_dir=p['bin_dir'])
+    if not (node['up'] and node['role'] == 'primary'):
+        module.fail_json(msg="this node is not a running primary (up: %s, role: %s)" % (node['up'], node['role']))
+    result = dict(changed=True, timings={}, timeline=node['timeline'], lsn_before=node['current_lsn'])
+    if module.check_mode:
+        module.exit_json(**result)
+
+    step = time.time()
+    run_psql(module, paths['bin_dir'], p['port'], "CHECKPOINT", check_rc=True, timeout=30)
+    result['timings']['checkpoint'] = round(time.time() - step, 3)
+
+    paused = []
+
+    def resume_all():
+        for pooler in paused:
+            admin(module, "RESUME", p['admin_user'], p['admin_password'], port=pooler.get('port', 6432),
+                  host=pooler['host'], check_rc=False)
+
+    step = time.time()
+    for pooler in p['poolers']:
+        rc, out, err = admin(module, "PAUSE", p['admin_user'], p['admin_password'], port=pooler.get('port', 6432),
+                             host=pooler['host'], check_rc=False, timeout=5)
+        if rc != 0 and "already" not in (err or out).lower():
+            resume_all()
+            module.fail_json(msg="could not PAUSE PgBouncer %s: %s; every PgBouncer resumed, %s still primary"
+                                 % (pooler['host'], (err or out).strip(), "this node"), **result)
+        paused.append(pooler)
+    result['paused_at'] = time.time()
+    result['timings']['pause'] = round(result['paused_at'] - step, 3)
+
+    step = time.time()
+    rc, out, err = module.run_command(["systemctl", "stop", paths['service']])
+    if rc != 0:
+        module.run_command(["systemctl", "start", paths['service']])
+        resume_all()
+        module.fail_json(msg="stopping %s failed: %s; started again as primary, PgBouncer resumed"
+                             % (paths['service'], (err or out).strip()), **result)
+    rc, out, err = module.run_command(as_postgres([paths['bin_dir'] + "/pg_controldata", paths['data_dir']]),
+                                      cwd="/", environ_update={"LC_ALL": "C"})
+    control = parse_controldata(out)
+    result['timings']['stop'] = round(time.time() - step, 3)
+    result['stopped_at'] = time.time()
+    if control.get("Database cluster state") != "shut down":
+        module.fail_json(msg="the server did not shut down cleanly (state: %s)" % control.get("Database cluster state"),
+                         **result)
+    result['shutdown_checkpoint_lsn'] = control.get("Latest checkpoint location")
+    result['timeline'] = int(control.get("Latest checkpoint's TimeLineID", node['timeline']))
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

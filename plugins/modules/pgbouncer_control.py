@@ -1,0 +1,198 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pgha maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: pgbouncer_control
+short_description: Pause, resume or re-point a PgBouncer through its admin console
+version_added: 0.1.0
+description:
+  - Runs on the PgBouncer host. C(pause) and C(resume) use the admin console;
+    C(repoint) rewrites the wildcard C(*) entry of pgbouncer.ini and sends
+    C(RELOAD) (client connections stay); C(switch) waits until the new target
+    accepts writes, re-points, reloads and resumes, timing each step.
+  - Never restarts PgBouncer.
+options:
+  action:
+    description: What to do.
+    type: str
+    choices: [pause, resume, repoint, switch]
+    required: true
+  target_host:
+    description: Address of the database node clients must reach (C(repoint), C(switch)).
+    type: str
+  target_port:
+    description: Its port.
+    type: int
+    default: 5432
+  wait_writable:
+    description: With C(switch), seconds to wait for the target to accept writes before re-pointing.
+    type: int
+    default: 30
+  check_user:
+    description: Role used to ask the target whether it is in recovery (the PgBouncer lookup role).
+    type: str
+  check_password:
+    description: Its password.
+    type: str
+  admin_user:
+    description: PgBouncer admin console user.
+    type: str
+    required: true
+  admin_password:
+    description: Its password.
+    type: str
+    required: true
+  listen_port:
+    description: PgBouncer port.
+    type: int
+    default: 6432
+  config:
+    description: Path of pgbouncer.ini.
+    type: path
+    default: /etc/pgbouncer/pgbouncer.ini
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying the target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+author:
+  - pgha maintainers (@pgha)
+'''
+
+EXAMPLES = r'''
+- name: Send clients to the new primary once it accepts writes, then resume
+  pgha.cluster.pgbouncer_control:
+    action: switch
+    target_host: 10.0.0.12
+    check_user: pgbouncer_auth
+    check_password: "{{ pgha_pgbouncer_auth_password }}"
+    admin_user: pgha_admin
+    admin_password: "{{ pgha_admin_password }}"
+  no_log: true
+'''
+
+RETURN = r'''
+previous_target:
+  description: Host of the C(*) entry before.
+  returned: always
+  type: str
+target:
+  description: Host of the C(*) entry after.
+  returned: always
+  type: str
+timings:
+  description: Seconds spent in each step (wait_writable, repoint, resume).
+  returned: always
+  type: dict
+resumed_at:
+  description: Epoch time of RESUME.
+  returned: when resumed
+  type: float
+'''
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import admin, repoint_ini, wildcard_target
+
+
+def is_writable(module, host, port, user, password):
+    argv = ["psql", "-X", "-A", "-t", "-q", "-h", host, "-p", str(port), "-U", user, "-d", "postgres",
+            "-c", "SELECT pg_is_in_recovery()"]
+    rc, out, err = module.run_command(argv, cwd="/", environ_update={"PGPASSWORD": password or "",
+                                                                    "PGCONNECT_TIMEOUT": "2", "PGAPPNAME": "pgha"})
+    return rc == 0 and out.strip() == "f"
+
+
+def write_atomic(module, path, text):
+    st = os.stat(path)
+    tmp = path + ".pgha.tmp"
+    with open(tmp, "w") as handle:
+        handle.write(text)
+    os.chmod(tmp, st.st_mode & 0o7777)
+    os.chown(tmp, st.st_uid, st.st_gid)
+    module.atomic_move(tmp, path)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            action=dict(type='str', required=True, choices=['pause', 'resume', 'repoint', 'switch']),
+            target_host=dict(type='str'),
+            target_port=dict(type='int', default=5432),
+            wait_writable=dict(type='int', default=30),
+            check_user=dict(type='str'),
+            check_password=dict(type='str', no_log=True),
+            admin_user=dict(type='str', required=True),
+            admin_password=dict(type='str', required=True, no_log=True),
+            listen_port=dict(type='int', default=6432),
+            config=dict(type='path', default='/etc/pgbouncer/pgbouncer.ini'),
+        ),
+        required_if=[('action', 'repoint', ['target_host']),
+                     ('action', 'switch', ['target_host', 'check_user', 'check_password'])],
+        supports_check_mode=True,
+    )
+    p = module.params
+    with open(p['config']) as handle:
+        ini = handle.read()
+    current = (wildcard_target(ini) or {}).get('host')
+    result = dict(changed=False, previous_target=current, target=current, timings={})
+    console = dict(user=p['admin_user'], password=p['admin_password'], port=p['listen_port'])
+
+    if p['action'] in ('pause', 'resume'):
+        result['changed'] = True
+        if not module.check_mode:
+            rc, out, err = admin(module, p['action'].upper(), check_rc=False, **console)
+            text = (err or out).lower()
+            if rc != 0 and not ("already" in text or "not paused" in text):
+                module.fail_json(msg="PgBouncer %s failed: %s" % (p['action'].upper(), (err or out).strip()), **result)
+            result['changed'] = rc == 0
+            result['%sd_at' % p['action']] = time.time()
+        module.exit_json(**result)
+
+    new_ini = repoint_ini(ini, p['target_host'], p['target_port'])
+    needs_repoint = new_ini != ini
+    if module._diff:
+        result['diff'] = {'before': "* -> %s\n" % current, 'after': "* -> %s\n" % p['target_host']}
+    result['target'] = p['target_host']
+    result['changed'] = needs_repoint or p['action'] == 'switch'
+    if module.check_mode:
+        module.exit_json(**result)
+
+    started = time.time()
+    if p['action'] == 'switch':
+        deadline = started + p['wait_writable']
+        while not is_writable(module, p['target_host'], p['target_port'], p['check_user'], p['check_password']):
+            if time.time() >= deadline:
+                module.fail_json(msg="%s:%s did not accept writes within %d s; PgBouncer still points at %s "
+                                     "(and stays paused if it was)" % (p['target_host'], p['target_port'],
+                                                                      p['wait_writable'], current), **result)
+            time.sleep(0.05)
+        result['timings']['wait_writable'] = round(time.time() - started, 3)
+    step = time.time()
+    if needs_repoint:
+        write_atomic(module, p['config'], new_ini)
+        admin(module, "RELOAD", **console)
+    result['timings']['repoint'] = round(time.time() - step, 3)
+    if p['action'] == 'switch':
+        step = time.time()
+        rc, out, err = admin(module, "RESUME", check_rc=False, **console)
+        if rc != 0 and "not paused" not in (err or out).lower():
+            module.fail_json(msg="PgBouncer RESUME failed: %s" % (err or out).strip(), **result)
+        result['resumed_at'] = time.time()
+        result['timings']['resume'] = round(result['resumed_at'] - step, 3)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

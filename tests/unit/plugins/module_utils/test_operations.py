@@ -1,0 +1,124 @@
+import pytest
+
+from ansible_collections.pgha.cluster.plugins.module_utils import operations as ops
+
+
+def primary(**kw):
+    base = {"up": True, "role": "primary", "system_identifier": "42", "timeline": 1, "current_lsn": "0/5000000",
+            "replicas": [{"application_name": "pg2", "state": "streaming", "sync_state": "quorum"},
+                         {"application_name": "pg3", "state": "streaming", "sync_state": "quorum"}]}
+    base.update(kw)
+    return base
+
+
+def standby(replay="0/5000000", receive=None, **kw):
+    base = {"up": True, "role": "standby", "system_identifier": "42", "timeline": 1,
+            "replay_lsn": replay, "receive_lsn": receive or replay}
+    base.update(kw)
+    return base
+
+
+def cluster(**over):
+    nodes = {"pg1": primary(), "pg2": standby(), "pg3": standby()}
+    nodes.update(over)
+    return nodes
+
+
+def test_switchover_check_accepts_a_streaming_standby():
+    f = ops.switchover_check(cluster(pg2=standby("0/4FFFF00")), "pg1", "pg2", 1 << 20)
+    assert f["lag_bytes"] == 0x100 and f["sync_state"] == "quorum" and f["timeline"] == 1
+
+
+@pytest.mark.parametrize("target, over, fragment", [
+    ("pg1", {}, "pg1 is already the primary"),
+    ("pg9", {}, "pg9 is not a database node of this cluster (known: pg1, pg2, pg3)"),
+    ("pg2", {"pg2": standby(up=False)}, "pg2 is not a running standby"),
+    ("pg2", {"pg2": standby(system_identifier="7")}, "another database system"),
+    ("pg2", {"pg2": standby("0/1000000")}, "pg2 lags 67108864 bytes behind pg1"),
+    ("pg2", {"pg1": primary(replicas=[])}, "pg2 does not stream from pg1 (state on the primary: not connected)"),
+    ("pg2", {"pg2": standby(timeline=2)}, "pg2 is on timeline 2, the primary on 1"),
+    ("pg2", {"pg1": primary(up=False)}, "pg1 is not a running primary"),
+])
+def test_switchover_check_refusals_show_figures(target, over, fragment):
+    with pytest.raises(ops.OperationError) as exc:
+        ops.switchover_check(cluster(**over), "pg1", target, 1 << 20)
+    assert fragment in str(exc.value)
+
+
+def test_choose_switchover_target_prefers_sync_then_least_lag():
+    nodes = cluster(pg2=standby("0/4000000"), pg3=standby("0/4F00000"))
+    assert ops.choose_switchover_target(nodes, "pg1", 1 << 30)["target"] == "pg3"
+    nodes["pg1"]["replicas"][1]["sync_state"] = "async"
+    assert ops.choose_switchover_target(nodes, "pg1", 1 << 30)["target"] == "pg2"
+
+
+def test_choose_switchover_target_explains_when_none_fits():
+    nodes = cluster(pg2=standby(up=False), pg3=standby("0/1000000"))
+    with pytest.raises(ops.OperationError, match="no standby can take over: pg2 is not a running standby.*pg3 lags"):
+        ops.choose_switchover_target(nodes, "pg1", 1024)
+
+
+def test_failover_picks_highest_received_lsn():
+    nodes = cluster(pg1={"unreachable": True}, pg2=standby("0/4000000", "0/5000100"), pg3=standby("0/5000000"))
+    d = ops.failover_candidate(nodes, "pg1", "quorum", 1, ["pg2", "pg3"])
+    assert d["candidate"] == "pg2" and d["lsn"] == "0/5000100" and d["may_miss_commits"] is False
+
+
+def test_failover_tie_prefers_synchronous_member():
+    nodes = cluster(pg1={"up": False}, pg2=standby("0/5000000"), pg3=standby("0/5000000"))
+    d = ops.failover_candidate(nodes, "pg1", "priority", 1, ["pg3"])
+    assert d["candidate"] == "pg3"
+
+
+def test_failover_with_a_member_missing_may_lose_commits_under_any_1():
+    nodes = cluster(pg1={"up": False}, pg3=standby(up=False))
+    d = ops.failover_candidate(nodes, "pg1", "quorum", 1, ["pg2", "pg3"])
+    assert d["candidate"] == "pg2" and d["may_miss_commits"] is True
+    assert "1 of 2 synchronous members visible (pg2); 2 needed" in d["reason"]
+
+
+def test_failover_any_1_of_3_needs_three_visible_but_any_2_of_3_needs_two():
+    nodes = {"pg1": {"up": False}, "pg2": standby(), "pg3": standby(), "pg4": standby(up=False)}
+    members = ["pg2", "pg3", "pg4"]
+    assert ops.failover_candidate(nodes, "pg1", "quorum", 1, members)["may_miss_commits"] is True
+    assert ops.failover_candidate(nodes, "pg1", "quorum", 2, members)["may_miss_commits"] is False
+
+
+def test_failover_async_always_may_miss():
+    d = ops.failover_candidate(cluster(pg1={"up": False}), "pg1", "off", 1, [])
+    assert d["may_miss_commits"] is True and "asynchronous" in d["reason"]
+
+
+def test_failover_without_standbys_is_refused():
+    with pytest.raises(ops.OperationError, match="no running standby to promote"):
+        ops.failover_candidate(cluster(pg2=standby(up=False), pg3=standby(up=False)), "pg1", "quorum", 1, ["pg2"])
+
+
+def test_failover_ignores_foreign_system():
+    nodes = cluster(pg2=standby("0/9000000", system_identifier="7"))
+    nodes["pg1"]["up"] = False
+    assert ops.failover_candidate(nodes, "pg1", "quorum", 1, ["pg2", "pg3"])["candidate"] == "pg3"
+
+
+@pytest.mark.parametrize("node, targets, fragment", [
+    ("pg1", {}, "pg1 is the current primary"),
+    ("pg2", {"pg2": ["pooler1"]}, "PgBouncer (pooler1) still sends clients to pg2"),
+    ("pg3", {}, "pg3 still runs as a writable primary (timeline 1, LSN 0/6000000)"),
+    ("pg9", {}, "pg9 is not a database node"),
+])
+def test_rejoin_refusals(node, targets, fragment):
+    nodes = cluster(pg3=primary(current_lsn="0/6000000", replicas=[]))
+    with pytest.raises(ops.OperationError) as exc:
+        ops.rejoin_check(nodes, node, "pg1", targets)
+    assert fragment in str(exc.value)
+
+
+def test_rejoin_of_a_stopped_former_primary_is_allowed():
+    nodes = cluster(pg3=primary(up=False))
+    assert ops.rejoin_check(nodes, "pg3", "pg1", {})["role"] == "primary"
+
+
+def test_wal_position():
+    assert ops.wal_position({"receive_lsn": "0/10", "replay_lsn": "0/8"}) == 0x10
+    assert ops.wal_position({"checkpoint_lsn": "1/0"}) == 1 << 32
+    assert ops.wal_position({}) is None

@@ -1,0 +1,124 @@
+import json
+from unittest import mock
+
+from ansible_collections.pgha.cluster.plugins.modules import pg_demote, pg_promote, pgbouncer_control
+
+
+def node(role, up=True, **kw):
+    base = {"up": up, "role": role, "timeline": 1, "current_lsn": "0/5000000", "replay_lsn": "0/5000000",
+            "primary_conninfo": {}}
+    base.update(kw)
+    return base
+
+
+class Recorder(object):
+    def __init__(self, answers=None):
+        self.calls = []
+        self.answers = answers or {}
+
+    def method(self):
+        return lambda module, argv, **kw: self(module, argv, **kw)
+
+    def __call__(self, module, argv, **kw):
+        self.calls.append(argv)
+        for key, answer in self.answers.items():
+            if key in " ".join(argv):
+                return answer
+        return 0, "", ""
+
+
+def test_demote_check_mode_acts_on_nothing(run_module):
+    rec = Recorder()
+    with mock.patch.object(pg_demote, "inspect_node", return_value=node("primary")), \
+            mock.patch("ansible.module_utils.basic.AnsibleModule.run_command", rec.method()):
+        rc, result = run_module(pg_demote, {"version": 15, "poolers": [{"host": "10.0.0.21"}], "admin_user": "a",
+                                            "admin_password": "secret", "_ansible_check_mode": True})
+    assert rc == 0 and result["changed"] is True and rec.calls == []
+
+
+def test_demote_refuses_a_standby(run_module):
+    with mock.patch.object(pg_demote, "inspect_node", return_value=node("standby")):
+        rc, result = run_module(pg_demote, {"version": 15})
+    assert rc == 1 and "not a running primary" in result["msg"]
+
+
+def test_demote_resumes_poolers_when_stop_fails(run_module):
+    rec = Recorder({"systemctl stop": (1, "", "boom")})
+    with mock.patch.object(pg_demote, "inspect_node", return_value=node("primary")), \
+            mock.patch("ansible.module_utils.basic.AnsibleModule.run_command", rec.method()):
+        rc, result = run_module(pg_demote, {"version": 15, "poolers": [{"host": "10.0.0.21"}], "admin_user": "a",
+                                            "admin_password": "secret"})
+    sql = [c[-1] for c in rec.calls if c[0] == "psql"]
+    assert rc == 1 and "started again as primary, PgBouncer resumed" in result["msg"]
+    assert sql == ["PAUSE", "RESUME"]
+    assert ["systemctl", "start", "postgresql@15-main.service"] in rec.calls
+    assert "secret" not in json.dumps(result) and all("secret" not in " ".join(c) for c in rec.calls)
+
+
+def test_demote_reports_shutdown_checkpoint(run_module):
+    control = "Database cluster state:               shut down\nLatest checkpoint location:           0/6000028\n" \
+              "Latest checkpoint's TimeLineID:       1\n"
+    rec = Recorder({"pg_controldata": (0, control, "")})
+    with mock.patch.object(pg_demote, "inspect_node", return_value=node("primary")), \
+            mock.patch("ansible.module_utils.basic.AnsibleModule.run_command", rec.method()):
+        rc, result = run_module(pg_demote, {"version": 15, "poolers": [{"host": "10.0.0.21"}], "admin_user": "a",
+                                            "admin_password": "secret"})
+    assert rc == 0 and result["shutdown_checkpoint_lsn"] == "0/6000028" and result["timeline"] == 1
+    order = [" ".join(c) for c in rec.calls]
+    assert order.index(next(c for c in order if c.endswith("PAUSE"))) < order.index(
+        next(c for c in order if "systemctl stop" in c))
+
+
+def test_promote_waits_for_the_shutdown_checkpoint(run_module):
+    replay = iter(["0/6000000", "0/6000028", "0/60000A0"])
+
+    def psql(module, bin_dir, port, sql, **kw):
+        if "pg_last_wal_replay_lsn" in sql:
+            return 0, next(replay), ""
+        return 0, "t", ""
+    states = [node("standby"), node("primary", timeline=2)]
+    with mock.patch.object(pg_promote, "inspect_node", side_effect=states), \
+            mock.patch.object(pg_promote, "run_psql", psql), mock.patch.object(pg_promote.time, "sleep"):
+        rc, result = run_module(pg_promote, {"version": 15, "after_lsn": "0/6000028"})
+    assert rc == 0 and result["replay_lsn"] == "0/60000A0" and result["timeline"] == 2
+
+
+def test_promote_refuses_when_the_checkpoint_never_arrives(run_module):
+    def psql(module, bin_dir, port, sql, **kw):
+        assert "pg_promote" not in sql, "must not promote"
+        return 0, "0/6000000", ""
+    with mock.patch.object(pg_promote, "inspect_node", return_value=node("standby")), \
+            mock.patch.object(pg_promote, "run_psql", psql):
+        rc, result = run_module(pg_promote, {"version": 15, "after_lsn": "0/6000028", "wait_timeout": 0})
+    assert rc == 1 and "replayed only up to 0/6000000" in result["msg"] and "0/6000028" in result["msg"]
+
+
+def test_promote_of_a_primary_is_unchanged(run_module):
+    with mock.patch.object(pg_promote, "inspect_node", return_value=node("primary")):
+        rc, result = run_module(pg_promote, {"version": 15})
+    assert rc == 0 and result["changed"] is False
+
+
+def test_pgbouncer_switch_check_mode_shows_diff(run_module, tmp_path):
+    ini = tmp_path / "pgbouncer.ini"
+    ini.write_text("[databases]\n* = host=10.0.0.11 port=5432\n")
+    rc, result = run_module(pgbouncer_control, {
+        "action": "switch", "target_host": "10.0.0.12", "check_user": "u", "check_password": "p",
+        "admin_user": "a", "admin_password": "b", "config": str(ini), "_ansible_check_mode": True,
+        "_ansible_diff": True})
+    assert rc == 0 and result["previous_target"] == "10.0.0.11" and result["target"] == "10.0.0.12"
+    assert result["diff"]["after"] == "* -> 10.0.0.12\n"
+    assert "10.0.0.11" in ini.read_text()
+
+
+def test_pgbouncer_switch_repoints_reloads_and_resumes(run_module, tmp_path):
+    ini = tmp_path / "pgbouncer.ini"
+    ini.write_text("[databases]\n* = host=10.0.0.11 port=5432\n")
+    rec = Recorder({"pg_is_in_recovery": (0, "f\n", "")})
+    with mock.patch("ansible.module_utils.basic.AnsibleModule.run_command", rec.method()):
+        rc, result = run_module(pgbouncer_control, {
+            "action": "switch", "target_host": "10.0.0.12", "check_user": "u", "check_password": "p",
+            "admin_user": "a", "admin_password": "b", "config": str(ini)})
+    assert rc == 0, result
+    assert "* = host=10.0.0.12 port=5432" in ini.read_text()
+    assert [c[-1] for c in rec.calls] == ["SELECT pg_is_in_recovery()", "RELOAD", "RESUME"]
