@@ -181,7 +181,7 @@ def conninfo_differences(current, desired):
     return diffs
 
 
-def standby_action(node, primary, desired, reclone=False):
+def standby_action(node, primary, desired, reclone=False, clean_switchover_lsn=None):
     """What to do on a node that must become (or stay) a standby of ``primary``.
 
     ``node`` and ``primary`` are pg_node_info results; ``desired`` holds the
@@ -205,6 +205,11 @@ def standby_action(node, primary, desired, reclone=False):
             "standby_reclone=true to replace it with a fresh clone"
             % (node.get("data_directory"), sysid, primary_sysid))
 
+    if node.get("role") == "primary" and clean_switchover_lsn and not node.get("up") \
+            and node.get("cluster_state") == "shut down" and node.get("checkpoint_lsn") == clean_switchover_lsn:
+        return {"action": "configure",
+                "reason": "former primary shut down cleanly at %s, which the new primary replayed before its "
+                          "promotion: it follows without a rewind" % clean_switchover_lsn}
     if node.get("role") == "primary":
         raise TopologyError(
             "this node holds a primary data directory of the same cluster (timeline %s, "

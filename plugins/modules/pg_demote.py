@@ -35,6 +35,21 @@ options:
   admin_password:
     description: Its password.
     type: str
+  await_promotion:
+    description:
+      - After stopping, wait until this standby (C(host), optional C(port)) reports a newer timeline
+        over a replication connection (credentials from the postgres user's C(.pgpass)), for
+        I(await_timeout) seconds. If it is still on the old timeline then, this node starts again
+        as the primary and the PgBouncers are resumed; if it cannot be reached, this node stays
+        down (starting it could make two primaries).
+    type: dict
+  await_timeout:
+    description: Seconds to wait for I(await_promotion); longer than the target's own promotion timeout.
+    type: int
+    default: 20
+  replication_user:
+    description: Role for the replication connection of I(await_promotion).
+    type: str
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying the target.
@@ -94,8 +109,11 @@ def main():
             poolers=dict(type='list', elements='dict', default=[]),
             admin_user=dict(type='str'),
             admin_password=dict(type='str', no_log=True),
+            await_promotion=dict(type='dict'),
+            await_timeout=dict(type='int', default=20),
+            replication_user=dict(type='str'),
         ),
-        required_if=[],
+        required_by={'await_promotion': 'replication_user'},
         supports_check_mode=True,
     )
     p = module.params
@@ -147,7 +165,49 @@ def main():
                          **result)
     result['shutdown_checkpoint_lsn'] = control.get("Latest checkpoint location")
     result['timeline'] = int(control.get("Latest checkpoint's TimeLineID", node['timeline']))
+    if p['await_promotion']:
+        target = p['await_promotion']
+        seen = await_promotion(module, paths, target, p['replication_user'], result['timeline'], p['await_timeout'])
+        result['target_timeline'] = seen
+        if seen is None:
+            module.fail_json(msg="%s could not be reached for %d s after this primary stopped: it may or may not "
+                                 "have been promoted, so this node stays down. Check %s, then run status.yml"
+                                 % (target['host'], p['await_timeout'], target['host']), **result)
+        if seen <= result['timeline']:
+            module.run_command(["systemctl", "start", paths['service']])
+            resume_all()
+            module.fail_json(msg="%s was not promoted within %d s (still on timeline %s): this node started again "
+                                 "as the primary and PgBouncer resumed" % (target['host'], p['await_timeout'], seen),
+                             **result)
+        result['promotion_seen_at'] = time.time()
     module.exit_json(**result)
+
+
+def identify_timeline(module, paths, target, user):
+    conninfo = "host=%s port=%s user=%s dbname=replication replication=true connect_timeout=2" % (
+        target['host'], target.get('port', 5432), user)
+    rc, out, err = module.run_command(as_postgres([paths['bin_dir'] + "/psql", "-X", "-A", "-t", "-q", "-F", " ",
+                                                   "-d", conninfo, "-c", "IDENTIFY_SYSTEM"]),
+                                      cwd="/", environ_update={"PGPASSFILE": "/var/lib/postgresql/.pgpass"})
+    if rc != 0 or not out.strip():
+        return None
+    fields = out.split()
+    return int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else None
+
+
+def await_promotion(module, paths, target, user, old_timeline, timeout):
+    """The target's timeline once it is newer than old_timeline; the last one seen at the deadline
+    (None if the target never answered)."""
+    deadline = time.time() + timeout
+    seen = None
+    while time.time() < deadline:
+        timeline = identify_timeline(module, paths, target, user)
+        if timeline is not None:
+            seen = timeline
+            if timeline > old_timeline:
+                return timeline
+        time.sleep(0.05)
+    return seen
 
 
 if __name__ == '__main__':

@@ -27,6 +27,9 @@ options:
         fails with what it saw when it does not. C(0) reports at once.
     type: int
     default: 0
+  expect_upstream:
+    description: With I(wait_streaming), the address the WAL receiver must stream from.
+    type: str
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying the target.
@@ -94,8 +97,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import inspect_node
 
 
-def streaming(node):
-    return node.get("role") == "standby" and (node.get("upstream") or {}).get("status") == "streaming"
+def streaming(node, host=None):
+    upstream = node.get("upstream") or {}
+    return node.get("role") == "standby" and upstream.get("status") == "streaming" \
+        and (host is None or upstream.get("host") == host)
 
 
 def main():
@@ -107,6 +112,7 @@ def main():
             data_dir=dict(type='path'),
             bin_dir=dict(type='path'),
             wait_streaming=dict(type='int', default=0),
+            expect_upstream=dict(type='str'),
         ),
         supports_check_mode=True,
     )
@@ -115,16 +121,18 @@ def main():
     while True:
         node = inspect_node(module, p['version'], p['cluster'], p['port'], data_dir=p['data_dir'], bin_dir=p['bin_dir'])
         node['primary_conninfo'].pop('password', None)
-        if p['wait_streaming'] <= 0 or streaming(node) or time.time() >= deadline:
+        if p['wait_streaming'] <= 0 or streaming(node, p['expect_upstream']) or time.time() >= deadline:
             break
         time.sleep(1)
-    if p['wait_streaming'] > 0 and not streaming(node):
+    if p['wait_streaming'] > 0 and not streaming(node, p['expect_upstream']):
         upstream = node.get('upstream') or {}
         module.fail_json(
-            msg="not streaming after %d s: role %s, up %s, WAL receiver %s, configured upstream %s:%s "
+            msg="not streaming%s after %d s: role %s, up %s, WAL receiver %s (from %s), configured upstream %s:%s "
                 "(slot %s), replayed up to %s%s. Check this node's PostgreSQL log and the primary's "
                 "pg_hba.conf and slots" % (
+                    " from %s" % p['expect_upstream'] if p['expect_upstream'] else "",
                     p['wait_streaming'], node['role'], node['up'], upstream.get('status') or 'not running',
+                    upstream.get('host') or '-',
                     node['primary_conninfo'].get('host'), node['primary_conninfo'].get('port'),
                     node.get('primary_slot_name'), node.get('replay_lsn') or node.get('checkpoint_lsn'),
                     "; error: %s" % node['error'] if node.get('error') else ""),

@@ -13,7 +13,7 @@ module: pg_promote
 short_description: Promote the local standby, after it replayed a given WAL position
 version_added: 0.1.0
 description:
-  - Runs on the standby to promote. With I(after_lsn) (a switchover: the old
+  - Runs on the standby to promote. With I(after_lsn) (in a switchover, the old
     primary's shutdown checkpoint) it first waits until it has replayed past
     that position, and refuses to promote if it does not within I(wait_timeout)
     seconds. Then promotes (C(pg_promote(wait => true))) and reports the new
@@ -26,6 +26,13 @@ options:
   after_lsn:
     description: WAL position the standby must have replayed past before promotion.
     type: str
+  upstream_shutdown:
+    description:
+      - Wait until the upstream (the old primary, stopped cleanly at the same time) has gone and
+        the last WAL record this standby received is its C(CHECKPOINT_SHUTDOWN), replayed; refuse
+        to promote otherwise. Lets the stop and the promotion run in parallel tasks.
+    type: bool
+    default: false
   wait_timeout:
     description: Seconds to wait for I(after_lsn).
     type: int
@@ -67,11 +74,56 @@ timings:
   type: dict
 '''
 
+import json
+import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgha.cluster.plugins.module_utils.pg import inspect_node, pg_paths, run_psql
-from ansible_collections.pgha.cluster.plugins.module_utils.topology import parse_lsn
+from ansible_collections.pgha.cluster.plugins.module_utils.pg import as_postgres, inspect_node, pg_paths, run_psql
+from ansible_collections.pgha.cluster.plugins.module_utils.topology import format_lsn, parse_lsn
+
+RECEIVER_SQL = ("SELECT json_build_object('status', (SELECT status FROM pg_stat_wal_receiver), "
+                "'tli', (SELECT received_tli FROM pg_stat_wal_receiver), "
+                "'receive', pg_last_wal_receive_lsn()::text, 'replay', pg_last_wal_replay_lsn()::text, "
+                "'segment_size', (SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size'))")
+
+
+def last_record(module, paths, timeline, end_lsn, segment_size):
+    """The last WAL record line pg_waldump reads in the segment holding end_lsn - 1."""
+    pos = parse_lsn(end_lsn) - 1
+    start = pos - (pos % segment_size)
+    argv = as_postgres([os.path.join(paths['bin_dir'], 'pg_waldump'), '-p', os.path.join(paths['data_dir'], 'pg_wal'),
+                        '-t', str(timeline), '-s', format_lsn(start)])
+    rc, out, err = module.run_command(argv, cwd="/", environ_update={"LC_ALL": "C"})
+    lines = [line for line in out.splitlines() if line.startswith("rmgr:")]
+    return lines[-1] if lines else None
+
+
+def record_lsn(line):
+    for part in line.split(","):
+        part = part.strip()
+        if part.startswith("lsn:"):
+            return part.split()[1]
+    return None
+
+
+def wait_upstream_shutdown(module, paths, port, deadline):
+    """Wait for the upstream's clean shutdown to be received and replayed. Returns its LSN."""
+    timeline, last = None, None
+    while time.time() < deadline:
+        rc, out, err = run_psql(module, paths['bin_dir'], port, RECEIVER_SQL)
+        if rc == 0:
+            state = json.loads(out.strip())
+            timeline = state['tli'] or timeline
+            if state['status'] != 'streaming' and timeline and state['receive']:
+                last = last_record(module, paths, timeline, state['receive'], state['segment_size'])
+                if last and "CHECKPOINT_SHUTDOWN" in last:
+                    lsn = record_lsn(last)
+                    if lsn and state['replay'] and parse_lsn(state['replay']) > parse_lsn(lsn):
+                        return lsn
+        time.sleep(0.02)
+    module.fail_json(msg="not promoted: the upstream's shutdown checkpoint was not received and replayed in time "
+                         "(last record seen: %s)" % (last or "none"))
 
 
 def replayed(module, bin_dir, port):
@@ -88,6 +140,7 @@ def main():
             data_dir=dict(type='path'),
             bin_dir=dict(type='path'),
             after_lsn=dict(type='str'),
+            upstream_shutdown=dict(type='bool', default=False),
             wait_timeout=dict(type='int', default=30),
         ),
         supports_check_mode=True,
@@ -117,6 +170,8 @@ def main():
             time.sleep(0.02)
             lsn = replayed(module, paths['bin_dir'], p['port'])
         result['replay_lsn'] = lsn
+    if p['upstream_shutdown']:
+        result['shutdown_checkpoint_lsn'] = wait_upstream_shutdown(module, paths, p['port'], start + p['wait_timeout'])
     result['timings']['wait_lsn'] = round(time.time() - start, 3)
 
     step = time.time()

@@ -54,6 +54,12 @@ options:
     description: Password file of the postgres user holding the replication password.
     type: path
     default: /var/lib/postgresql/.pgpass
+  clean_switchover_lsn:
+    description:
+      - Set by the switchover playbook on the old primary. A primary data directory is turned into a
+        standby (no rewind) only when the server is stopped, shut down cleanly and its last checkpoint
+        is exactly this LSN, the shutdown checkpoint the new primary replayed before its promotion.
+    type: str
   reclone:
     description: Replace a data directory that belongs to another database system with a fresh clone.
     type: bool
@@ -248,6 +254,7 @@ def main():
             slot_name=dict(type='str', required=True),
             passfile=dict(type='path', default='/var/lib/postgresql/.pgpass', no_log=False),
             reclone=dict(type='bool', default=False),
+            clean_switchover_lsn=dict(type='str'),
         ),
         supports_check_mode=True,
     )
@@ -259,7 +266,8 @@ def main():
         module.fail_json(msg="the primary's system identifier is unknown: is %s:%s up?"
                              % (p["primary_host"], p["primary_port"]))
     try:
-        plan = standby_action(node, {"system_identifier": p["primary_system_identifier"]}, desired, p["reclone"])
+        plan = standby_action(node, {"system_identifier": p["primary_system_identifier"]}, desired, p["reclone"],
+                              clean_switchover_lsn=p["clean_switchover_lsn"])
     except TopologyError as exc:
         module.fail_json(msg=str(exc), node=node, action="refuse")
 

@@ -40,6 +40,13 @@ options:
     description: Seconds to wait for enough standbys to stream.
     type: int
     default: 60
+  preset:
+    description:
+      - On a standby, write the value now (C(ALTER SYSTEM), reload) without waiting for anyone, so
+        that it is in force the moment the standby is promoted, leaving no unprotected window. On a primary
+        this option changes nothing.
+    type: bool
+    default: false
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying the target.
@@ -115,6 +122,7 @@ def main():
             count=dict(type='int', default=1),
             standbys=dict(type='list', elements='str', required=True),
             wait_timeout=dict(type='int', default=60),
+            preset=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
@@ -126,15 +134,16 @@ def main():
         module.fail_json(msg=str(exc))
 
     state = read_state(module, bin_dir, p["port"])
-    if state["in_recovery"]:
-        module.fail_json(msg="this node is a standby: synchronous_standby_names is set on the primary")
+    if state["in_recovery"] and not p["preset"]:
+        module.fail_json(msg="this node is a standby: synchronous_standby_names is set on the primary "
+                             "(or preset on a standby about to be promoted, with preset=true)")
 
     deadline = time.time() + p["wait_timeout"]
     while True:
         streaming = [r["application_name"] for r in state["replicas"] if r["state"] == "streaming"]
         decision = sync_enable_decision(p["mode"], p["count"], p["standbys"], streaming)
         if decision["value"] == state["value"] or decision["ready"] or module.check_mode \
-                or time.time() >= deadline:
+                or state["in_recovery"] or time.time() >= deadline:
             break
         time.sleep(1)
         state = read_state(module, bin_dir, p["port"])
@@ -146,7 +155,7 @@ def main():
                           "after": "synchronous_standby_names = '%s'\n" % decision["value"]}
     if not result["changed"] or module.check_mode:
         module.exit_json(**result)
-    if not decision["ready"]:
+    if not decision["ready"] and not state["in_recovery"]:
         module.fail_json(
             msg="synchronous replication (%s) left off: %d of %d standbys stream (%s), %d needed; "
                 "missing: %s. Enabling it now would make every write wait. Check those standbys "

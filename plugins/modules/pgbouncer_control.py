@@ -174,9 +174,11 @@ def main():
         deadline = started + p['wait_writable']
         while not is_writable(module, p['target_host'], p['target_port'], p['check_user'], p['check_password']):
             if time.time() >= deadline:
-                module.fail_json(msg="%s:%s did not accept writes within %d s; PgBouncer still points at %s "
-                                     "(and stays paused if it was)" % (p['target_host'], p['target_port'],
-                                                                      p['wait_writable'], current), **result)
+                admin(module, "RESUME", check_rc=False, **console)
+                result['resumed_at'] = time.time()
+                module.fail_json(msg="%s:%s did not accept writes within %d s; PgBouncer still points at %s and "
+                                     "was resumed" % (p['target_host'], p['target_port'], p['wait_writable'], current),
+                                 **result)
             time.sleep(0.05)
         result['timings']['wait_writable'] = round(time.time() - started, 3)
     step = time.time()

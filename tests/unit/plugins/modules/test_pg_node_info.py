@@ -39,7 +39,7 @@ def test_wait_streaming_fails_with_what_it_saw(run_module):
         rc, result = run_module(mod, {"version": 15, "wait_streaming": 1})
     assert rc == 1
     assert "not streaming after 1 s: role standby" in result["msg"]
-    assert "WAL receiver not running, configured upstream 10.0.0.1:5432 (slot pg2)" in result["msg"]
+    assert "WAL receiver not running (from -), configured upstream 10.0.0.1:5432 (slot pg2)" in result["msg"]
 
 
 def test_wait_streaming_returns_once_streaming(run_module):
