@@ -149,3 +149,85 @@ def rejoin_check(nodes, node_name, primary, pooler_targets):
                              "before rejoining" % (node_name, node.get("timeline"), node.get("current_lsn")))
     return {"node": node_name, "primary": primary, "role": node.get("role"), "up": node.get("up"),
             "timeline": node.get("timeline"), "primary_timeline": (nodes.get(primary) or {}).get("timeline")}
+
+
+def failed_primary(nodes, addresses, pooler_targets, force=False):
+    """Which node failed: the running primary only with ``force``; otherwise the
+    node PgBouncer points at, else the one the standbys follow."""
+    running = sorted(h for h, n in nodes.items() if n.get("up") and n.get("role") == "primary")
+    if running:
+        if len(running) == 1 and force:
+            return running[0]
+        raise OperationError(
+            "%s %s a running primary (%s): failover refused. Use switchover.yml for a planned change, or "
+            "-e pgha_force=true if that primary must be replaced anyway"
+            % (", ".join(running), "is" if len(running) == 1 else "are",
+               "; ".join("timeline %s, LSN %s" % (nodes[h].get("timeline"), nodes[h].get("current_lsn"))
+                         for h in running)))
+    by_address = dict((a, h) for h, a in addresses.items())
+    pointed = set(by_address.get(t, t) for t in pooler_targets if t)
+    followed = set(by_address.get((n.get("primary_conninfo") or {}).get("host"))
+                   for n in nodes.values() if n.get("role") == "standby")
+    for candidates in (pointed, followed):
+        candidates = set(c for c in candidates if c in nodes)
+        if len(candidates) == 1:
+            return candidates.pop()
+    raise OperationError("cannot tell which node was the primary (PgBouncer points at %s, standbys follow %s): "
+                         "name it with -e pgha_failed=HOST" % (", ".join(sorted(pointed)) or "nothing",
+                                                                ", ".join(sorted(h for h in followed if h)) or "nothing"))
+
+
+def failover_plan(nodes, failed, sync_mode, sync_count, fence_command=False, accept_unfenced=False,
+                  accept_data_loss=False):
+    """The failover decision: fencing method, candidate, and refusals with figures."""
+    members = sorted(h for h in nodes if h != failed)
+    choice = failover_candidate(nodes, failed, sync_mode, sync_count, members)
+    if choice["may_miss_commits"] and not accept_data_loss:
+        raise OperationError("the best candidate %s (LSN %s) may be missing acknowledged commits: %s. Bring the "
+                             "missing standbys back, or accept the loss with -e pgha_accept_data_loss=true"
+                             % (choice["candidate"], choice["lsn"], choice["reason"]))
+    old = nodes.get(failed) or {}
+    if not old.get("unreachable"):
+        fence = "stop"
+    elif fence_command:
+        fence = "command"
+    elif accept_unfenced:
+        fence = "none"
+    else:
+        raise OperationError("%s cannot be reached to stop it and no fencing command is configured "
+                             "(pgha_fence_command): promoting now could leave two primaries. Configure one, "
+                             "or accept the risk with -e pgha_accept_unfenced=true" % failed)
+    plan = dict(choice)
+    plan.update({"failed": failed, "fence": fence,
+                 "repoint": [h for h in members if h != choice["candidate"]],
+                 "followers": [h for h in sorted(nodes) if h != choice["candidate"]]})
+    return plan
+
+
+def rejoin_plan(nodes, addresses, pooler_targets, target=None):
+    """Which node(s) to bring back as standbys of the single running primary."""
+    running = sorted(h for h, n in nodes.items() if n.get("up") and n.get("role") == "primary")
+    by_address = dict((a, h) for h, a in addresses.items())
+    pointed = {}
+    for pooler, address in pooler_targets.items():
+        if address:
+            pointed.setdefault(by_address.get(address, address), []).append(pooler)
+    if len(running) != 1:
+        raise OperationError("rejoin needs exactly one running primary, found %d (%s)"
+                             % (len(running), ", ".join(running) or "none"))
+    primary = running[0]
+    primary_address = addresses.get(primary)
+    if target:
+        targets = [target]
+    else:
+        targets = []
+        for host in sorted(nodes):
+            node = nodes[host]
+            if host == primary or node.get("unreachable"):
+                continue
+            upstream = node.get("upstream") or {}
+            if not (node.get("up") and node.get("role") == "standby" and upstream.get("status") == "streaming"
+                    and upstream.get("host") == primary_address):
+                targets.append(host)
+    checks = [rejoin_check(nodes, host, primary, pointed) for host in targets]
+    return {"primary": primary, "rejoin": targets, "checks": checks}

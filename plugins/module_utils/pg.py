@@ -14,6 +14,9 @@ import os
 
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import parse_conninfo
 
+# Left in the data directory of a failed primary by pg_fence; removed by pg_rejoin.
+FENCED_MARKER = "pgha.fenced"
+
 NODE_QUERY = r"""
 SELECT json_build_object(
   'in_recovery', pg_is_in_recovery(),
@@ -128,6 +131,7 @@ def inspect_node(module, version, cluster, port, data_dir=None, bin_dir=None):
         "upstream": None,
         "replicas": [],
         "error": None,
+        "fenced": os.path.exists(os.path.join(data_dir, FENCED_MARKER)),
     }
     rc, out, err = run_psql(module, paths["bin_dir"], port, NODE_QUERY) \
         if os.path.isfile(os.path.join(paths["bin_dir"], "psql")) else (1, "", "PostgreSQL is not installed")

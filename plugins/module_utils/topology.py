@@ -205,6 +205,11 @@ def standby_action(node, primary, desired, reclone=False, clean_switchover_lsn=N
             "standby_reclone=true to replace it with a fresh clone"
             % (node.get("data_directory"), sysid, primary_sysid))
 
+    if node.get("fenced"):
+        raise TopologyError(
+            "this node was fenced as a failed primary (timeline %s, last checkpoint %s): it may hold writes "
+            "the current primary lacks. Bring it back with rejoin.yml (pg_rewind)"
+            % (node.get("timeline"), node.get("checkpoint_lsn")))
     if node.get("role") == "primary" and clean_switchover_lsn and not node.get("up") \
             and node.get("cluster_state") == "shut down" and node.get("checkpoint_lsn") == clean_switchover_lsn:
         return {"action": "configure",

@@ -122,3 +122,66 @@ def test_wal_position():
     assert ops.wal_position({"receive_lsn": "0/10", "replay_lsn": "0/8"}) == 0x10
     assert ops.wal_position({"checkpoint_lsn": "1/0"}) == 1 << 32
     assert ops.wal_position({}) is None
+
+
+ADDR = {"pg1": "10.0.0.11", "pg2": "10.0.0.12", "pg3": "10.0.0.13"}
+
+
+def test_failed_primary_refuses_a_running_primary_unless_forced():
+    with pytest.raises(ops.OperationError, match="pg1 is a running primary .*timeline 1, LSN 0/5000000.*failover refused"):
+        ops.failed_primary(cluster(), ADDR, ["10.0.0.11"])
+    assert ops.failed_primary(cluster(), ADDR, [], force=True) == "pg1"
+
+
+def test_failed_primary_is_where_pgbouncer_points():
+    nodes = cluster(pg1={"unreachable": True})
+    assert ops.failed_primary(nodes, ADDR, ["10.0.0.11"]) == "pg1"
+
+
+def test_failed_primary_from_standbys_when_no_pooler():
+    nodes = cluster(pg1={"up": False, "role": "primary"}, pg2=standby(primary_conninfo={"host": "10.0.0.11"}),
+                    pg3=standby(primary_conninfo={"host": "10.0.0.11"}))
+    assert ops.failed_primary(nodes, ADDR, []) == "pg1"
+
+
+def test_failed_primary_unknown():
+    nodes = cluster(pg1={"up": False})
+    with pytest.raises(ops.OperationError, match="cannot tell which node was the primary"):
+        ops.failed_primary(nodes, ADDR, [])
+
+
+def test_failover_plan_fences_reachable_by_stopping():
+    nodes = cluster(pg1={"up": False, "role": "primary", "system_identifier": "42"})
+    plan = ops.failover_plan(nodes, "pg1", "quorum", 1)
+    assert plan["fence"] == "stop" and plan["candidate"] in ("pg2", "pg3") and plan["failed"] == "pg1"
+    assert plan["followers"] == sorted(set(["pg1", "pg2", "pg3"]) - {plan["candidate"]})
+
+
+def test_failover_plan_unreachable_needs_fencing_command_or_consent():
+    nodes = cluster(pg1={"unreachable": True})
+    with pytest.raises(ops.OperationError, match="pg1 cannot be reached to stop it and no fencing command"):
+        ops.failover_plan(nodes, "pg1", "quorum", 1)
+    assert ops.failover_plan(nodes, "pg1", "quorum", 1, fence_command=True)["fence"] == "command"
+    assert ops.failover_plan(nodes, "pg1", "quorum", 1, accept_unfenced=True)["fence"] == "none"
+
+
+def test_failover_plan_refuses_possible_loss_unless_accepted():
+    nodes = cluster(pg1={"unreachable": True}, pg3=standby(up=False))
+    with pytest.raises(ops.OperationError, match="may be missing acknowledged commits: 1 of 2"):
+        ops.failover_plan(nodes, "pg1", "quorum", 1, fence_command=True)
+    assert ops.failover_plan(nodes, "pg1", "quorum", 1, fence_command=True, accept_data_loss=True)["candidate"] == "pg2"
+
+
+def test_rejoin_plan_finds_nodes_not_streaming_from_the_primary():
+    nodes = cluster(pg1=primary(up=False), pg2=primary(replicas=[]),
+                    pg3=standby(upstream={"status": "streaming", "host": "10.0.0.12"}))
+    plan = ops.rejoin_plan(nodes, ADDR, {"pooler1": "10.0.0.12"})
+    assert plan["primary"] == "pg2" and plan["rejoin"] == ["pg1"]
+
+
+def test_rejoin_plan_refuses_the_primary_and_split_brain():
+    nodes = cluster()
+    with pytest.raises(ops.OperationError, match="pg1 is the current primary"):
+        ops.rejoin_plan(nodes, ADDR, {}, target="pg1")
+    with pytest.raises(ops.OperationError, match="exactly one running primary, found 2"):
+        ops.rejoin_plan(cluster(pg2=primary()), ADDR, {}, target="pg2")

@@ -191,3 +191,17 @@ def test_parse_conninfo_real_world():
     assert t.parse_conninfo(text)["host"] == "10.213.77.11"
     with pytest.raises(ValueError):
         t.parse_conninfo("nonsense")
+
+
+def test_standby_action_refuses_a_fenced_node():
+    n = node(up=False, fenced=True, checkpoint_lsn="0/7000028")
+    with pytest.raises(t.TopologyError, match="fenced as a failed primary.*rejoin.yml"):
+        t.standby_action(n, {"system_identifier": "42"}, DESIRED)
+
+
+def test_standby_action_lets_a_clean_former_primary_follow():
+    n = node(up=False, role="primary", cluster_state="shut down", checkpoint_lsn="0/7000028")
+    assert t.standby_action(n, {"system_identifier": "42"}, DESIRED, clean_switchover_lsn="0/7000028")["action"] \
+        == "configure"
+    with pytest.raises(t.TopologyError, match="rejoin"):
+        t.standby_action(n, {"system_identifier": "42"}, DESIRED, clean_switchover_lsn="0/7000099")

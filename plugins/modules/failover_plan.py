@@ -1,0 +1,125 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pgha maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: failover_plan
+short_description: Decide a failover from what the reachable nodes reported
+version_added: 0.1.0
+description:
+  - Runs on the controller and changes nothing. Finds the failed primary (the node PgBouncer
+    points at), refuses while a primary still answers unless I(force=true), chooses the standby
+    with the highest received LSN (synchronous members first on a tie), refuses when that
+    candidate may be missing acknowledged commits unless I(accept_data_loss=true), and decides
+    how the failed primary is fenced (stopped over SSH, a fencing command, or not at all only with
+    I(accept_unfenced=true)).
+options:
+  nodes:
+    description: Host to pg_node_info C(node) result (unreachable hosts as C({unreachable=true})).
+    type: dict
+    required: true
+  addresses:
+    description: Host to address.
+    type: dict
+    required: true
+  pooler_targets:
+    description: Addresses the PgBouncers point at now.
+    type: list
+    elements: str
+    default: []
+  failed:
+    description: The failed primary, when it cannot be told from PgBouncer or the standbys.
+    type: str
+  sync_mode:
+    description: C(off), C(quorum) or C(priority).
+    type: str
+    default: quorum
+  sync_count:
+    description: Synchronous standby count.
+    type: int
+    default: 1
+  force:
+    description: Fail over even though the primary answers.
+    type: bool
+    default: false
+  fence_command:
+    description: A fencing command is configured (used when the failed primary cannot be reached).
+    type: bool
+    default: false
+  accept_unfenced:
+    description: Promote even when the failed primary cannot be fenced.
+    type: bool
+    default: false
+  accept_data_loss:
+    description: Promote even when the candidate may miss acknowledged commits.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying the target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+author:
+  - pgha maintainers (@pgha)
+'''
+
+EXAMPLES = r'''
+- name: Decide the failover
+  pgha.cluster.failover_plan:
+    nodes: "{{ nodes }}"
+    addresses: "{{ addresses }}"
+    pooler_targets: [10.0.0.11]
+  register: plan
+'''
+
+RETURN = r'''
+plan:
+  description: C(failed), C(candidate), C(lsn), C(timeline), C(ranking), C(may_miss_commits), C(reason),
+    C(fence) (stop, command or none), C(repoint) and C(followers).
+  returned: always
+  type: dict
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgha.cluster.plugins.module_utils.operations import (
+    OperationError, failed_primary, failover_plan)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            nodes=dict(type='dict', required=True),
+            addresses=dict(type='dict', required=True),
+            pooler_targets=dict(type='list', elements='str', default=[]),
+            failed=dict(type='str'),
+            sync_mode=dict(type='str', default='quorum'),
+            sync_count=dict(type='int', default=1),
+            force=dict(type='bool', default=False),
+            fence_command=dict(type='bool', default=False),
+            accept_unfenced=dict(type='bool', default=False),
+            accept_data_loss=dict(type='bool', default=False),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        failed = p['failed'] or failed_primary(p['nodes'], p['addresses'], p['pooler_targets'], p['force'])
+        if failed not in p['nodes']:
+            raise OperationError("%s is not a database node of this cluster" % failed)
+        plan = failover_plan(p['nodes'], failed, p['sync_mode'], p['sync_count'], p['fence_command'],
+                             p['accept_unfenced'], p['accept_data_loss'])
+    except OperationError as exc:
+        module.fail_json(msg="failover refused, nothing was changed: %s" % exc)
+    module.exit_json(changed=False, plan=plan)
+
+
+if __name__ == '__main__':
+    main()

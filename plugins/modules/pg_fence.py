@@ -1,0 +1,117 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pgha maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: pg_fence
+short_description: Fence a failed primary so that it can never take writes again
+version_added: 0.1.0
+description:
+  - Runs on the failed primary when it can still be reached. Stops the server (killing it if a
+    clean stop does not finish in I(stop_timeout) seconds), confirms that no postmaster runs, and
+    leaves a C(standby.signal) in its data directory so that a restart (a reboot) brings it up
+    read-only until it is rejoined.
+  - In check mode reports whether it would act.
+extends_documentation_fragment:
+  - pgha.cluster.node
+options:
+  stop_timeout:
+    description: Seconds to wait for a clean stop before killing the server.
+    type: int
+    default: 10
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying the target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+author:
+  - pgha maintainers (@pgha)
+'''
+
+EXAMPLES = r'''
+- name: Fence pg1
+  pgha.cluster.pg_fence:
+    version: 15
+'''
+
+RETURN = r'''
+fenced:
+  description: No postmaster runs and standby.signal is in place.
+  returned: always
+  type: bool
+killed:
+  description: The server had to be killed.
+  returned: always
+  type: bool
+'''
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgha.cluster.plugins.module_utils.pg import FENCED_MARKER, pg_paths
+from ansible_collections.pgha.cluster.plugins.module_utils.standby import touch_signal
+
+
+def postmaster_running(data_dir):
+    try:
+        with open(os.path.join(data_dir, "postmaster.pid")) as handle:
+            pid = int(handle.readline().strip())
+    except (IOError, OSError, ValueError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            version=dict(type='int', required=True),
+            cluster=dict(type='str', default='main'),
+            port=dict(type='int', default=5432),
+            data_dir=dict(type='path'),
+            bin_dir=dict(type='path'),
+            stop_timeout=dict(type='int', default=10),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    paths = pg_paths(p['version'], p['cluster'], data_dir=p['data_dir'], bin_dir=p['bin_dir'])
+    running = postmaster_running(paths['data_dir'])
+    signal = os.path.join(paths['data_dir'], 'standby.signal')
+    result = dict(changed=running or not os.path.exists(os.path.join(paths['data_dir'], FENCED_MARKER)), fenced=False, killed=False, was_running=running)
+    if module.check_mode:
+        module.exit_json(**result)
+    if running:
+        rc, out, err = module.run_command(["timeout", str(p['stop_timeout']), "systemctl", "stop", paths['service']])
+        if postmaster_running(paths['data_dir']):
+            module.run_command(["systemctl", "kill", "--signal=SIGKILL", paths['service']])
+            module.run_command(["systemctl", "stop", paths['service']])
+            result['killed'] = True
+        deadline = time.time() + 10
+        while postmaster_running(paths['data_dir']) and time.time() < deadline:
+            time.sleep(0.1)
+    if postmaster_running(paths['data_dir']):
+        module.fail_json(msg="the server still runs after stop and kill: NOT fenced", **result)
+    if os.path.isdir(paths['data_dir']):
+        touch_signal(signal)
+        # Tells site.yml and pg_standby that this node needs rejoin.yml (pg_rewind), not a plain re-point.
+        with open(os.path.join(paths['data_dir'], FENCED_MARKER), 'w') as handle:
+            handle.write("fenced at %s\n" % time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    result['fenced'] = True
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,190 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pgha maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: pg_rejoin
+short_description: Bring a former primary or a diverged standby back as a standby, with pg_rewind
+version_added: 0.1.0
+description:
+  - Runs on the node to rejoin. Refuses while the node runs as a writable primary
+    (fence it first). Stops it, rewinds it against the current primary with
+    C(pg_rewind) (which first finishes crash recovery when the node was killed),
+    points it at the primary (C(standby.signal), C(primary_conninfo),
+    C(primary_slot_name)) and starts it.
+  - When the rewind is impossible (for instance the WAL it needs is gone), falls
+    back to a fresh clone with C(pg_basebackup) if I(fallback_clone=true).
+  - A standby that already streams from the primary is left alone.
+  - In check mode returns the plan.
+extends_documentation_fragment:
+  - pgha.cluster.node
+options:
+  primary_host:
+    description: Address of the current primary.
+    type: str
+    required: true
+  primary_port:
+    description: Its port.
+    type: int
+    default: 5432
+  primary_system_identifier:
+    description: The primary's system identifier; a node of another database system is refused.
+    type: str
+    required: true
+  primary_timeline:
+    description: The primary's timeline; a standby on it that streams is left alone.
+    type: int
+  replication_user:
+    description: Role for pg_rewind and streaming (password from the postgres user's C(.pgpass)).
+    type: str
+    required: true
+  application_name:
+    description: Name the standby reports to the primary.
+    type: str
+    required: true
+  slot_name:
+    description: Physical slot on the primary.
+    type: str
+    required: true
+  passfile:
+    description: Password file of the postgres user.
+    type: path
+    default: /var/lib/postgresql/.pgpass
+  fallback_clone:
+    description: Re-clone when pg_rewind fails.
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying the target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+author:
+  - pgha maintainers (@pgha)
+'''
+
+EXAMPLES = r'''
+- name: Rejoin the old primary pg1 as a standby of pg2
+  pgha.cluster.pg_rejoin:
+    version: 15
+    primary_host: 10.0.0.12
+    primary_system_identifier: "7301234567890123456"
+    replication_user: replicator
+    application_name: pg1
+    slot_name: pg1
+'''
+
+RETURN = r'''
+action:
+  description: C(none), C(rewind) or C(clone) (after a failed rewind).
+  returned: always
+  type: str
+timings:
+  description: Seconds for stop, rewind (or clone) and start.
+  returned: always
+  type: dict
+rewind_output:
+  description: Last lines pg_rewind printed.
+  returned: when rewound
+  type: str
+'''
+
+import os
+import shutil
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgha.cluster.plugins.module_utils.pg import FENCED_MARKER, as_postgres, inspect_node, pg_paths
+from ansible_collections.pgha.cluster.plugins.module_utils.standby import (
+    clone, configure, conninfo_text, desired_upstream)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            version=dict(type='int', required=True),
+            cluster=dict(type='str', default='main'),
+            port=dict(type='int', default=5432),
+            data_dir=dict(type='path'),
+            bin_dir=dict(type='path'),
+            primary_host=dict(type='str', required=True),
+            primary_port=dict(type='int', default=5432),
+            primary_system_identifier=dict(type='str', required=True),
+            primary_timeline=dict(type='int'),
+            replication_user=dict(type='str', required=True),
+            application_name=dict(type='str', required=True),
+            slot_name=dict(type='str', required=True),
+            passfile=dict(type='path', default='/var/lib/postgresql/.pgpass', no_log=False),
+            fallback_clone=dict(type='bool', default=True),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    paths = pg_paths(p['version'], p['cluster'], data_dir=p['data_dir'], bin_dir=p['bin_dir'])
+    node = inspect_node(module, p['version'], p['cluster'], p['port'], data_dir=p['data_dir'], bin_dir=p['bin_dir'])
+    desired = desired_upstream(p)
+    result = dict(changed=False, action='none', timings={}, node=node, commands=[])
+
+    if not node['data_directory_exists']:
+        module.fail_json(msg="no data directory: this node has nothing to rejoin; site.yml clones it", **result)
+    if node.get('system_identifier') and str(node['system_identifier']) != str(p['primary_system_identifier']):
+        module.fail_json(msg="this node belongs to another database system (%s, the primary's is %s)"
+                             % (node['system_identifier'], p['primary_system_identifier']), **result)
+    if node['up'] and node['role'] == 'primary':
+        module.fail_json(msg="this node runs as a writable primary (timeline %s, LSN %s): fence it (stop it, or run "
+                             "failover.yml) before rejoining" % (node['timeline'], node['current_lsn']), **result)
+    upstream = node.get('upstream') or {}
+    if node['up'] and node['role'] == 'standby' and upstream.get('status') == 'streaming' \
+            and upstream.get('host') == p['primary_host'] \
+            and (p['primary_timeline'] is None or upstream.get('timeline') == p['primary_timeline']):
+        module.exit_json(msg="already streaming from %s" % p['primary_host'], **result)
+
+    result.update(changed=True, action='rewind')
+    if module.check_mode:
+        module.exit_json(**result)
+
+    step = time.time()
+    module.run_command(["systemctl", "stop", paths['service']], check_rc=True)
+    result['timings']['stop'] = round(time.time() - step, 3)
+
+    step = time.time()
+    source = "host=%s port=%s user=%s dbname=postgres passfile=%s connect_timeout=5" % (
+        p['primary_host'], p['primary_port'], p['replication_user'], p['passfile'])
+    argv = as_postgres([os.path.join(paths['bin_dir'], 'pg_rewind'), '--target-pgdata', paths['data_dir'],
+                        '--source-server', source, '--progress'])
+    result['commands'].append(argv)
+    rc, out, err = module.run_command(argv, cwd="/", environ_update={"LC_ALL": "C"})
+    result['rewind_output'] = "\n".join((out + err).strip().splitlines()[-5:])
+    result['timings']['rewind'] = round(time.time() - step, 3)
+    if rc != 0:
+        if not p['fallback_clone']:
+            module.fail_json(msg="pg_rewind failed and fallback_clone is off: %s" % result['rewind_output'], **result)
+        result['action'] = 'clone'
+        step = time.time()
+        shutil.rmtree(paths['data_dir'])
+        clone(module, p, paths, dict(node, data_directory_exists=False), desired, result['commands'])
+        result['timings']['clone'] = round(time.time() - step, 3)
+    else:
+        # pg_rewind copies the source's postgresql.auto.conf: point this node at the primary again.
+        configure(module, p, paths, dict(node, up=False), desired, result['commands'])
+
+    marker = os.path.join(paths['data_dir'], FENCED_MARKER)
+    if os.path.exists(marker):
+        os.remove(marker)
+    step = time.time()
+    module.run_command(["systemctl", "start", paths['service']], check_rc=True)
+    result['timings']['start'] = round(time.time() - step, 3)
+    result['conninfo'] = conninfo_text(desired)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
