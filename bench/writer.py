@@ -31,7 +31,7 @@ class Writer(threading.Thread):
         super(Writer, self).__init__(daemon=True)
         self.dsn, self.run_id, self.interval, self.max_seconds = dsn, run, interval, max_seconds
         self.acked, self.errors = [], []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self.conn = None
 
     def _connect(self):
@@ -41,7 +41,7 @@ class Writer(threading.Thread):
     def run(self):
         started = time.monotonic()
         seq = 0
-        while not self._stop.is_set() and time.monotonic() - started < self.max_seconds:
+        while not self._halt.is_set() and time.monotonic() - started < self.max_seconds:
             seq += 1
             try:
                 if self.conn is None or self.conn.closed:
@@ -61,7 +61,7 @@ class Writer(threading.Thread):
             time.sleep(self.interval)
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
         self.join(30)
         if self.conn is not None and not self.conn.closed:
             self.conn.close()

@@ -5,6 +5,10 @@
 #   lab/lab.sh up      start pg1 pg2 pg3 pooler1 (fresh; removes an older lab first)
 #   lab/lab.sh down    remove the lab's containers, network and state
 #   lab/lab.sh logs    copy PostgreSQL/PgBouncer logs and journals to .lab/logs/
+#   lab/lab.sh partition HOST   drop HOST's traffic with the other lab hosts
+#                               (this machine still reaches it over SSH)
+#   lab/lab.sh heal HOST        remove that partition
+#   lab/lab.sh fence HOST       power HOST off (the lab's fencing command)
 #
 # Environment:
 #   LAB_OS     bookworm (PostgreSQL 15, default) or trixie (PostgreSQL 17)
@@ -180,10 +184,48 @@ collect_logs() {
   log "logs in $dest"
 }
 
+netns_nft() {
+  local pid
+  pid=$(podman inspect -f '{{.State.Pid}}' "$1")
+  shift
+  nsenter -t "$pid" -n nft "$@"
+}
+
+partition() {
+  local h=$1 other rules=""
+  for other in pg1 pg2 pg3 pooler1 backup1 drill1; do
+    [ "$other" = "$h" ] && continue
+    rules="$rules ip saddr $(host_ip "$other") drop;"
+  done
+  netns_nft "$h" -f - <<NFT
+table inet pgha_partition {
+  chain input { type filter hook input priority 0; policy accept; ${rules} }
+  chain output { type filter hook output priority 0; policy accept; ${rules//saddr/daddr} }
+}
+NFT
+  log "$h partitioned from its peers"
+}
+
+heal() {
+  netns_nft "$1" delete table inet pgha_partition 2>/dev/null || true
+  log "$1 healed"
+}
+
+# The lab's fencing command ("power off through the cloud API"): succeeds once
+# the container is not running, whether it was running or not.
+fence() {
+  podman stop -t 2 "$1" >/dev/null 2>&1 || true
+  [ "$(podman inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" != true ] || { log "$1 still runs"; exit 1; }
+  log "$1 powered off"
+}
+
 case "${1:-}" in
   image) if [ "$LAB_BAKED" = 1 ]; then build_baked; else build_base; fi ;;
   up) up ;;
   down) down; log "down" ;;
   logs) collect_logs ;;
-  *) echo "usage: lab/lab.sh image|up|down|logs" >&2; exit 2 ;;
+  partition) partition "${2:?host}" ;;
+  heal) heal "${2:?host}" ;;
+  fence) fence "${2:?host}" ;;
+  *) echo "usage: lab/lab.sh image|up|down|logs|partition HOST|heal HOST|fence HOST" >&2; exit 2 ;;
 esac

@@ -27,8 +27,7 @@ def build_status(nodes, addresses, bouncers):
                          "lag_bytes": None, "sync_state": None, "upstream": None})
             continue
         role = node.get("role") if node.get("up") else "down (%s)" % node.get("role")
-        lsn = node.get("current_lsn") if node.get("role") == "primary" else \
-            (node.get("replay_lsn") or node.get("checkpoint_lsn"))
+        lsn = node.get("current_lsn") or node.get("replay_lsn") or node.get("checkpoint_lsn")
         lag, sync = None, None
         if primary is not None and node.get("role") == "standby":
             replica = replicas.get(host)
@@ -37,7 +36,9 @@ def build_status(nodes, addresses, bouncers):
                 sync = replica.get("sync_state")
             elif node.get("replay_lsn"):
                 lag = lag_bytes(primary.get("current_lsn"), node.get("replay_lsn"))
-        upstream = (node.get("upstream") or {}).get("host") or (node.get("primary_conninfo") or {}).get("host")
+        upstream = None
+        if node.get("role") == "standby":
+            upstream = (node.get("upstream") or {}).get("host") or (node.get("primary_conninfo") or {}).get("host")
         rows.append({
             "host": host, "role": role, "up": bool(node.get("up")), "timeline": node.get("timeline"),
             "lsn": lsn, "lag_bytes": lag, "sync_state": sync,

@@ -211,7 +211,8 @@ def standby_action(node, primary, desired, reclone=False, clean_switchover_lsn=N
             "the current primary lacks. Bring it back with rejoin.yml (pg_rewind)"
             % (node.get("timeline"), node.get("checkpoint_lsn")))
     if node.get("role") == "primary" and clean_switchover_lsn and not node.get("up") \
-            and node.get("cluster_state") == "shut down" and node.get("checkpoint_lsn") == clean_switchover_lsn:
+            and node.get("cluster_state") == "shut down" and node.get("checkpoint_lsn") \
+            and parse_lsn(node["checkpoint_lsn"]) == parse_lsn(clean_switchover_lsn):
         return {"action": "configure",
                 "reason": "former primary shut down cleanly at %s, which the new primary replayed before its "
                           "promotion: it follows without a rewind" % clean_switchover_lsn}

@@ -107,6 +107,13 @@ def record_lsn(line):
     return None
 
 
+def newest_timeline(data_dir):
+    """Highest timeline among the WAL segment files in pg_wal (the receiver's may be gone already)."""
+    names = [n for n in os.listdir(os.path.join(data_dir, "pg_wal")) if len(n) == 24 and
+             all(c in "0123456789ABCDEF" for c in n)]
+    return max(int(n[:8], 16) for n in names) if names else None
+
+
 def wait_upstream_shutdown(module, paths, port, deadline):
     """Wait for the upstream's clean shutdown to be received and replayed. Returns its LSN."""
     timeline, last = None, None
@@ -114,13 +121,13 @@ def wait_upstream_shutdown(module, paths, port, deadline):
         rc, out, err = run_psql(module, paths['bin_dir'], port, RECEIVER_SQL)
         if rc == 0:
             state = json.loads(out.strip())
-            timeline = state['tli'] or timeline
+            timeline = state['tli'] or timeline or newest_timeline(paths['data_dir'])
             if state['status'] != 'streaming' and timeline and state['receive']:
                 last = last_record(module, paths, timeline, state['receive'], state['segment_size'])
                 if last and "CHECKPOINT_SHUTDOWN" in last:
                     lsn = record_lsn(last)
                     if lsn and state['replay'] and parse_lsn(state['replay']) > parse_lsn(lsn):
-                        return lsn
+                        return format_lsn(parse_lsn(lsn))
         time.sleep(0.02)
     module.fail_json(msg="not promoted: the upstream's shutdown checkpoint was not received and replayed in time "
                          "(last record seen: %s)" % (last or "none"))

@@ -35,6 +35,12 @@ options:
     description: With C(switch), seconds to wait for the target to accept writes before re-pointing.
     type: int
     default: 30
+  fallback_host:
+    description:
+      - With C(switch), the old primary. Once it has been seen down, if it accepts writes again
+        (a failed switch restarts it) PgBouncer is resumed at once, still pointing at it, and the
+        module fails.
+    type: str
   check_user:
     description: Role used to ask the target whether it is in recovery (the PgBouncer lookup role).
     type: str
@@ -131,6 +137,7 @@ def main():
             target_host=dict(type='str'),
             target_port=dict(type='int', default=5432),
             wait_writable=dict(type='int', default=30),
+            fallback_host=dict(type='str'),
             check_user=dict(type='str'),
             check_password=dict(type='str', no_log=True),
             admin_user=dict(type='str', required=True),
@@ -172,7 +179,18 @@ def main():
     started = time.time()
     if p['action'] == 'switch':
         deadline = started + p['wait_writable']
+        fallback_down = False
         while not is_writable(module, p['target_host'], p['target_port'], p['check_user'], p['check_password']):
+            if p['fallback_host']:
+                fallback_up = is_writable(module, p['fallback_host'], p['target_port'], p['check_user'],
+                                          p['check_password'])
+                if fallback_up and fallback_down:
+                    admin(module, "RESUME", check_rc=False, **console)
+                    result['resumed_at'] = time.time()
+                    module.fail_json(msg="the switch failed: %s accepts writes again and %s does not; PgBouncer "
+                                         "resumed, still pointing at %s" % (p['fallback_host'], p['target_host'],
+                                                                           current), **result)
+                fallback_down = fallback_down or not fallback_up
             if time.time() >= deadline:
                 admin(module, "RESUME", check_rc=False, **console)
                 result['resumed_at'] = time.time()

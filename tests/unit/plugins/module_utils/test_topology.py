@@ -201,7 +201,7 @@ def test_standby_action_refuses_a_fenced_node():
 
 def test_standby_action_lets_a_clean_former_primary_follow():
     n = node(up=False, role="primary", cluster_state="shut down", checkpoint_lsn="0/7000028")
-    assert t.standby_action(n, {"system_identifier": "42"}, DESIRED, clean_switchover_lsn="0/7000028")["action"] \
+    assert t.standby_action(n, {"system_identifier": "42"}, DESIRED, clean_switchover_lsn="0/07000028")["action"] \
         == "configure"
     with pytest.raises(t.TopologyError, match="rejoin"):
         t.standby_action(n, {"system_identifier": "42"}, DESIRED, clean_switchover_lsn="0/7000099")

@@ -122,3 +122,26 @@ def test_pgbouncer_switch_repoints_reloads_and_resumes(run_module, tmp_path):
     assert rc == 0, result
     assert "* = host=10.0.0.12 port=5432" in ini.read_text()
     assert [c[-1] for c in rec.calls] == ["SELECT pg_is_in_recovery()", "RELOAD", "RESUME"]
+
+
+def test_pgbouncer_switch_resumes_early_when_the_old_primary_is_back(run_module, tmp_path):
+    ini = tmp_path / "pgbouncer.ini"
+    ini.write_text("[databases]\n* = host=10.0.0.11 port=5432\n")
+    # target never writable; old primary: up, then down, then up again
+    old = iter([(0, "f\n", ""), (2, "", "refused"), (0, "f\n", "")])
+    calls = []
+
+    def run(module, argv, **kw):
+        calls.append(argv)
+        if "10.0.0.12" in argv:
+            return 0, "t\n", ""
+        if "10.0.0.11" in argv:
+            return next(old)
+        return 0, "", ""
+    with mock.patch("ansible.module_utils.basic.AnsibleModule.run_command", run), \
+            mock.patch.object(pgbouncer_control.time, "sleep"):
+        rc, result = run_module(pgbouncer_control, {
+            "action": "switch", "target_host": "10.0.0.12", "fallback_host": "10.0.0.11", "check_user": "u",
+            "check_password": "p", "admin_user": "a", "admin_password": "b", "config": str(ini)})
+    assert rc == 1 and "10.0.0.11 accepts writes again" in result["msg"]
+    assert calls[-1][-1] == "RESUME" and "host=10.0.0.11" in ini.read_text()
