@@ -142,6 +142,7 @@ def test_pgbouncer_switch_resumes_early_when_the_old_primary_is_back(run_module,
             mock.patch.object(pgbouncer_control.time, "sleep"):
         rc, result = run_module(pgbouncer_control, {
             "action": "switch", "target_host": "10.0.0.12", "fallback_host": "10.0.0.11", "check_user": "u",
-            "check_password": "p", "admin_user": "a", "admin_password": "b", "config": str(ini)})
+            "check_password": "check-secret", "admin_user": "a", "admin_password": "admin-secret",
+            "config": str(ini)})
     assert rc == 1 and "10.0.0.11 accepts writes again" in result["msg"]
     assert calls[-1][-1] == "RESUME" and "host=10.0.0.11" in ini.read_text()
