@@ -39,18 +39,18 @@ class Writer(threading.Thread):
         self.conn.autocommit = True
 
     def run(self):
-        started = time.monotonic()
+        started = time.time()
         seq = 0
-        while not self._halt.is_set() and time.monotonic() - started < self.max_seconds:
+        while not self._halt.is_set() and time.time() - started < self.max_seconds:
             seq += 1
             try:
                 if self.conn is None or self.conn.closed:
                     self._connect()
                 with self.conn.cursor() as cur:
                     cur.execute("INSERT INTO " + TABLE + " (run, seq) VALUES (%s, %s)", (self.run_id, seq))
-                self.acked.append((seq, time.monotonic()))
+                self.acked.append((seq, time.time()))
             except psycopg2.Error as exc:
-                self.errors.append((time.monotonic(), str(exc).strip().splitlines()[0] if str(exc).strip() else
+                self.errors.append((time.time(), str(exc).strip().splitlines()[0] if str(exc).strip() else
                                     type(exc).__name__))
                 try:
                     self.conn.close()
@@ -68,8 +68,13 @@ class Writer(threading.Thread):
 
     def longest_gap(self, since=None):
         """Longest time between two consecutive acknowledgements (seconds)."""
+        return self.gap_window(since)[0]
+
+    def gap_window(self, since=None):
+        """(length, start, end) of the longest gap between consecutive acknowledgements (epoch seconds)."""
         times = [t for _, t in self.acked if since is None or t >= since]
-        return max((b - a for a, b in zip(times, times[1:])), default=0.0)
+        gaps = [(b - a, a, b) for a, b in zip(times, times[1:])]
+        return max(gaps) if gaps else (0.0, None, None)
 
     def lost(self, dsn):
         """Acknowledged sequence numbers that the database does not have."""

@@ -88,10 +88,13 @@ RECEIVER_SQL = ("SELECT json_build_object('status', (SELECT status FROM pg_stat_
                 "'segment_size', (SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size'))")
 
 
-def last_record(module, paths, timeline, end_lsn, segment_size):
-    """The last WAL record line pg_waldump reads in the segment holding end_lsn - 1."""
+def last_record(module, paths, timeline, end_lsn, segment_size, start_lsn=None):
+    """The last WAL record line pg_waldump reads from start_lsn (a record boundary seen while
+    streaming), else from the start of the segment holding end_lsn - 1 (slower: up to a segment)."""
     pos = parse_lsn(end_lsn) - 1
     start = pos - (pos % segment_size)
+    if start_lsn and start <= parse_lsn(start_lsn) <= pos:
+        start = parse_lsn(start_lsn)
     argv = as_postgres([os.path.join(paths['bin_dir'], 'pg_waldump'), '-p', os.path.join(paths['data_dir'], 'pg_wal'),
                         '-t', str(timeline), '-s', format_lsn(start)])
     rc, out, err = module.run_command(argv, cwd="/", environ_update={"LC_ALL": "C"})
@@ -114,16 +117,22 @@ def newest_timeline(data_dir):
     return max(int(n[:8], 16) for n in names) if names else None
 
 
-def wait_upstream_shutdown(module, paths, port, deadline):
+def wait_upstream_shutdown(module, paths, port, deadline, marks):
     """Wait for the upstream's clean shutdown to be received and replayed. Returns its LSN."""
-    timeline, last = None, None
+    timeline, last, boundary = None, None, None
     while time.time() < deadline:
         rc, out, err = run_psql(module, paths['bin_dir'], port, RECEIVER_SQL)
         if rc == 0:
             state = json.loads(out.strip())
+            if state['status'] == 'streaming' and state['replay']:
+                boundary = state['replay']  # end of a replayed record: where the next one starts
             timeline = state['tli'] or timeline or newest_timeline(paths['data_dir'])
-            if state['status'] != 'streaming' and timeline and state['receive']:
-                last = last_record(module, paths, timeline, state['receive'], state['segment_size'])
+            if state['status'] != 'streaming' and 'upstream_gone' not in marks:
+                marks['upstream_gone'] = time.time()
+            # The end of what was replayed is the end of the last record received once the
+            # upstream is gone (pg_last_wal_receive_lsn() may read NULL while the receiver restarts).
+            if state['status'] != 'streaming' and timeline and state['replay']:
+                last = last_record(module, paths, timeline, state['replay'], state['segment_size'], boundary)
                 if last and "CHECKPOINT_SHUTDOWN" in last:
                     lsn = record_lsn(last)
                     if lsn and state['replay'] and parse_lsn(state['replay']) > parse_lsn(lsn):
@@ -178,7 +187,11 @@ def main():
             lsn = replayed(module, paths['bin_dir'], p['port'])
         result['replay_lsn'] = lsn
     if p['upstream_shutdown']:
-        result['shutdown_checkpoint_lsn'] = wait_upstream_shutdown(module, paths, p['port'], start + p['wait_timeout'])
+        marks = {}
+        result['shutdown_checkpoint_lsn'] = wait_upstream_shutdown(module, paths, p['port'], start + p['wait_timeout'],
+                                                                   marks)
+        result['started_at'] = start
+        result['upstream_gone_at'] = marks.get('upstream_gone')
     result['timings']['wait_lsn'] = round(time.time() - start, 3)
 
     step = time.time()
