@@ -9,6 +9,7 @@
 #                               (this machine still reaches it over SSH)
 #   lab/lab.sh heal HOST        remove that partition
 #   lab/lab.sh fence HOST       power HOST off (the lab's fencing command)
+#   lab/lab.sh start HOST       power HOST on again and wait for its SSH
 #
 # Environment:
 #   LAB_OS     bookworm (PostgreSQL 15, default) or trixie (PostgreSQL 17)
@@ -227,5 +228,6 @@ case "${1:-}" in
   partition) partition "${2:?host}" ;;
   heal) heal "${2:?host}" ;;
   fence) fence "${2:?host}" ;;
-  *) echo "usage: lab/lab.sh image|up|down|logs|partition HOST|heal HOST|fence HOST" >&2; exit 2 ;;
+  start) podman start "${2:?host}" >/dev/null && LAB_HOSTS=$2 wait_ssh ;;
+  *) echo "usage: lab/lab.sh image|up|down|logs|partition HOST|heal HOST|fence HOST|start HOST" >&2; exit 2 ;;
 esac

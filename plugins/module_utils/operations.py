@@ -133,7 +133,7 @@ def failover_candidate(nodes, old_primary, sync_mode, sync_count, members):
             "ranking": [dict((k, v[k]) for k in ("host", "lsn", "timeline", "member")) for v in visible]}
 
 
-def rejoin_check(nodes, node_name, primary, pooler_targets):
+def rejoin_check(nodes, node_name, primary, pooler_targets, allow_stray=False):
     """Refuse to rejoin the current primary, or any node PgBouncer sends clients to."""
     node = nodes.get(node_name)
     if node is None:
@@ -144,10 +144,11 @@ def rejoin_check(nodes, node_name, primary, pooler_targets):
     if node_name in pooler_targets:
         raise OperationError("PgBouncer (%s) still sends clients to %s; re-point it first"
                              % (", ".join(sorted(pooler_targets[node_name])), node_name))
-    if node.get("up") and node.get("role") == "primary":
+    stray = bool(node.get("up") and node.get("role") == "primary")
+    if stray and not allow_stray:
         raise OperationError("%s still runs as a writable primary (timeline %s, LSN %s); fence it (stop it) "
                              "before rejoining" % (node_name, node.get("timeline"), node.get("current_lsn")))
-    return {"node": node_name, "primary": primary, "role": node.get("role"), "up": node.get("up"),
+    return {"stray_primary": stray,"node": node_name, "primary": primary, "role": node.get("role"), "up": node.get("up"),
             "timeline": node.get("timeline"), "primary_timeline": (nodes.get(primary) or {}).get("timeline")}
 
 
@@ -212,9 +213,16 @@ def rejoin_plan(nodes, addresses, pooler_targets, target=None):
     for pooler, address in pooler_targets.items():
         if address:
             pointed.setdefault(by_address.get(address, address), []).append(pooler)
+    if len(running) > 1:
+        # A fenced primary powered on again runs writable: the current primary is the one
+        # PgBouncer sends clients to; the stray one may be rejoined (it is stopped first).
+        used = [h for h in running if h in pointed]
+        if len(used) != 1:
+            raise OperationError("%d writable primaries (%s) and PgBouncer uses %s: fence the wrong one first"
+                                 % (len(running), ", ".join(running), ", ".join(used) or "none of them"))
+        running = used
     if len(running) != 1:
-        raise OperationError("rejoin needs exactly one running primary, found %d (%s)"
-                             % (len(running), ", ".join(running) or "none"))
+        raise OperationError("rejoin needs a running primary, found none")
     primary = running[0]
     primary_address = addresses.get(primary)
     if target:
@@ -229,5 +237,8 @@ def rejoin_plan(nodes, addresses, pooler_targets, target=None):
             if not (node.get("up") and node.get("role") == "standby" and upstream.get("status") == "streaming"
                     and upstream.get("host") == primary_address):
                 targets.append(host)
-    checks = [rejoin_check(nodes, host, primary, pointed) for host in targets]
-    return {"primary": primary, "rejoin": targets, "checks": checks}
+    # A writable primary that PgBouncer does not use (a fenced node powered on again) is
+    # stopped and rewound; its writes after the failover were never acknowledged through PgBouncer.
+    checks = [rejoin_check(nodes, host, primary, pointed, allow_stray=True) for host in targets]
+    return {"primary": primary, "rejoin": targets, "checks": checks,
+            "stray": [c["node"] for c in checks if c["stray_primary"]]}

@@ -56,6 +56,12 @@ options:
     description: Password file of the postgres user.
     type: path
     default: /var/lib/postgresql/.pgpass
+  stop_stray_primary:
+    description:
+      - Stop the node even though it runs as a writable primary. Only for a stray primary that no
+        PgBouncer sends clients to (a fenced node powered on again); rejoin.yml decides that.
+    type: bool
+    default: false
   fallback_clone:
     description: Re-clone when pg_rewind fails.
     type: bool
@@ -124,6 +130,7 @@ def main():
             slot_name=dict(type='str', required=True),
             passfile=dict(type='path', default='/var/lib/postgresql/.pgpass', no_log=False),
             fallback_clone=dict(type='bool', default=True),
+            stop_stray_primary=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
@@ -138,7 +145,7 @@ def main():
     if node.get('system_identifier') and str(node['system_identifier']) != str(p['primary_system_identifier']):
         module.fail_json(msg="this node belongs to another database system (%s, the primary's is %s)"
                              % (node['system_identifier'], p['primary_system_identifier']), **result)
-    if node['up'] and node['role'] == 'primary':
+    if node['up'] and node['role'] == 'primary' and not p['stop_stray_primary']:
         module.fail_json(msg="this node runs as a writable primary (timeline %s, LSN %s): fence it (stop it, or run "
                              "failover.yml) before rejoining" % (node['timeline'], node['current_lsn']), **result)
     upstream = node.get('upstream') or {}

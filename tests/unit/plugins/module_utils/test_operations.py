@@ -183,5 +183,12 @@ def test_rejoin_plan_refuses_the_primary_and_split_brain():
     nodes = cluster()
     with pytest.raises(ops.OperationError, match="pg1 is the current primary"):
         ops.rejoin_plan(nodes, ADDR, {}, target="pg1")
-    with pytest.raises(ops.OperationError, match="exactly one running primary, found 2"):
+    with pytest.raises(ops.OperationError, match="2 writable primaries .pg1, pg2. and PgBouncer uses none of them"):
         ops.rejoin_plan(cluster(pg2=primary()), ADDR, {}, target="pg2")
+    with pytest.raises(ops.OperationError, match="pg2 is the current primary"):
+        ops.rejoin_plan(cluster(pg2=primary()), ADDR, {"pooler1": "10.0.0.12"}, target="pg2")
+
+
+def test_rejoin_plan_stops_a_stray_primary_pgbouncer_does_not_use():
+    plan = ops.rejoin_plan(cluster(pg2=primary()), ADDR, {"pooler1": "10.0.0.11"}, target="pg2")
+    assert plan["primary"] == "pg1" and plan["stray"] == ["pg2"]
