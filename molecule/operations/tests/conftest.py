@@ -51,9 +51,9 @@ def sql():
 
 def playbook(*args, inventory=None, check=False):
     """Run a playbook of this collection against the lab; return (rc, output, recap)."""
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_FORCE_COLOR="0")
-    env.pop("ANSIBLE_COLLECTIONS_PATH", None)
+    # The project's ansible.cfg, not molecule's environment (its SSH settings differ).
+    env = dict((k, v) for k, v in os.environ.items() if not k.startswith("ANSIBLE_"))
+    env.update(ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     cmd = ["ansible-playbook"]
     for inv in inventory or [os.path.join(ROOT, "inventories", "lab", "hosts.yml")]:
         cmd += ["-i", inv]
