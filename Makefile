@@ -13,14 +13,16 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SYSTEM_PACKAGES := podman runc fuse-overlayfs slirp4netns uidmap iptables nftables mmdebstrap openssh-client git shellcheck python3-venv
 
 .PHONY: help deps system-deps venv collection-link lab-image lab-up lab-down lab-logs demo site status \
-        test unit lint sanity molecule molecule-default molecule-trixie build bench-deploy clean
+        test unit lint sanity molecule molecule-default molecule-trixie molecule-operations build \
+        bench-deploy bench-switchover bench-failover switchover failover rejoin clean
 
 help:
 	@echo "make demo        install what is missing, start the lab, deploy, print status"
 	@echo "make test        every test layer: unit, lint, sanity, molecule (bookworm + trixie)"
 	@echo "make lab-up / lab-down / lab-logs    the local lab (LAB_OS=bookworm|trixie)"
 	@echo "make site / status                   run playbooks/site.yml / status.yml on the lab"
-	@echo "make bench-deploy                    deploy benchmark (prints figures)"
+	@echo "make switchover / failover / rejoin  day-2 operations on the lab (-e via ANSIBLE args: see README)"
+	@echo "make bench-deploy / bench-switchover / bench-failover   benchmarks (print figures)"
 
 deps: system-deps venv collection-link
 
@@ -75,7 +77,7 @@ lint: deps
 sanity: deps
 	PY=$(PY) tests/sanity/run.sh
 
-molecule: molecule-default molecule-trixie
+molecule: molecule-default molecule-trixie molecule-operations
 
 molecule-default: deps
 	LAB_OS=bookworm tests/molecule.sh default
@@ -83,11 +85,29 @@ molecule-default: deps
 molecule-trixie: deps
 	LAB_OS=trixie tests/molecule.sh trixie
 
+molecule-operations: deps
+	LAB_OS=bookworm tests/molecule.sh operations
+
 build: collection-link
 	ansible-galaxy collection build --force --output-path .cache/
 
 bench-deploy: deps
 	bench/deploy
+
+bench-switchover: deps
+	bench/switchover --runs 10
+
+bench-failover: deps
+	bench/failover --runs 5
+
+switchover: collection-link
+	ansible-playbook playbooks/switchover.yml
+
+failover: collection-link
+	ansible-playbook playbooks/failover.yml
+
+rejoin: collection-link
+	ansible-playbook playbooks/rejoin.yml
 
 clean: lab-down
 	rm -rf .cache .collections

@@ -72,7 +72,7 @@ class Writer(threading.Thread):
 
     def gap_window(self, since=None):
         """(length, start, end) of the longest gap between consecutive acknowledgements (epoch seconds)."""
-        times = [t for _, t in self.acked if since is None or t >= since]
+        times = [at for seq, at in self.acked if since is None or at >= since]
         gaps = [(b - a, a, b) for a, b in zip(times, times[1:])]
         return max(gaps) if gaps else (0.0, None, None)
 
@@ -83,4 +83,4 @@ class Writer(threading.Thread):
             cur.execute("SELECT seq FROM " + TABLE + " WHERE run = %s", (self.run_id,))
             present = set(r[0] for r in cur.fetchall())
         conn.close()
-        return sorted(set(seq for seq, _ in self.acked) - present)
+        return sorted(set(seq for seq, at in self.acked) - present)

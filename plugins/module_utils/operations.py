@@ -148,7 +148,7 @@ def rejoin_check(nodes, node_name, primary, pooler_targets, allow_stray=False):
     if stray and not allow_stray:
         raise OperationError("%s still runs as a writable primary (timeline %s, LSN %s); fence it (stop it) "
                              "before rejoining" % (node_name, node.get("timeline"), node.get("current_lsn")))
-    return {"stray_primary": stray,"node": node_name, "primary": primary, "role": node.get("role"), "up": node.get("up"),
+    return {"stray_primary": stray, "node": node_name, "primary": primary, "role": node.get("role"), "up": node.get("up"),
             "timeline": node.get("timeline"), "primary_timeline": (nodes.get(primary) or {}).get("timeline")}
 
 
@@ -174,8 +174,8 @@ def failed_primary(nodes, addresses, pooler_targets, force=False):
         if len(candidates) == 1:
             return candidates.pop()
     raise OperationError("cannot tell which node was the primary (PgBouncer points at %s, standbys follow %s): "
-                         "name it with -e pgha_failed=HOST" % (", ".join(sorted(pointed)) or "nothing",
-                                                                ", ".join(sorted(h for h in followed if h)) or "nothing"))
+                         "name it with -e pgha_failed=HOST"
+                         % (", ".join(sorted(pointed)) or "nothing", ", ".join(sorted(h for h in followed if h)) or "nothing"))
 
 
 def failover_plan(nodes, failed, sync_mode, sync_count, fence_command=False, accept_unfenced=False,

@@ -115,8 +115,8 @@ from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import admi
 def is_writable(module, host, port, user, password):
     argv = ["psql", "-X", "-A", "-t", "-q", "-h", host, "-p", str(port), "-U", user, "-d", "postgres",
             "-c", "SELECT pg_is_in_recovery()"]
-    rc, out, err = module.run_command(argv, cwd="/", environ_update={"PGPASSWORD": password or "",
-                                                                    "PGCONNECT_TIMEOUT": "2", "PGAPPNAME": "pgha"})
+    env = {"PGPASSWORD": password or "", "PGCONNECT_TIMEOUT": "2", "PGAPPNAME": "pgha"}
+    rc, out, err = module.run_command(argv, cwd="/", environ_update=env)
     return rc == 0 and out.strip() == "f"
 
 
@@ -188,8 +188,8 @@ def main():
                     admin(module, "RESUME", check_rc=False, **console)
                     result['resumed_at'] = time.time()
                     module.fail_json(msg="the switch failed: %s accepts writes again and %s does not; PgBouncer "
-                                         "resumed, still pointing at %s" % (p['fallback_host'], p['target_host'],
-                                                                           current), **result)
+                                         "resumed, still pointing at %s"
+                                         % (p['fallback_host'], p['target_host'], current), **result)
                 fallback_down = fallback_down or not fallback_up
             if time.time() >= deadline:
                 admin(module, "RESUME", check_rc=False, **console)

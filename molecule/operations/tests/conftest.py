@@ -61,7 +61,7 @@ def playbook(*args, inventory=None, check=False):
         cmd.append("--check")
     cmd += list(args)
     proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, timeout=900)
+                          universal_newlines=True, timeout=900, check=False)
     recap = {}
     for m in re.finditer(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
                          proc.stdout, re.M):

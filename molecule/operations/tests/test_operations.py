@@ -6,8 +6,6 @@ import sys
 import time
 import uuid
 
-import pytest
-
 from conftest import ROOT, lab, playbook, status
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
@@ -100,7 +98,7 @@ def test_a_synchronous_standby_dies_and_writes_continue(app):
     killed = time.time()
     time.sleep(4)
     writer.stop()
-    after = [t for _, t in writer.acked if t > killed]
+    after = [at for seq, at in writer.acked if at > killed]
     assert writer.errors == [] and len(after) > 50, (writer.errors[:3], len(after))
     assert writer.longest_gap(since=killed) < 2.0
     assert writer.lost(app) == []
@@ -120,7 +118,7 @@ def test_failover_after_kill_loses_no_acknowledged_write_then_rejoin(app):
     time.sleep(1)
     writer.stop()
     assert rc == 0, out[-4000:]
-    back = [t for _, t in writer.acked if t > started]
+    back = [at for seq, at in writer.acked if at > started]
     assert back and back[0] - started < 15, "writes through PgBouncer not back within 15 s"
     assert writer.lost(app) == []
     st = status()

@@ -17,7 +17,9 @@ class Recorder(object):
         self.answers = answers or {}
 
     def method(self):
-        return lambda module, argv, **kw: self(module, argv, **kw)
+        def run_command(module, argv, **kw):
+            return self(module, argv, **kw)
+        return run_command
 
     def __call__(self, module, argv, **kw):
         self.calls.append(argv)
