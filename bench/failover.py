@@ -12,30 +12,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 import uuid
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-sys.path.insert(0, os.path.join(ROOT, "bench"))
-from writer import Writer, setup  # noqa: E402
-
-
-def sh(cmd, env, check=True):
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, check=False)
-    if check and proc.returncode != 0:
-        sys.stderr.write(proc.stdout[-5000:])
-        raise SystemExit("bench: %s failed (rc=%d)" % (" ".join(cmd), proc.returncode))
-    return proc
-
-
-def status(env):
-    path = os.path.join(ROOT, ".lab", "bench-status.json")
-    sh(["ansible-playbook", "playbooks/status.yml", "-e", "pgha_status_file=%s" % path], env)
-    with open(path) as handle:
-        return json.load(handle)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from writer import ROOT, Writer, client, lab_env, sh, status  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def main():
@@ -43,18 +25,12 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep-lab", action="store_true", help="use the running lab as it is")
     args = parser.parse_args()
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    env = lab_env()
     if not args.keep_lab:
         sh(["lab/lab.sh", "up"], env)
         sh(["ansible-playbook", "playbooks/site.yml"], env)
-    password = uuid.uuid4().hex
     primary = status(env)["primary"]
-    sh(["podman", "exec", primary, "runuser", "-u", "postgres", "--", "psql", "-q", "-c",
-        "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pgha_bench') THEN "
-        "CREATE ROLE pgha_bench LOGIN; END IF; END$$; ALTER ROLE pgha_bench PASSWORD '%s'; "
-        "GRANT CREATE ON SCHEMA public TO pgha_bench" % password], env)
-    dsn = "host=10.213.77.21 port=6432 dbname=postgres user=pgha_bench password=%s" % password
-    setup(dsn, "init")
+    dsn = client(env, primary)
     results = []
     for i in range(args.runs):
         writer = Writer(dsn, "failover-%d-%s" % (i, uuid.uuid4().hex[:6]))

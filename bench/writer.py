@@ -4,10 +4,53 @@ errors, and (afterwards) the acknowledged writes missing from the primary.
 
 Used by bench/switchover, bench/failover and the molecule verifiers.
 """
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
+import uuid
 
 import psycopg2
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+POOLER = "10.213.77.21"
+
+
+def sh(cmd, env, check=True):
+    """Run a command in the checkout; exit with its output's tail when it fails and check is set."""
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, check=False)
+    if check and proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-5000:])
+        raise SystemExit("bench: %s failed (rc=%d)" % (" ".join(cmd), proc.returncode))
+    return proc
+
+
+def lab_env():
+    return dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+
+
+def status(env):
+    """status.yml's JSON report."""
+    path = os.path.join(ROOT, ".lab", "bench-status.json")
+    sh(["ansible-playbook", "playbooks/status.yml", "-e", "pgha_status_file=%s" % path], env)
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def client(env, primary):
+    """A login role created on the primary (after deploy) and its DSN through PgBouncer."""
+    password = uuid.uuid4().hex
+    sh(["podman", "exec", primary, "runuser", "-u", "postgres", "--", "psql", "-q", "-c",
+        "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pgha_bench') THEN "
+        "CREATE ROLE pgha_bench LOGIN; END IF; END$$; ALTER ROLE pgha_bench PASSWORD '%s'; "
+        "GRANT CREATE ON SCHEMA public TO pgha_bench" % password], env)
+    dsn = "host=%s port=6432 dbname=postgres user=pgha_bench password=%s" % (POOLER, password)
+    setup(dsn, "init")
+    return dsn
+
 
 TABLE = "pgha_bench_writes"
 

@@ -49,6 +49,20 @@ SELECT json_build_object(
 """
 
 
+def node_argument_spec(**extra):
+    """The options every module acting on the local cluster takes (doc fragment
+    pgha.cluster.node), plus the module's own."""
+    spec = dict(
+        version=dict(type='int', required=True),
+        cluster=dict(type='str', default='main'),
+        port=dict(type='int', default=5432),
+        data_dir=dict(type='path'),
+        bin_dir=dict(type='path'),
+    )
+    spec.update(extra)
+    return spec
+
+
 def pg_paths(version, cluster, data_dir=None, conf_dir=None, bin_dir=None):
     """Debian's layout (postgresql-common) for one cluster."""
     return {

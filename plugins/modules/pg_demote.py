@@ -94,18 +94,13 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
-    as_postgres, inspect_node, parse_controldata, pg_paths, run_psql)
+    as_postgres, inspect_node, node_argument_spec, parse_controldata, pg_paths, run_psql)
 from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import admin
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            version=dict(type='int', required=True),
-            cluster=dict(type='str', default='main'),
-            port=dict(type='int', default=5432),
-            data_dir=dict(type='path'),
-            bin_dir=dict(type='path'),
+        argument_spec=node_argument_spec(
             poolers=dict(type='list', elements='dict', default=[]),
             admin_user=dict(type='str'),
             admin_password=dict(type='str', no_log=True),

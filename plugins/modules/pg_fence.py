@@ -57,7 +57,7 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgha.cluster.plugins.module_utils.pg import FENCED_MARKER, pg_paths
+from ansible_collections.pgha.cluster.plugins.module_utils.pg import FENCED_MARKER, node_argument_spec, pg_paths
 from ansible_collections.pgha.cluster.plugins.module_utils.standby import touch_signal
 
 
@@ -76,12 +76,7 @@ def postmaster_running(data_dir):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            version=dict(type='int', required=True),
-            cluster=dict(type='str', default='main'),
-            port=dict(type='int', default=5432),
-            data_dir=dict(type='path'),
-            bin_dir=dict(type='path'),
+        argument_spec=node_argument_spec(
             stop_timeout=dict(type='int', default=10),
         ),
         supports_check_mode=True,

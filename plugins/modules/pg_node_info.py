@@ -94,7 +94,7 @@ node:
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgha.cluster.plugins.module_utils.pg import inspect_node
+from ansible_collections.pgha.cluster.plugins.module_utils.pg import inspect_node, node_argument_spec
 
 
 def streaming(node, host=None):
@@ -105,12 +105,7 @@ def streaming(node, host=None):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            version=dict(type='int', required=True),
-            cluster=dict(type='str', default='main'),
-            port=dict(type='int', default=5432),
-            data_dir=dict(type='path'),
-            bin_dir=dict(type='path'),
+        argument_spec=node_argument_spec(
             wait_streaming=dict(type='int', default=0),
             expect_upstream=dict(type='str'),
         ),

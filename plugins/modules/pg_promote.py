@@ -79,7 +79,8 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgha.cluster.plugins.module_utils.pg import as_postgres, inspect_node, pg_paths, run_psql
+from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
+    as_postgres, inspect_node, node_argument_spec, pg_paths, run_psql)
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import format_lsn, parse_lsn
 
 RECEIVER_SQL = ("SELECT json_build_object('status', (SELECT status FROM pg_stat_wal_receiver), "
@@ -149,12 +150,7 @@ def replayed(module, bin_dir, port):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            version=dict(type='int', required=True),
-            cluster=dict(type='str', default='main'),
-            port=dict(type='int', default=5432),
-            data_dir=dict(type='path'),
-            bin_dir=dict(type='path'),
+        argument_spec=node_argument_spec(
             after_lsn=dict(type='str'),
             upstream_shutdown=dict(type='bool', default=False),
             wait_timeout=dict(type='int', default=30),

@@ -108,19 +108,15 @@ import shutil
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgha.cluster.plugins.module_utils.pg import FENCED_MARKER, as_postgres, inspect_node, pg_paths
+from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
+    FENCED_MARKER, as_postgres, inspect_node, node_argument_spec, pg_paths)
 from ansible_collections.pgha.cluster.plugins.module_utils.standby import (
     clone, configure, conninfo_text, desired_upstream)
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            version=dict(type='int', required=True),
-            cluster=dict(type='str', default='main'),
-            port=dict(type='int', default=5432),
-            data_dir=dict(type='path'),
-            bin_dir=dict(type='path'),
+        argument_spec=node_argument_spec(
             primary_host=dict(type='str', required=True),
             primary_port=dict(type='int', default=5432),
             primary_system_identifier=dict(type='str', required=True),

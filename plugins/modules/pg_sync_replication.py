@@ -92,7 +92,7 @@ import json
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgha.cluster.plugins.module_utils.pg import pg_paths, run_psql
+from ansible_collections.pgha.cluster.plugins.module_utils.pg import node_argument_spec, pg_paths, run_psql
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import (
     quote_setting, sync_enable_decision)
 
@@ -112,12 +112,7 @@ def read_state(module, bin_dir, port):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            version=dict(type='int', required=True),
-            cluster=dict(type='str', default='main'),
-            port=dict(type='int', default=5432),
-            data_dir=dict(type='path'),
-            bin_dir=dict(type='path'),
+        argument_spec=node_argument_spec(
             mode=dict(type='str', required=True, choices=['off', 'quorum', 'priority']),
             count=dict(type='int', default=1),
             standbys=dict(type='list', elements='str', required=True),

@@ -1,73 +1,12 @@
-"""Helpers for the lab verifiers: run SQL on a host, run a playbook, read the lab's settings."""
+"""Helpers for the operations verifiers, on top of the shared ones."""
 import os
-import re
 import subprocess
+import sys
 
 import pytest
-import yaml
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-LAB_VARS = os.path.join(ROOT, "inventories", "lab", "group_vars", "all")
-
-
-def _load(name):
-    with open(os.path.join(LAB_VARS, name)) as handle:
-        return yaml.safe_load(handle)
-
-
-@pytest.fixture(scope="session")
-def lab():
-    settings = dict(_load("main.yml"))
-    settings.update(_load("lab.yml"))
-    settings.update(_load("secrets.yml"))
-    with open(os.path.join(ROOT, "inventories", "lab", "hosts.yml")) as handle:
-        inventory = yaml.safe_load(handle)["pgha_lab"]["children"]
-    addresses = {}
-    for group in inventory.values():
-        for name, hv in group["hosts"].items():
-            addresses[name] = hv["ansible_host"]
-    settings["addresses"] = addresses
-    return settings
-
-
-def lab_host(hostname):
-    """A testinfra host of the lab, reached with the lab inventory's SSH settings."""
-    import testinfra
-    # The lab's own inventory (molecule's generated one lists platform names only).
-    inventory = os.path.join(ROOT, "inventories", "lab", "hosts.yml")
-    return testinfra.get_host("ansible://%s" % hostname, ansible_inventory=inventory)
-
-
-@pytest.fixture(scope="session")
-def sql():
-    def _run(hostname, query, db="postgres"):
-        host = lab_host(hostname)
-        cmd = host.run("runuser -u postgres -- psql -XAtq -v ON_ERROR_STOP=1 -d %s -c %s",
-                       db, query)
-        assert cmd.rc == 0, "%s on %s failed: %s" % (query, hostname, cmd.stderr)
-        return cmd.stdout.strip()
-    return _run
-
-
-def playbook(*args, inventory=None, check=False):
-    """Run a playbook of this collection against the lab; return (rc, output, recap)."""
-    # The project's ansible.cfg, not molecule's environment (its SSH settings differ).
-    env = dict((k, v) for k, v in os.environ.items() if not k.startswith("ANSIBLE_"))
-    env.update(ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    cmd = ["ansible-playbook"]
-    for inv in inventory or [os.path.join(ROOT, "inventories", "lab", "hosts.yml")]:
-        cmd += ["-i", inv]
-    if check:
-        cmd.append("--check")
-    cmd += list(args)
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, timeout=900, check=False)
-    recap = {}
-    for m in re.finditer(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
-                         proc.stdout, re.M):
-        recap[m.group(1)] = {"ok": int(m.group(2)), "changed": int(m.group(3)),
-                             "unreachable": int(m.group(4)), "failed": int(m.group(5))}
-    return proc.returncode, proc.stdout, recap
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "tests"))
+from labtools import ROOT, playbook  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def lab(*args):

@@ -4,7 +4,7 @@ import os
 import pytest
 import yaml
 
-from conftest import ROOT, lab_host, playbook
+from labtools import ROOT, lab_host, playbook
 
 LAB_INVENTORY = os.path.join(ROOT, "inventories", "lab", "hosts.yml")
 WATCHED = {

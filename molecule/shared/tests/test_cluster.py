@@ -5,7 +5,7 @@ import uuid
 import psycopg2
 import pytest
 
-from conftest import playbook
+from labtools import playbook
 
 STANDBYS = ("pg2", "pg3")
 
@@ -94,7 +94,7 @@ def test_pgbouncer_admin_console_answers(lab):
 
 
 def test_secret_files_are_not_readable_by_others():
-    from conftest import lab_host
+    from labtools import lab_host
     for name, path in (("pg1", "/var/lib/postgresql/.pgpass"), ("pooler1", "/etc/pgbouncer/userlist.txt")):
         f = lab_host(name).file(path)
         assert f.exists and f.mode & 0o007 == 0, "%s:%s mode %o" % (name, path, f.mode)
@@ -124,7 +124,7 @@ def test_built_collection_installs_and_runs_from_its_fqcn(tmp_path):
     """ansible-galaxy collection build + install, then pgha.cluster.status by FQCN against the lab."""
     import os
     import subprocess
-    from conftest import ROOT
+    from labtools import ROOT
     build = subprocess.run(["ansible-galaxy", "collection", "build", "--force", "--output-path", str(tmp_path), ROOT],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
     assert build.returncode == 0, build.stdout
