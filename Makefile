@@ -10,7 +10,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 PY ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
-SYSTEM_PACKAGES := podman runc fuse-overlayfs slirp4netns uidmap iptables nftables mmdebstrap openssh-client git shellcheck python3-venv
+SYSTEM_PACKAGES := podman runc fuse-overlayfs slirp4netns uidmap iptables nftables mmdebstrap openssh-client git shellcheck python3-venv curl openssl nginx-light
 
 .PHONY: help deps system-deps venv collection-link lab-image lab-up lab-down lab-logs demo site status \
         test unit lint sanity molecule molecule-default molecule-trixie molecule-operations build \

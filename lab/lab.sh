@@ -2,7 +2,10 @@
 # The local lab: systemd containers under rootful podman, reached over SSH.
 #
 #   lab/lab.sh image   build the base image (and the baked one with LAB_BAKED=1)
-#   lab/lab.sh up      start pg1 pg2 pg3 pooler1 (fresh; removes an older lab first)
+#   lab/lab.sh up      start the lab hosts (fresh; removes an older lab first)
+#                      and the S3-compatible object store (moto, TLS) on the
+#                      network's gateway address, as s3.pgha.lab:9000
+#   lab/lab.sh s3      (re)start only the object store
 #   lab/lab.sh down    remove the lab's containers, network and state
 #   lab/lab.sh logs    copy PostgreSQL/PgBouncer logs and journals to .lab/logs/
 #   lab/lab.sh partition HOST   drop HOST's traffic with the other lab hosts
@@ -15,7 +18,7 @@
 #   LAB_OS     bookworm (PostgreSQL 15, default) or trixie (PostgreSQL 17)
 #   LAB_BAKED  1 (default): image with PostgreSQL/PgBouncer/pgBackRest packages
 #              already installed; 0: bare image, the roles install everything
-#   LAB_HOSTS  containers to start (default "pg1 pg2 pg3 pooler1")
+#   LAB_HOSTS  containers to start (default "pg1 pg2 pg3 pooler1 backup1 drill1")
 #
 # Quirks of these machines handled here (see shared lab notes): no registry,
 # so images are built with mmdebstrap + podman import; the hard open-files limit
@@ -28,9 +31,14 @@ top=$(cd "$here/.." && pwd)
 state="$top/.lab"
 LAB_OS=${LAB_OS:-bookworm}
 LAB_BAKED=${LAB_BAKED:-1}
-LAB_HOSTS=${LAB_HOSTS:-"pg1 pg2 pg3 pooler1"}
+LAB_HOSTS=${LAB_HOSTS:-"pg1 pg2 pg3 pooler1 backup1 drill1"}
 network=pgha-lab
 subnet=10.213.77.0/24
+gateway=10.213.77.1
+s3_name=s3.pgha.lab
+s3_port=9000
+s3_bucket=pgha-lab
+s3_backend_port=9001
 label=io.pgha.lab=1
 
 case "$LAB_OS" in
@@ -110,7 +118,8 @@ ensure_key() {
 # Random lab secrets, written once per lab with mode 0600 and never committed.
 ensure_secrets() {
   local f="$top/inventories/lab/group_vars/all/secrets.yml"
-  [ -f "$f" ] && return 0
+  # Rewritten when an older lab's file lacks a secret added since.
+  [ -f "$f" ] && grep -q pgha_lab_s3_key_secret "$f" && return 0
   gen() { head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24; }
   umask 077
   cat >"$f" <<EOF
@@ -119,11 +128,92 @@ ensure_secrets() {
 pgha_replication_password: "$(gen)"
 pgha_pgbouncer_auth_password: "$(gen)"
 pgha_admin_password: "$(gen)"
+pgha_backup_cipher_pass: "$(gen)$(gen)"
+# The lab's object store (moto) accepts any key; real stores check them.
+pgha_lab_s3_key: "lab$(gen)"
+pgha_lab_s3_key_secret: "$(gen)$(gen)"
 EOF
   chmod 600 "$f"
 }
 
+# The object store: moto's S3 server with TLS (pgBackRest speaks S3 over TLS
+# only), its certificate signed by a CA of the lab's own.
+s3_certs() {
+  local d="$state/s3"
+  [ -f "$d/server.pem" ] && return 0
+  mkdir -p "$d"
+  chmod 700 "$d"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=pgha lab CA" \
+    -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=$s3_name" \
+    -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:%s\n' "$s3_name" >"$d/san.ext"
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+    -days 30 -extfile "$d/san.ext" -out "$d/server.pem" 2>/dev/null
+}
+
+s3_up() {
+  local moto="$top/.venv/bin/moto_server" d="$state/s3" deadline=$((SECONDS + 30))
+  [ -x "$moto" ] || { log "no $moto: run make deps first"; exit 1; }
+  s3_certs
+  s3_down
+  # moto speaks plain HTTP on loopback; nginx terminates TLS in front of it
+  # (moto's own TLS closes connections without a TLS shutdown, which
+  # pgBackRest's OpenSSL 3 refuses) and keeps connections alive.
+  MOTO_S3_CUSTOM_ENDPOINTS="https://$s3_name:$s3_port,http://$s3_name:$s3_port" \
+    setsid "$moto" -H 127.0.0.1 -p "$s3_backend_port" >"$d/moto.log" 2>&1 </dev/null &
+  echo $! >"$d/moto.pid"
+  mkdir -p "$d/nginx"
+  cat >"$d/nginx.conf" <<NGINX
+user root;
+pid $d/nginx.pid;
+error_log $d/nginx-error.log warn;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_max_body_size 0;
+  client_body_temp_path $d/nginx/body;
+  proxy_temp_path $d/nginx/proxy;
+  fastcgi_temp_path $d/nginx/fastcgi;
+  uwsgi_temp_path $d/nginx/uwsgi;
+  scgi_temp_path $d/nginx/scgi;
+  server {
+    listen $gateway:$s3_port ssl;
+    server_name $s3_name;
+    ssl_certificate $d/server.pem;
+    ssl_certificate_key $d/server.key;
+    location / {
+      proxy_pass http://127.0.0.1:$s3_backend_port;
+      proxy_set_header Host \$http_host;
+      proxy_http_version 1.1;
+      proxy_request_buffering off;
+      proxy_buffering off;
+    }
+  }
+}
+NGINX
+  nginx -c "$d/nginx.conf" -e "$d/nginx-error.log"
+  # The bucket (pgBackRest does not create buckets). moto does not check keys.
+  until curl -sf --cacert "$d/ca.pem" --resolve "$s3_name:$s3_port:$gateway" \
+      -X PUT "https://$s3_name:$s3_port/$s3_bucket" -o /dev/null; do
+    if [ $SECONDS -ge $deadline ]; then
+      log "S3 server does not answer"; tail -20 "$d/moto.log" "$d/nginx-error.log" >&2; exit 1
+    fi
+    sleep 0.3
+  done
+}
+
+s3_down() {
+  local f
+  for f in "$state/s3/nginx.pid" "$state/s3/moto.pid"; do
+    [ -f "$f" ] || continue
+    kill "$(cat "$f")" 2>/dev/null || true
+    rm -f "$f"
+  done
+}
+
 down() {
+  s3_down
   local ids
   ids=$(podman ps -a -q --filter "label=$label")
   if [ -n "$ids" ]; then
@@ -162,15 +252,16 @@ up() {
       --network "$network" --ip "$(host_ip "$h")" \
       --systemd=always --cap-add NET_ADMIN \
       --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 \
-      --tmpfs /tmp --tmpfs /run --tmpfs /run/lock \
+      --tmpfs /tmp --tmpfs /run --tmpfs /run/lock --add-host "$s3_name:$gateway" \
       -v "$state/id_ed25519.pub:/root/.ssh/authorized_keys:ro" \
       "$image" >/dev/null
   done
   wait_ssh
+  s3_up
   printf '%s\n' "$LAB_OS" >"$state/os"
-  printf -- '---\n# Written by lab/lab.sh up (LAB_OS=%s); git-ignored.\npgha_postgresql_version: %s\nansible_ssh_private_key_file: %s\n' \
-    "$LAB_OS" "$pg_version" "$state/id_ed25519" >"$top/inventories/lab/group_vars/all/lab.yml"
-  log "up: $LAB_HOSTS on $network ($subnet), image $image"
+  printf -- '---\n# Written by lab/lab.sh up (LAB_OS=%s); git-ignored.\npgha_postgresql_version: %s\nansible_ssh_private_key_file: %s\npgha_lab_s3_ca_file: %s\n' \
+    "$LAB_OS" "$pg_version" "$state/id_ed25519" "$state/s3/ca.pem" >"$top/inventories/lab/group_vars/all/lab.yml"
+  log "up: $LAB_HOSTS on $network ($subnet), image $image; S3 at https://$s3_name:$s3_port/$s3_bucket"
 }
 
 collect_logs() {
@@ -223,6 +314,7 @@ fence() {
 case "${1:-}" in
   image) if [ "$LAB_BAKED" = 1 ]; then build_baked; else build_base; fi ;;
   up) up ;;
+  s3) s3_up ;;
   down) down; log "down" ;;
   logs) collect_logs ;;
   partition) partition "${2:?host}" ;;

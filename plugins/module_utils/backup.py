@@ -1,0 +1,466 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pgha maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Backups and restores with pgBackRest: read what a repository holds (the
+output of `pgbackrest info --output=json` and `repo-ls`), compute the
+restorable window, validate a recovery target against it and choose the
+backup set. Pure functions, no Ansible import."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import re
+
+from ansible_collections.pgha.cluster.plugins.module_utils.topology import TopologyError, format_lsn, parse_lsn
+
+TARGET_KINDS = ("time", "lsn", "xid", "name", "immediate", "latest")
+WAL_SEGMENT_SIZE = 16 * 1024 * 1024
+_WAL_NAME = re.compile(r"^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})(\.partial)?(-[0-9a-f]{40})?(\.\w+)?$")
+_HISTORY = re.compile(r"^([0-9A-F]{8})\.history$")
+_TIME = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?"
+    r"\s*(Z|UTC|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
+
+
+class RestoreError(TopologyError):
+    """A target or repository state that forbids the restore; the message
+    carries the figures (window, sets) and what to do."""
+
+
+def parse_time(text):
+    """A recovery target time with an explicit offset, as an aware datetime.
+    Accepts 'YYYY-MM-DD HH:MM[:SS[.ffffff]]' followed by Z, UTC, +HH, +HHMM
+    or +HH:MM (the T separator of ISO 8601 too)."""
+    match = _TIME.match((text or "").strip())
+    if not match:
+        raise RestoreError(
+            "recovery target time %r is not understood: give a date, a time and an offset, "
+            "e.g. '2026-11-21 10:15:00+00' or '2026-11-21T10:15:00.250+01:00'" % (text,))
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    if zone.upper() in ("Z", "UTC"):
+        offset = datetime.timedelta(0)
+    else:
+        digits = zone[1:].replace(":", "")
+        offset = datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+        if zone[0] == "-":
+            offset = -offset
+    try:
+        return datetime.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0),
+                                 int((fraction or "0").ljust(6, "0")), tzinfo=datetime.timezone(offset))
+    except ValueError as exc:
+        raise RestoreError("recovery target time %r is not a valid date or time: %s" % (text, exc))
+
+
+def format_time(moment):
+    """UTC, microseconds, an explicit offset: what PostgreSQL parses the same way
+    whatever its TimeZone setting."""
+    utc = moment.astimezone(datetime.timezone.utc)
+    return utc.strftime("%Y-%m-%d %H:%M:%S.%f+00")
+
+
+def epoch_time(seconds):
+    return datetime.datetime.fromtimestamp(int(seconds), tz=datetime.timezone.utc)
+
+
+def parse_target(target=None, time=None, lsn=None, xid=None, name=None):
+    """One recovery target from the playbook's variables (at most one given;
+    none means latest). Returns {'kind', 'value'} with the value normalised."""
+    given = [(kind, value) for kind, value in (("time", time), ("lsn", lsn), ("xid", xid), ("name", name))
+             if value not in (None, "")]
+    if target not in (None, ""):
+        if target not in ("immediate", "latest"):
+            raise RestoreError("recovery target %r is not one of immediate, latest (for a time, an LSN, "
+                               "an xid or a restore point use pgha_restore_target_time, _lsn, _xid or _name)"
+                               % (target,))
+        given.append((target, None))
+    if len(given) > 1:
+        raise RestoreError("give one recovery target per run, not %d (%s)"
+                           % (len(given), ", ".join(kind for kind, _ in given)))
+    if not given:
+        return {"kind": "latest", "value": None}
+    kind, value = given[0]
+    if kind == "time":
+        return {"kind": kind, "value": format_time(parse_time(str(value)))}
+    if kind == "lsn":
+        text = str(value).strip().upper()
+        if not re.match(r"^[0-9A-F]{1,8}/[0-9A-F]{1,8}$", text):
+            raise RestoreError("recovery target LSN %r is not an LSN such as 0/3000060" % (value,))
+        return {"kind": kind, "value": format_lsn(parse_lsn(text))}
+    if kind == "xid":
+        text = str(value).strip()
+        if not text.isdigit() or int(text) < 3 or int(text) >= 2 ** 64:
+            raise RestoreError("recovery target xid %r is not a transaction id (an integer of 3 or more)"
+                               % (value,))
+        return {"kind": kind, "value": str(int(text))}
+    if kind == "name":
+        text = str(value)
+        if len(text.encode("utf-8")) > 63 or not text.strip():
+            raise RestoreError("restore point name %r must be 1 to 63 bytes" % (value,))
+        return {"kind": kind, "value": text}
+    return {"kind": kind, "value": None}
+
+
+def wal_segment(name):
+    """(timeline, segment number) of a WAL file name in a repository listing;
+    None for anything else."""
+    match = _WAL_NAME.match(name.rsplit("/", 1)[-1])
+    if not match:
+        return None
+    timeline, log, seg = (int(part, 16) for part in match.groups()[:3])
+    segments_per_log = 0x100000000 // WAL_SEGMENT_SIZE
+    return timeline, log * segments_per_log + seg
+
+
+def archive_summary(listing, segment_size=WAL_SEGMENT_SIZE):
+    """Summarise a `repo-ls --recurse --output=json` of one archive id:
+    timelines present, per timeline the newest segment, the end LSN it
+    covers and when it was archived."""
+    timelines = {}
+    history = set()
+    for path, entry in (listing or {}).items():
+        base = path.rsplit("/", 1)[-1]
+        hist = _HISTORY.match(base)
+        if hist:
+            history.add(int(hist.group(1), 16))
+            continue
+        if entry.get("type", "file") != "file":
+            continue
+        parsed = wal_segment(base)
+        if parsed is None or ".partial" in base:
+            continue
+        timeline, number = parsed
+        current = timelines.setdefault(timeline, {"timeline": timeline, "first": number, "last": number,
+                                                  "last_time": entry.get("time"), "segments": 0})
+        current["segments"] += 1
+        current["first"] = min(current["first"], number)
+        if number > current["last"] or (number == current["last"] and (entry.get("time") or 0) >
+                                         (current["last_time"] or 0)):
+            current["last"] = number
+            current["last_time"] = entry.get("time")
+    for item in timelines.values():
+        item["end_lsn"] = format_lsn((item["last"] + 1) * segment_size)
+        item["start_lsn"] = format_lsn(item["first"] * segment_size)
+    return {"timelines": [timelines[t] for t in sorted(timelines)], "history": sorted(history)}
+
+
+def stanza_entry(info, stanza):
+    """The stanza's entry in `pgbackrest info --output=json`, or None."""
+    for entry in info or []:
+        if entry.get("name") == stanza:
+            return entry
+    return None
+
+
+def backups_of(entry, repo=None):
+    """The stanza's backups (optionally of one repository), oldest first, as
+    small dicts."""
+    result = []
+    for backup in (entry or {}).get("backup", []):
+        key = (backup.get("database") or {}).get("repo-key")
+        if repo is not None and key is not None and int(key) != int(repo):
+            continue
+        if backup.get("error"):
+            continue
+        result.append({
+            "label": backup["label"],
+            "type": backup.get("type"),
+            "repo": key,
+            "start_time": backup["timestamp"]["start"],
+            "stop_time": backup["timestamp"]["stop"],
+            "start_lsn": (backup.get("lsn") or {}).get("start"),
+            "stop_lsn": (backup.get("lsn") or {}).get("stop"),
+            "wal_start": (backup.get("archive") or {}).get("start"),
+            "wal_stop": (backup.get("archive") or {}).get("stop"),
+            "size": (backup.get("info") or {}).get("size"),
+            "repo_size": ((backup.get("info") or {}).get("repository") or {}).get("delta"),
+            "timeline": int(backup["archive"]["start"][:8], 16) if (backup.get("archive") or {}).get("start")
+            else None,
+        })
+    result.sort(key=lambda b: (b["stop_time"], b["label"]))
+    return result
+
+
+def restorable_window(backups, archive):
+    """From the end of the oldest backup to the end of the newest archived WAL."""
+    if not backups:
+        return None
+    oldest = backups[0]
+    newest_tl = archive["timelines"][-1] if archive and archive.get("timelines") else None
+    window = {
+        "backups": len(backups),
+        "oldest_backup": oldest["label"],
+        "newest_backup": backups[-1]["label"],
+        "earliest_time": format_time(epoch_time(oldest["stop_time"])),
+        "earliest_lsn": oldest["stop_lsn"],
+        "latest_time": None,
+        "latest_lsn": None,
+        "latest_timeline": None,
+        "timelines": [t["timeline"] for t in (archive or {}).get("timelines", [])],
+    }
+    if newest_tl:
+        window["latest_time"] = format_time(epoch_time(newest_tl["last_time"])) if newest_tl.get("last_time") \
+            else None
+        window["latest_lsn"] = newest_tl["end_lsn"]
+        window["latest_timeline"] = newest_tl["timeline"]
+    return window
+
+
+def describe_window(window):
+    if not window:
+        return "the repository holds no backup"
+    return ("restorable window: %s (end of backup %s, LSN %s) to %s (newest archived WAL, LSN %s, timeline %s); "
+            "%d backup(s)" % (window["earliest_time"], window["oldest_backup"], window["earliest_lsn"],
+                              window["latest_time"] or "?", window["latest_lsn"] or "?",
+                              window["latest_timeline"] or "?", window["backups"]))
+
+
+def choose_backup(backups, target, archive, window, timeline=None, backup_set=None):
+    """Validate the target against the repository and pick the backup set to
+    restore from. Raises RestoreError with the window when the target is out
+    of reach. Returns the plan."""
+    if not backups:
+        raise RestoreError("nothing to restore: the repository holds no backup; take one first "
+                           "(playbooks/backup.yml)")
+    kind, value = target["kind"], target["value"]
+    known_timelines = window["timelines"]
+    if timeline not in (None, "", "latest", "current"):
+        if not str(timeline).isdigit():
+            raise RestoreError("target timeline %r is not a number, 'current' or 'latest'" % (timeline,))
+        if int(timeline) not in known_timelines:
+            raise RestoreError("timeline %s is not in the repository's archive (timelines %s); %s"
+                               % (timeline, known_timelines or "none", describe_window(window)))
+    if backup_set:
+        chosen = [b for b in backups if b["label"] == backup_set]
+        if not chosen:
+            raise RestoreError("backup set %s is not in the repository (sets: %s)"
+                               % (backup_set, ", ".join(b["label"] for b in backups)))
+        candidates = chosen
+    else:
+        candidates = backups
+
+    def last_before(predicate):
+        usable = [b for b in candidates if predicate(b)]
+        return usable[-1] if usable else None
+
+    if kind == "time":
+        moment = parse_time(value)
+        earliest = epoch_time(backups[0]["stop_time"])
+        if moment < earliest:
+            raise RestoreError("target time %s is earlier than the end of the oldest backup; %s"
+                               % (value, describe_window(window)))
+        if window["latest_time"] and moment > parse_time(window["latest_time"]):
+            raise RestoreError("target time %s is later than the newest archived WAL; %s"
+                               % (value, describe_window(window)))
+        chosen = last_before(lambda b: epoch_time(b["stop_time"]) <= moment)
+        if chosen is None:
+            raise RestoreError("backup set %s ended after the target time %s; %s"
+                               % (backup_set, value, describe_window(window)))
+    elif kind == "lsn":
+        lsn = parse_lsn(value)
+        if lsn < parse_lsn(backups[0]["stop_lsn"]):
+            raise RestoreError("target LSN %s is before the end of the oldest backup; %s"
+                               % (value, describe_window(window)))
+        if window["latest_lsn"] and lsn > parse_lsn(window["latest_lsn"]):
+            raise RestoreError("target LSN %s is after the end of the newest archived WAL; %s"
+                               % (value, describe_window(window)))
+        chosen = last_before(lambda b: parse_lsn(b["stop_lsn"]) <= lsn)
+        if chosen is None:
+            raise RestoreError("backup set %s ended after the target LSN %s; %s"
+                               % (backup_set, value, describe_window(window)))
+    else:
+        # immediate, latest, xid, name: the newest set (or the one given).
+        # An xid or a restore point cannot be placed from the repository's
+        # metadata; PostgreSQL refuses one it does not reach, and an older
+        # set can be chosen with pgha_restore_set.
+        chosen = candidates[-1]
+    if window["latest_timeline"] and chosen["timeline"] and kind != "immediate" and \
+            timeline in (None, "", "latest") and chosen["timeline"] > window["latest_timeline"]:
+        raise RestoreError("backup %s is on timeline %s, newer than the archive's %s; %s"
+                           % (chosen["label"], chosen["timeline"], window["latest_timeline"],
+                              describe_window(window)))
+    return {"target": target, "set": chosen["label"], "backup": chosen, "window": window,
+            "timeline": None if timeline in (None, "") else str(timeline)}
+
+
+def restore_options(stanza, plan, repo=None, delta=True, archive_mode="preserve", target_action="promote",
+                    process_max=None):
+    """pgbackrest restore options for a plan (an argument list)."""
+    target = plan["target"]
+    kind, value = target["kind"], target["value"]
+    argv = ["--stanza=%s" % stanza, "--set=%s" % plan["set"]]
+    if repo:
+        argv.append("--repo=%s" % repo)
+    if delta:
+        argv.append("--delta")
+    if kind == "latest":
+        argv.append("--type=default")
+    elif kind == "immediate":
+        argv.extend(["--type=immediate", "--target-action=%s" % target_action])
+    else:
+        argv.extend(["--type=%s" % kind, "--target=%s" % value, "--target-action=%s" % target_action])
+    if plan.get("timeline") and kind != "immediate":
+        argv.append("--target-timeline=%s" % plan["timeline"])
+    if archive_mode != "preserve":
+        argv.append("--archive-mode=%s" % archive_mode)
+    if process_max:
+        argv.append("--process-max=%s" % process_max)
+    argv.append("restore")
+    return argv
+
+
+_STOP = re.compile(r"recovery stopping (before|after) (commit|abort) of transaction (\d+), time (.+)$")
+_STOP_LSN = re.compile(r"recovery stopping (before|after) WAL location \(LSN\) \"([0-9A-F]+/[0-9A-F]+)\"")
+_STOP_NAME = re.compile(r"recovery stopping at restore point \"(.*)\", time (.+)$")
+_REDO_DONE = re.compile(r"redo done at ([0-9A-F]+/[0-9A-F]+)")
+_REDO_START = re.compile(r"redo starts at ([0-9A-F]+/[0-9A-F]+)")
+_LAST_TX = re.compile(r"last completed transaction was at log time (.+)$")
+_CONSISTENT = re.compile(r"consistent recovery state reached at ([0-9A-F]+/[0-9A-F]+)")
+_TIMELINE = re.compile(r"selected new timeline ID: (\d+)")
+_NOT_REACHED = re.compile(r"(recovery ended before configured recovery target was reached|"
+                          r"requested recovery stop point is before consistent recovery point)")
+
+
+def parse_recovery_log(text):
+    """What a server's log says about its archive recovery."""
+    result = {"stop": None, "redo_start": None, "redo_done": None, "last_transaction_time": None,
+              "consistent_at": None, "new_timeline": None, "error": None}
+    for raw in (text or "").splitlines():
+        line = raw.strip()
+        match = _STOP.search(line)
+        if match:
+            result["stop"] = {"how": match.group(1), "what": match.group(2), "xid": match.group(3),
+                              "time": match.group(4).strip()}
+        match = _STOP_LSN.search(line)
+        if match:
+            result["stop"] = {"how": match.group(1), "what": "lsn", "lsn": match.group(2)}
+        match = _STOP_NAME.search(line)
+        if match:
+            result["stop"] = {"how": "at", "what": "restore point", "name": match.group(1),
+                              "time": match.group(2).strip()}
+        for key, pattern in (("redo_start", _REDO_START), ("redo_done", _REDO_DONE),
+                             ("consistent_at", _CONSISTENT)):
+            match = pattern.search(line)
+            if match:
+                result[key] = match.group(1)
+        match = _LAST_TX.search(line)
+        if match:
+            result["last_transaction_time"] = match.group(1).strip()
+        match = _TIMELINE.search(line)
+        if match:
+            result["new_timeline"] = int(match.group(1))
+        match = _NOT_REACHED.search(line)
+        if match:
+            result["error"] = line
+    return result
+
+
+def _pg_time(text):
+    """A timestamp as PostgreSQL logs it ('2026-11-21 10:15:00.123456+00')."""
+    try:
+        return parse_time(text.replace(" UTC", "+00"))
+    except RestoreError:
+        return None
+
+
+def target_checks(target, recovery, reached_lsn):
+    """Does what recovery reached match the target? A list of checks
+    {name, ok, detail}."""
+    checks = []
+    kind, value = target["kind"], target["value"]
+    stop = recovery.get("stop") or {}
+    if recovery.get("error"):
+        checks.append({"name": "target reached", "ok": False, "detail": recovery["error"]})
+        return checks
+    if kind == "time":
+        moment = parse_time(value)
+        last = _pg_time(recovery["last_transaction_time"]) if recovery.get("last_transaction_time") else None
+        stopped = _pg_time(stop["time"]) if stop.get("time") else None
+        ok = last is None or last <= moment
+        detail = "last replayed commit %s <= target %s" % (recovery.get("last_transaction_time"), value)
+        if stopped is not None and stop.get("how") == "before":
+            ok = ok and stopped > moment
+            detail += "; stopped before the commit of xid %s at %s" % (stop.get("xid"), stop.get("time"))
+        elif stop:
+            detail += "; %s" % stop
+        else:
+            detail += "; replay ended at the end of the archived WAL without passing the target"
+        checks.append({"name": "reached time matches the target", "ok": ok, "detail": detail})
+    elif kind == "lsn":
+        done = recovery.get("redo_done") or reached_lsn
+        ok = done is not None and parse_lsn(done) >= parse_lsn(value)
+        checks.append({"name": "reached LSN matches the target", "ok": ok,
+                       "detail": "replay reached %s, target %s (%s)" % (done, value, stop or "no stop record")})
+    elif kind == "xid":
+        ok = stop.get("xid") is not None
+        checks.append({"name": "stopped at the target transaction", "ok": ok,
+                       "detail": "stop record: %s, target xid %s" % (stop or "none", value)})
+    elif kind == "name":
+        ok = stop.get("name") == value
+        checks.append({"name": "stopped at the restore point", "ok": ok,
+                       "detail": "stop record: %s, target %r" % (stop or "none", value)})
+    elif kind == "immediate":
+        ok = recovery.get("consistent_at") is not None
+        checks.append({"name": "stopped once consistent (end of backup)", "ok": ok,
+                       "detail": "consistent at %s" % recovery.get("consistent_at")})
+    else:
+        ok = recovery.get("redo_done") is not None or reached_lsn is not None
+        checks.append({"name": "replayed to the end of the archive", "ok": ok,
+                       "detail": "redo done at %s" % (recovery.get("redo_done") or reached_lsn)})
+    return checks
+
+
+def wal_replayed(recovery, backup):
+    """Bytes of WAL replayed: from the backup's start LSN to where redo ended."""
+    start = recovery.get("redo_start") or (backup or {}).get("start_lsn")
+    end = recovery.get("redo_done")
+    if not start or not end:
+        return None
+    return max(0, parse_lsn(end) - parse_lsn(start))
+
+
+def probe_checks(probes, results):
+    """User probes [{name, sql, expect}] against what the queries returned."""
+    checks = []
+    for probe, got in zip(probes, results):
+        expect = probe.get("expect")
+        ok = got.get("error") is None and (expect is None or str(got.get("value")) == str(expect))
+        checks.append({"name": "probe: %s" % probe.get("name", probe["sql"]), "ok": ok,
+                       "detail": got.get("error") or "returned %r, expected %r" % (got.get("value"), expect)})
+    return checks
+
+
+def render_report(report):
+    """A restore report as Markdown."""
+    lines = ["# pgha restore %s: %s" % (report.get("mode", "drill"), "PASS" if report.get("passed") else "FAIL"),
+             "",
+             "| | |", "|---|---|"]
+    target = report.get("target") or {}
+    backup = report.get("backup") or {}
+    rows = [
+        ("cluster / stanza", report.get("stanza")),
+        ("restored on", report.get("host")),
+        ("started", report.get("started")),
+        ("target", "%s %s" % (target.get("kind"), target.get("value") or "")),
+        ("repository", report.get("repo")),
+        ("backup used", "%s (%s, ended %s, stop LSN %s)" % (backup.get("label"), backup.get("type"),
+                                                           backup.get("stop_time_text"), backup.get("stop_lsn"))),
+        ("reached LSN", report.get("reached_lsn")),
+        ("reached time (last replayed commit)", report.get("reached_time")),
+        ("WAL replayed", "%s bytes" % report.get("wal_replayed_bytes")),
+        ("restored size", "%s bytes" % report.get("restored_bytes")),
+        ("total duration", "%.1f s" % report.get("duration_s", 0)),
+    ]
+    for label, value in rows:
+        lines.append("| %s | %s |" % (label, str(value).replace("|", "\\|")))
+    lines += ["", "## Phases", "", "| phase | seconds |", "|---|---|"]
+    for phase in report.get("phases", []):
+        lines.append("| %s | %.2f |" % (phase["name"], phase["seconds"]))
+    lines += ["", "## Checks", "", "| check | result | detail |", "|---|---|---|"]
+    for check in report.get("checks", []):
+        lines.append("| %s | %s | %s |" % (check["name"], "pass" if check["ok"] else "FAIL",
+                                            str(check.get("detail", "")).replace("|", "\\|").replace("\n", " ")))
+    if report.get("untouched"):
+        lines += ["", "Running cluster untouched: %s" % report["untouched"]]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,296 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pgha maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: pgbackrest_restore
+short_description: Restore the local cluster from a pgBackRest backup plus archived WAL, and verify it
+version_added: 0.1.0
+description:
+  - Executes a plan from M(pgha.cluster.pgbackrest_info) on the local cluster, in phases that are
+    timed one by one - stop the local server, C(pgbackrest restore --delta) with the plan's set and
+    target, start the server and wait until recovery reached the target and promoted, then verify.
+  - Verification - the server answers and is out of recovery, C(pg_amcheck --all) passes, what
+    the server log says recovery reached matches the target (the last replayed commit is not
+    later than a time target and the next one is; the LSN target was passed; the transaction or
+    restore point named was where it stopped), and optional probe queries return what they expect.
+  - In C(drill) mode the restored server never archives (C(--archive-mode=off)) and forgets the
+    replication settings of the cluster it came from, so a drill host cannot touch the running
+    cluster or its repository. In C(inplace) mode the restored server becomes the new primary.
+  - Returns a report (C(passed) false when a phase or a check failed) and does not fail for a
+    failed check, so the caller can write the report first.
+  - Check mode returns the C(pgbackrest restore) command it would run and changes nothing.
+extends_documentation_fragment:
+  - pgha.cluster.node
+options:
+  stanza:
+    description: Stanza name.
+    type: str
+    required: true
+  plan:
+    description: The C(plan) returned by M(pgha.cluster.pgbackrest_info) (target, set, timeline).
+    type: dict
+    required: true
+  repo:
+    description: Repository number to restore from.
+    type: int
+    default: 1
+  mode:
+    description: C(drill) (scratch host, no archiving) or C(inplace) (the cluster's new primary).
+    type: str
+    choices: [drill, inplace]
+    default: drill
+  amcheck:
+    description: Run C(pg_amcheck --all --install-missing) on the restored server.
+    type: bool
+    default: true
+  probes:
+    description:
+      - Queries to run on the restored server. Each has C(sql), optional C(name), C(database)
+        (default postgres) and C(expect) (the first column of the first row, compared as text).
+    type: list
+    elements: dict
+    default: []
+  process_max:
+    description: Parallel processes for the restore (pgBackRest's C(process-max)).
+    type: int
+  recovery_timeout:
+    description: Seconds to wait for recovery to reach the target and promote.
+    type: int
+    default: 3600
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying the target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+author:
+  - pgha maintainers (@pgha)
+'''
+
+EXAMPLES = r'''
+- name: Drill restore to a point in time
+  pgha.cluster.pgbackrest_restore:
+    version: 15
+    stanza: main
+    plan: "{{ restore_info.plan }}"
+    probes:
+      - name: orders before the bad delete
+        sql: SELECT count(*) FROM orders
+        expect: 1000
+  register: drill
+'''
+
+RETURN = r'''
+command:
+  description: The pgbackrest restore command line.
+  returned: always
+  type: list
+  elements: str
+report:
+  description: Backup used, target, reached LSN and time, WAL replayed, phases with seconds, checks, passed.
+  returned: unless check mode
+  type: dict
+'''
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgha.cluster.plugins.module_utils.backup import (
+    epoch_time, format_time, parse_recovery_log, probe_checks, restore_options, target_checks, wal_replayed)
+from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
+    FENCED_MARKER, as_postgres, node_argument_spec, parse_auto_conf, pg_paths, read_file, run_psql)
+from ansible_collections.pgha.cluster.plugins.module_utils.pgbackrest import pgbackrest
+from ansible_collections.pgha.cluster.plugins.module_utils.topology import merge_auto_conf
+
+# Settings of the source cluster a drill copy must not keep (it would wait for
+# synchronous standbys forever, or try to stream from the running cluster).
+DRILL_FORGET = ("primary_conninfo", "primary_slot_name", "synchronous_standby_names")
+RECOVERY_SETTINGS = ("recovery_target", "recovery_target_time", "recovery_target_lsn", "recovery_target_xid",
+                     "recovery_target_name", "recovery_target_action", "recovery_target_timeline",
+                     "recovery_target_inclusive")
+
+
+class Phases(object):
+    def __init__(self):
+        self.items = []
+        self.started = None
+        self.name = None
+
+    def start(self, name):
+        self.stop()
+        self.name, self.started = name, time.monotonic()
+
+    def stop(self):
+        if self.name:
+            self.items.append({"name": self.name, "seconds": round(time.monotonic() - self.started, 3)})
+        self.name = None
+
+
+def systemctl(module, action, service):
+    return module.run_command(["systemctl", action, service], cwd="/")
+
+
+def forget_settings(path, names):
+    """Remove settings from postgresql.auto.conf (atomically, same owner)."""
+    text = read_file(path) or ""
+    current = parse_auto_conf(text)
+    present = dict((name, None) for name in names if name in current)
+    if not present:
+        return []
+    tmp = path + ".pgha"
+    with open(tmp, "w") as handle:
+        handle.write(merge_auto_conf(text, present))
+    stat = os.stat(path)
+    os.chown(tmp, stat.st_uid, stat.st_gid)
+    os.chmod(tmp, 0o600)
+    os.rename(tmp, path)
+    return sorted(present)
+
+
+def log_tail(path, offset):
+    try:
+        with open(path, "r") as handle:
+            handle.seek(offset)
+            return handle.read()
+    except (IOError, OSError):
+        return ""
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=node_argument_spec(
+            stanza=dict(type='str', required=True),
+            plan=dict(type='dict', required=True),
+            repo=dict(type='int', default=1),
+            mode=dict(type='str', default='drill', choices=['drill', 'inplace']),
+            amcheck=dict(type='bool', default=True),
+            probes=dict(type='list', elements='dict', default=[]),
+            process_max=dict(type='int'),
+            recovery_timeout=dict(type='int', default=3600),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    plan = p['plan']
+    paths = pg_paths(p['version'], p['cluster'], data_dir=p['data_dir'], bin_dir=p['bin_dir'])
+    data_dir = paths["data_dir"]
+    options = restore_options(p['stanza'], plan, repo=p['repo'],
+                              archive_mode="off" if p['mode'] == 'drill' else "preserve",
+                              process_max=p['process_max'])
+    command = ["pgbackrest"] + options
+    if not os.path.isfile(os.path.join(paths["conf_dir"], "postgresql.conf")):
+        module.fail_json(msg="no cluster %s/%s configured on this host (%s): create it first"
+                         % (p['version'], p['cluster'], paths["conf_dir"]), command=command)
+    if module.check_mode:
+        module.exit_json(changed=True, command=command)
+
+    log_file = "/var/log/postgresql/postgresql-%s-%s.log" % (p['version'], p['cluster'])
+    phases = Phases()
+    backup = plan.get("backup") or {}
+    report = {
+        "mode": p['mode'], "stanza": p['stanza'], "repo": p['repo'], "target": plan.get("target"),
+        "window": plan.get("window"), "command": command, "data_directory": data_dir,
+        "started": format_time(epoch_time(time.time())),
+        "backup": dict(backup, stop_time_text=format_time(epoch_time(backup["stop_time"]))
+                       if backup.get("stop_time") else None),
+        "restored_bytes": backup.get("size"), "phases": phases.items, "checks": [], "passed": False,
+        "error": None, "reached_lsn": None, "reached_time": None, "wal_replayed_bytes": None,
+    }
+    begin = time.monotonic()
+
+    def finish(error=None):
+        phases.stop()
+        report["error"] = error
+        if error:
+            report["checks"].append({"name": "restore completed", "ok": False, "detail": error})
+        report["passed"] = error is None and bool(report["checks"]) and all(c["ok"] for c in report["checks"])
+        report["duration_s"] = round(time.monotonic() - begin, 3)
+        module.exit_json(changed=True, command=command, report=report)
+
+    phases.start("stop local server")
+    rc, out, err = systemctl(module, "stop", paths["service"])
+    if rc != 0:
+        finish("could not stop %s: %s" % (paths["service"], (err or out).strip()))
+    if not os.path.isdir(data_dir):
+        os.makedirs(data_dir, 0o700)
+        module.run_command(["chown", "postgres:postgres", data_dir], check_rc=True)
+
+    phases.start("pgbackrest restore")
+    rc, out, err, dummy = pgbackrest(module, options)
+    if rc != 0:
+        finish("pgbackrest restore failed (exit %d): %s" % (rc, (err or out).strip()))
+    auto_conf = os.path.join(data_dir, "postgresql.auto.conf")
+    report["forgotten_settings"] = forget_settings(auto_conf, DRILL_FORGET) if p['mode'] == 'drill' else []
+    for stale in ("standby.signal", FENCED_MARKER):
+        if os.path.exists(os.path.join(data_dir, stale)):
+            os.remove(os.path.join(data_dir, stale))
+
+    phases.start("recovery to the target")
+    offset = os.path.getsize(log_file) if os.path.exists(log_file) else 0
+    rc, out, err = systemctl(module, "start", paths["service"])
+    deadline = time.monotonic() + p['recovery_timeout']
+    state = None
+    while True:
+        recovery = parse_recovery_log(log_tail(log_file, offset))
+        if recovery.get("error"):
+            break
+        qrc, qout, qerr = run_psql(module, paths["bin_dir"], p['port'], "SELECT pg_is_in_recovery()")
+        state = qout.strip() if qrc == 0 else None
+        if state == "f" or time.monotonic() > deadline:
+            break
+        status_rc = systemctl(module, "is-active", paths["service"])[0]
+        if rc != 0 and status_rc != 0:
+            break
+        time.sleep(0.5)
+    recovery = parse_recovery_log(log_tail(log_file, offset))
+    report["recovery_log"] = recovery
+    report["reached_lsn"] = recovery.get("redo_done")
+    report["reached_time"] = recovery.get("last_transaction_time")
+    report["new_timeline"] = recovery.get("new_timeline")
+    report["wal_replayed_bytes"] = wal_replayed(recovery, backup)
+    if state != "f":
+        tail = log_tail(log_file, offset).strip().splitlines()[-8:]
+        finish("the restored server did not finish recovery and promote (%s): %s"
+               % (recovery.get("error") or "state %s" % state, " / ".join(tail)))
+
+    phases.start("verify")
+    # Recovery settings stay in postgresql.auto.conf after the promotion;
+    # drop them so a later restart or demotion does not stop at this target.
+    for name in RECOVERY_SETTINGS:
+        run_psql(module, paths["bin_dir"], p['port'], "ALTER SYSTEM RESET %s" % name)
+    run_psql(module, paths["bin_dir"], p['port'], "SELECT pg_reload_conf()")
+    checks = report["checks"]
+    qrc, qout, qerr = run_psql(module, paths["bin_dir"], p['port'],
+                               "SELECT count(*) FROM pg_database WHERE datallowconn")
+    checks.append({"name": "server started, consistent and writable", "ok": qrc == 0,
+                   "detail": "%s databases accept connections" % qout.strip() if qrc == 0 else qerr.strip()})
+    checks.extend(target_checks(plan["target"], recovery, report["reached_lsn"]))
+    if p['amcheck']:
+        argv = as_postgres([os.path.join(paths["bin_dir"], "pg_amcheck"), "--all", "--install-missing",
+                            "-h", "/var/run/postgresql", "-p", str(p['port'])])
+        started = time.monotonic()
+        arc, aout, aerr = module.run_command(argv, cwd="/")
+        checks.append({"name": "pg_amcheck --all", "ok": arc == 0,
+                       "detail": ("no corruption found in %.1f s" % (time.monotonic() - started)) if arc == 0
+                       else (aout + aerr).strip()[-2000:]})
+    results = []
+    for probe in p['probes']:
+        prc, pout, perr = run_psql(module, paths["bin_dir"], p['port'], probe["sql"],
+                                   database=probe.get("database", "postgres"), timeout=30)
+        first = pout.strip().splitlines()[0].split("|")[0] if prc == 0 and pout.strip() else None
+        results.append({"value": first, "error": perr.strip() if prc != 0 else None})
+    checks.extend(probe_checks(p['probes'], results))
+    finish()
+
+
+if __name__ == '__main__':
+    main()
