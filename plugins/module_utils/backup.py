@@ -464,3 +464,31 @@ def render_report(report):
     if report.get("untouched"):
         lines += ["", "Running cluster untouched: %s" % report["untouched"]]
     return "\n".join(lines) + "\n"
+
+
+def cluster_fingerprint(nodes):
+    """What a drill must not change in the running cluster: per node its
+    role, timeline, system identifier and upstream."""
+    result = {}
+    for host, node in sorted((nodes or {}).items()):
+        node = node or {}
+        upstream = node.get("upstream") or {}
+        result[host] = {
+            "up": bool(node.get("up")),
+            "role": node.get("role"),
+            "timeline": node.get("timeline"),
+            "system_identifier": node.get("system_identifier"),
+            "upstream": upstream.get("host"),
+        }
+    return result
+
+
+def cluster_changes(before, after):
+    """Differences between two fingerprints, as sentences (empty: untouched)."""
+    changes = []
+    for host in sorted(set(before) | set(after)):
+        old, new = before.get(host, {}), after.get(host, {})
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key):
+                changes.append("%s: %s was %r, now %r" % (host, key, old.get(key), new.get(key)))
+    return changes

@@ -54,6 +54,14 @@ options:
     description: Validate the target and return a plan (with no target given, C(latest)).
     type: bool
     default: false
+  archive_first:
+    description:
+      - Before reading the repository (and after the target's form is checked), run
+        C(pgbackrest check), which switches the primary's WAL file and waits until it is
+        archived, so the newest commits are restorable. A failed check (no primary answers)
+        is a warning; the plan then uses what is archived.
+    type: bool
+    default: false
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying the target.
@@ -88,6 +96,11 @@ archive:
   description: Archived timelines with their first/last segment, end LSN and time.
   returned: always
   type: dict
+archive_warnings:
+  description: Why archiving the current WAL first failed, if it did.
+  returned: always
+  type: list
+  elements: str
 plan:
   description: Validated target, backup set and window.
   returned: when plan is true
@@ -98,7 +111,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.backup import (
     RestoreError, archive_summary, backups_of, choose_backup, describe_window, parse_target, restorable_window,
     stanza_entry)
-from ansible_collections.pgha.cluster.plugins.module_utils.pgbackrest import archive_listing, info
+from ansible_collections.pgha.cluster.plugins.module_utils.pgbackrest import archive_listing, info, pgbackrest
 
 
 def main():
@@ -114,6 +127,7 @@ def main():
             target_timeline=dict(type='str'),
             set=dict(type='str'),
             plan=dict(type='bool', default=False),
+            archive_first=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
@@ -125,6 +139,13 @@ def main():
             target = parse_target(p['target'], p['target_time'], p['target_lsn'], p['target_xid'], p['target_name'])
         except RestoreError as exc:
             module.fail_json(msg="restore refused, nothing was changed: %s" % exc)
+    warnings = []
+    if p['archive_first']:
+        rc, out, err, dummy = pgbackrest(module, ["--stanza=%s" % p['stanza'], "check"])
+        if rc != 0:
+            warnings.append("could not archive the current WAL first (pgbackrest check, exit %d): %s"
+                            % (rc, (err or out).strip()))
+            module.warn(warnings[-1])
     entry = stanza_entry(info(module, p['stanza'], p['repo']), p['stanza'])
     if entry is None:
         module.fail_json(msg="stanza %s is not in repo%d" % (p['stanza'], p['repo']))
@@ -139,7 +160,7 @@ def main():
             archive["timelines"].extend(summary["timelines"])
             archive["history"].extend(summary["history"])
     window = restorable_window(backups, archive)
-    result = dict(changed=False, backups=backups, window=window, archive=archive)
+    result = dict(changed=False, backups=backups, window=window, archive=archive, archive_warnings=warnings)
     if p['plan']:
         try:
             if window is None:

@@ -27,6 +27,12 @@ options:
     description: Verify archiving with C(pgbackrest check) after the stanza exists.
     type: bool
     default: true
+  check_required:
+    description:
+      - Fail when the check fails. With V(false) a failed check (say, no primary answers during a
+        disaster) is returned as C(check_error) and a warning.
+    type: bool
+    default: true
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying the target.
@@ -53,6 +59,10 @@ created:
   description: Whether C(stanza-create) ran (or would run in check mode).
   returned: always
   type: bool
+check_error:
+  description: Why the check failed (only with check_required false).
+  returned: when the check failed
+  type: str
 check_seconds:
   description: How long C(pgbackrest check) took (WAL switched and archived).
   returned: when check ran
@@ -76,7 +86,8 @@ def repo_status(entry):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(stanza=dict(type='str', required=True), check=dict(type='bool', default=True)),
+        argument_spec=dict(stanza=dict(type='str', required=True), check=dict(type='bool', default=True),
+                           check_required=dict(type='bool', default=True)),
         supports_check_mode=True,
     )
     stanza = module.params['stanza']
@@ -92,8 +103,11 @@ def main():
     if module.params['check']:
         rc, out, err, seconds = pgbackrest(module, ["--stanza=%s" % stanza, "check"])
         if rc != 0:
-            module.fail_json(msg="archiving does not work: pgbackrest check failed (exit %d): %s"
-                             % (rc, (err or out).strip()), **result)
+            message = "pgbackrest check failed (exit %d): %s" % (rc, (err or out).strip())
+            if module.params['check_required']:
+                module.fail_json(msg="archiving does not work: " + message, **result)
+            result["check_error"] = message
+            module.warn(message)
         result["check_seconds"] = round(seconds, 2)
     module.exit_json(**result)
 

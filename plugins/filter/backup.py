@@ -1,0 +1,43 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pgha maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+name: restore_report_markdown
+short_description: Render a restore report (pgbackrest_restore's report) as Markdown
+version_added: 0.1.0
+description:
+  - Also provides C(cluster_fingerprint) (role, timeline, system identifier and upstream of each
+    node, from pg_node_info results) and C(cluster_changes) (differences between two fingerprints).
+options:
+  _input:
+    description: The report.
+    type: dict
+    required: true
+'''
+
+EXAMPLES = r'''
+markdown: "{{ report | pgha.cluster.restore_report_markdown }}"
+'''
+
+RETURN = r'''
+_value:
+  description: Markdown text.
+  type: str
+'''
+
+from ansible_collections.pgha.cluster.plugins.module_utils.backup import (
+    cluster_changes, cluster_fingerprint, render_report)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "restore_report_markdown": render_report,
+            "cluster_fingerprint": cluster_fingerprint,
+            "cluster_changes": cluster_changes,
+        }
