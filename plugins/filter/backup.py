@@ -11,7 +11,7 @@ name: restore_report_markdown
 short_description: Render a restore report (pgbackrest_restore's report) as Markdown
 version_added: 0.1.0
 description:
-  - Also provides C(cluster_fingerprint) (role, timeline, system identifier and upstream of each
+  - Also provides C(backup_summary) (one line for a backup set), C(cluster_fingerprint) (role, timeline, system identifier and upstream of each
     node, from pg_node_info results) and C(cluster_changes) (differences between two fingerprints).
 options:
   _input:
@@ -31,13 +31,14 @@ _value:
 '''
 
 from ansible_collections.pgha.cluster.plugins.module_utils.backup import (
-    cluster_changes, cluster_fingerprint, render_report)
+    backup_summary, cluster_changes, cluster_fingerprint, render_report)
 
 
 class FilterModule(object):
     def filters(self):
         return {
             "restore_report_markdown": render_report,
+            "backup_summary": backup_summary,
             "cluster_fingerprint": cluster_fingerprint,
             "cluster_changes": cluster_changes,
         }

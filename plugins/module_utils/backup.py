@@ -492,3 +492,14 @@ def cluster_changes(before, after):
             if old.get(key) != new.get(key):
                 changes.append("%s: %s was %r, now %r" % (host, key, old.get(key), new.get(key)))
     return changes
+
+
+def backup_summary(backup):
+    """One line for a backup set."""
+    if not backup:
+        return "no backup"
+    return ("repo%s %s backup %s: %s to %s, %.1f MiB of data, %.1f MiB in the repository, LSN %s to %s"
+            % (backup.get("repo"), backup.get("type"), backup.get("label"),
+               format_time(epoch_time(backup["start_time"])), format_time(epoch_time(backup["stop_time"])),
+               (backup.get("size") or 0) / 1048576.0, (backup.get("repo_size") or 0) / 1048576.0,
+               backup.get("start_lsn"), backup.get("stop_lsn")))

@@ -110,7 +110,11 @@ def register(module, p, paths, commands):
     postgresql.conf, pg_hba.conf and pg_ident.conf to /etc; a clone of a
     Debian primary has none (they live in /etc there), so empty ones are
     created first. The configure step of the postgresql role fills them.
+    A host whose configuration is still there (its data directory was moved
+    aside, e.g. by an in-place restore) needs nothing.
     """
+    if os.path.isfile(os.path.join(paths["conf_dir"], "postgresql.conf")):
+        return
     for name in ("postgresql.conf", "pg_hba.conf", "pg_ident.conf"):
         path = os.path.join(paths["data_dir"], name)
         if not os.path.exists(path):

@@ -111,9 +111,10 @@ from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
 from ansible_collections.pgha.cluster.plugins.module_utils.pgbackrest import pgbackrest
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import merge_auto_conf
 
-# Settings of the source cluster a drill copy must not keep (it would wait for
-# synchronous standbys forever, or try to stream from the running cluster).
-DRILL_FORGET = ("primary_conninfo", "primary_slot_name", "synchronous_standby_names")
+# Settings of the source cluster the restored server must not keep: it would
+# wait for synchronous standbys that are not there, or stream from the running
+# cluster (a drill). In place, sync_replication sets them again later.
+FORGET = ("primary_conninfo", "primary_slot_name", "synchronous_standby_names")
 RECOVERY_SETTINGS = ("recovery_target", "recovery_target_time", "recovery_target_lsn", "recovery_target_xid",
                      "recovery_target_name", "recovery_target_action", "recovery_target_timeline",
                      "recovery_target_inclusive")
@@ -229,7 +230,7 @@ def main():
     if rc != 0:
         finish("pgbackrest restore failed (exit %d): %s" % (rc, (err or out).strip()))
     auto_conf = os.path.join(data_dir, "postgresql.auto.conf")
-    report["forgotten_settings"] = forget_settings(auto_conf, DRILL_FORGET) if p['mode'] == 'drill' else []
+    report["forgotten_settings"] = forget_settings(auto_conf, FORGET)
     for stale in ("standby.signal", FENCED_MARKER):
         if os.path.exists(os.path.join(data_dir, stale)):
             os.remove(os.path.join(data_dir, stale))
