@@ -13,7 +13,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SYSTEM_PACKAGES := podman runc fuse-overlayfs slirp4netns uidmap iptables nftables mmdebstrap openssh-client git shellcheck python3-venv curl openssl nginx-light
 
 .PHONY: help deps system-deps venv collection-link lab-image lab-up lab-down lab-logs demo site status \
-        test unit lint sanity molecule molecule-default molecule-trixie molecule-operations build \
+        test unit lint sanity molecule molecule-default molecule-trixie molecule-operations molecule-backup build \
         bench-deploy bench-switchover bench-failover switchover failover rejoin clean
 
 help:
@@ -77,7 +77,7 @@ lint: deps
 sanity: deps
 	PY=$(PY) tests/sanity/run.sh
 
-molecule: molecule-default molecule-trixie molecule-operations
+molecule: molecule-default molecule-trixie molecule-operations molecule-backup
 
 molecule-default: deps
 	LAB_OS=bookworm tests/molecule.sh default
@@ -87,6 +87,9 @@ molecule-trixie: deps
 
 molecule-operations: deps
 	LAB_OS=bookworm tests/molecule.sh operations
+
+molecule-backup: deps
+	LAB_OS=bookworm tests/molecule.sh backup
 
 build: collection-link
 	ansible-galaxy collection build --force --output-path .cache/

@@ -77,7 +77,7 @@ def parse_target(target=None, time=None, lsn=None, xid=None, name=None):
         given.append((target, None))
     if len(given) > 1:
         raise RestoreError("give one recovery target per run, not %d (%s)"
-                           % (len(given), ", ".join(kind for kind, _ in given)))
+                           % (len(given), ", ".join(item[0] for item in given)))
     if not given:
         return {"kind": "latest", "value": None}
     kind, value = given[0]
@@ -135,8 +135,8 @@ def archive_summary(listing, segment_size=WAL_SEGMENT_SIZE):
                                                   "last_time": entry.get("time"), "segments": 0})
         current["segments"] += 1
         current["first"] = min(current["first"], number)
-        if number > current["last"] or (number == current["last"] and (entry.get("time") or 0) >
-                                         (current["last_time"] or 0)):
+        newer = (entry.get("time") or 0) > (current["last_time"] or 0)
+        if number > current["last"] or (number == current["last"] and newer):
             current["last"] = number
             current["last_time"] = entry.get("time")
     for item in timelines.values():
@@ -444,8 +444,8 @@ def render_report(report):
         ("started", report.get("started")),
         ("target", "%s %s" % (target.get("kind"), target.get("value") or "")),
         ("repository", report.get("repo")),
-        ("backup used", "%s (%s, ended %s, stop LSN %s)" % (backup.get("label"), backup.get("type"),
-                                                           backup.get("stop_time_text"), backup.get("stop_lsn"))),
+        ("backup used", "%s (%s, ended %s, stop LSN %s)" % (
+            backup.get("label"), backup.get("type"), backup.get("stop_time_text"), backup.get("stop_lsn"))),
         ("reached LSN", report.get("reached_lsn")),
         ("reached time (last replayed commit)", report.get("reached_time")),
         ("WAL replayed", "%s bytes" % report.get("wal_replayed_bytes")),
@@ -459,8 +459,8 @@ def render_report(report):
         lines.append("| %s | %.2f |" % (phase["name"], phase["seconds"]))
     lines += ["", "## Checks", "", "| check | result | detail |", "|---|---|---|"]
     for check in report.get("checks", []):
-        lines.append("| %s | %s | %s |" % (check["name"], "pass" if check["ok"] else "FAIL",
-                                            str(check.get("detail", "")).replace("|", "\\|").replace("\n", " ")))
+        detail = str(check.get("detail", "")).replace("|", "\\|").replace("\n", " ")
+        lines.append("| %s | %s | %s |" % (check["name"], "pass" if check["ok"] else "FAIL", detail))
     if report.get("untouched"):
         lines += ["", "Running cluster untouched: %s" % report["untouched"]]
     return "\n".join(lines) + "\n"

@@ -6,24 +6,8 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "tests"))
-from labtools import ROOT, playbook  # noqa: E402  pylint: disable=wrong-import-position
-
-
-def lab(*args):
-    """Run lab/lab.sh (fault injection: partition, heal, fence, start)."""
-    subprocess.run([os.path.join(ROOT, "lab", "lab.sh")] + list(args), check=True, cwd=ROOT,
-                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-
-def status():
-    """The status playbook's JSON report."""
-    import json
-    import tempfile
-    with tempfile.NamedTemporaryFile(suffix=".json") as handle:
-        rc, out, recap = playbook("playbooks/status.yml", "-e", "pgha_status_file=%s" % handle.name)
-        assert rc == 0, out[-3000:]
-        with open(handle.name) as f:
-            return json.load(f)
+from labtools import ROOT, playbook, status  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
+from labtools import lab_sh as lab  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 
 @pytest.fixture(scope="session")

@@ -70,3 +70,20 @@ def playbook(*args, inventory=None, check=False):
         recap[m.group(1)] = {"ok": int(m.group(2)), "changed": int(m.group(3)),
                              "unreachable": int(m.group(4)), "failed": int(m.group(5))}
     return proc.returncode, proc.stdout, recap
+
+
+def lab_sh(*args):
+    """Run lab/lab.sh (fault injection: partition, heal, fence, start)."""
+    subprocess.run([os.path.join(ROOT, "lab", "lab.sh")] + list(args), check=True, cwd=ROOT,
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def status():
+    """The status playbook's JSON report."""
+    import json
+    import tempfile
+    with tempfile.NamedTemporaryFile(suffix=".json") as handle:
+        rc, out, dummy = playbook("playbooks/status.yml", "-e", "pgha_status_file=%s" % handle.name)
+        assert rc == 0, out[-3000:]
+        with open(handle.name) as f:
+            return json.load(f)

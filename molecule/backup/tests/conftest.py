@@ -1,0 +1,43 @@
+"""Helpers for the backup verifiers, on top of the shared ones."""
+import json
+import os
+import sys
+import tempfile
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "tests"))
+from labtools import ROOT, lab_host, playbook, status  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
+
+
+@pytest.fixture(scope="session")
+def report_dir():
+    with tempfile.TemporaryDirectory(prefix="pgha-restore-reports-") as path:
+        yield path
+
+
+def psql(hostname, query, db="postgres"):
+    host = lab_host(hostname)
+    cmd = host.run("runuser -u postgres -- psql -XAtq -v ON_ERROR_STOP=1 -d %s -c %s", db, query)
+    assert cmd.rc == 0, "%s on %s failed: %s" % (query, hostname, cmd.stderr)
+    return cmd.stdout.strip()
+
+
+def restore(report_dir, *extra):
+    """Run restore.yml; return (rc, output, the latest report or None)."""
+    latest = os.path.join(report_dir, "latest.json")
+    if os.path.exists(latest):
+        os.remove(latest)
+    rc, out, recap = playbook("playbooks/restore.yml", "-e", "pgha_restore_report_dir=%s" % report_dir, *extra)
+    report = None
+    if os.path.exists(latest):
+        with open(latest) as handle:
+            report = json.load(handle)
+    return rc, out, report
+
+
+def probes(rows_md5):
+    return json.dumps({"pgha_restore_probes": [
+        {"name": "rows of orders", "sql": "SELECT md5(string_agg(id || ':' || note, ',' ORDER BY id)) FROM orders",
+         "expect": rows_md5},
+    ]})

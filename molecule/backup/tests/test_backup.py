@@ -1,0 +1,192 @@
+"""Backups proven by restoring them, on the lab (molecule scenario 'backup').
+
+The tests run in file order and build on each other: a table, a bad DELETE,
+drills to that moment by time, LSN, xid and restore point (from the
+repository host and from the S3-compatible store), refused targets, archiving
+across a switchover, and last an in-place restore of the whole cluster."""
+import json
+import time
+
+import pytest
+
+from conftest import lab_host, playbook, probes, psql, restore, status
+
+STATE = {}
+
+
+def pgbackrest_info():
+    out = lab_host("backup1").check_output("runuser -u postgres -- pgbackrest --stanza=main --output=json info")
+    return json.loads(out)[0]
+
+
+def test_archiving_works_and_every_repository_has_a_backup():
+    info = pgbackrest_info()
+    assert info["status"]["code"] == 0, info["status"]
+    repos = {r["key"]: r["status"]["code"] for r in info["repo"]}
+    assert repos == {1: 0, 2: 0}, repos
+    per_repo = {}
+    for backup in info["backup"]:
+        per_repo.setdefault(backup["database"]["repo-key"], []).append(backup["label"])
+    assert sorted(per_repo) == [1, 2], per_repo
+    assert info["cipher"] == "aes-256-cbc"
+    primary = status()["primary"]
+    archiver = psql(primary, "SELECT archived_count > 0, failed_count = 0 OR last_archived_time > last_failed_time "
+                             "FROM pg_stat_archiver")
+    assert archiver == "t|t", archiver
+    settings = psql(primary, "SELECT current_setting('archive_mode'), current_setting('archive_command')")
+    assert settings == "on|pgbackrest --stanza=main archive-push %p", settings
+
+
+def test_schedules_are_installed():
+    timers = lab_host("backup1").check_output("systemctl list-timers --all --no-pager --plain")
+    for unit in ("pgha-backup-full.timer", "pgha-backup-diff.timer", "pgha-backup-incr.timer",
+                 "pgha-logical-backup.timer"):
+        assert unit in timers, timers
+
+
+def test_logical_backup_runs_and_restores_with_pg_restore():
+    backup1 = lab_host("backup1")
+    backup1.check_output("systemctl start pgha-logical-backup.service")
+    listing = backup1.check_output("ls /var/backups/pgha/logical/latest/")
+    assert "globals.sql" in listing and "postgres.dump" in listing, listing
+    toc = backup1.check_output("runuser -u postgres -- pg_restore -l /var/backups/pgha/logical/latest/postgres.dump")
+    assert "pgha_pgbouncer_lookup" in toc or "FUNCTION" in toc, toc[:500]
+    assert "CREATE ROLE replicator" in backup1.check_output("cat /var/backups/pgha/logical/latest/globals.sql")
+
+
+def test_backup_playbook_takes_a_differential_backup():
+    before = len(pgbackrest_info()["backup"])
+    rc, out, recap = playbook("playbooks/backup.yml", "-e", "pgha_backup_type=diff", "-e", "pgha_backup_repo=1")
+    assert rc == 0, out[-3000:]
+    backups = pgbackrest_info()["backup"]
+    assert len(backups) == before + 1
+    assert backups[-1]["type"] == "diff" and backups[-1]["database"]["repo-key"] == 1
+
+
+def test_a_bad_delete():
+    """Rows written; time, LSN, xid and a restore point noted; then the bad DELETE."""
+    primary = status()["primary"]
+    psql(primary, "CREATE TABLE orders (id int PRIMARY KEY, note text)")
+    xid = psql(primary, "INSERT INTO orders SELECT g, 'order ' || g FROM generate_series(1, 1000) g; "
+                        "SELECT txid_current()")
+    STATE["md5"] = psql(primary, "SELECT md5(string_agg(id || ':' || note, ',' ORDER BY id)) FROM orders")
+    STATE["xid"] = xid.splitlines()[-1]
+    STATE["time"] = psql(primary, "SELECT clock_timestamp()")
+    STATE["lsn"] = psql(primary, "SELECT pg_current_wal_lsn()")
+    psql(primary, "SELECT pg_create_restore_point('before_bad_delete')")
+    time.sleep(1.2)
+    psql(primary, "DELETE FROM orders WHERE id > 600")
+    assert psql(primary, "SELECT count(*) FROM orders") == "600"
+
+
+def drill(report_dir, *target):
+    before = status()
+    rc, out, report = restore(report_dir, "-e", "pgha_restore_mode=drill", "-e", probes(STATE["md5"]), *target)
+    assert rc == 0, out[-4000:]
+    assert report and report["passed"], json.dumps(report, indent=1)[:4000]
+    assert report["untouched"] == "yes"
+    checks = {c["name"]: c["ok"] for c in report["checks"]}
+    assert checks.get("probe: rows of orders") is True, checks
+    assert checks.get("pg_amcheck --all") is True, checks
+    # The exact rows of that moment, on the drill host.
+    assert psql("drill1", "SELECT count(*), max(id) FROM orders") == "1000|1000"
+    # The running cluster kept its bad DELETE, its primary and its timelines.
+    after = status()
+    assert after["primary"] == before["primary"]
+    assert psql(after["primary"], "SELECT count(*) FROM orders") == "600"
+    return report
+
+
+def test_drill_to_the_time_before_the_delete(report_dir):
+    report = drill(report_dir, "-e", json.dumps({"pgha_restore_target_time": STATE["time"]}))
+    assert report["target"]["kind"] == "time"
+    assert any(c["name"] == "reached time matches the target" and c["ok"] for c in report["checks"])
+    names = [p["name"] for p in report["phases"]]
+    assert "pgbackrest restore" in names and "recovery to the target" in names
+    STATE["report"] = report
+
+
+def test_the_report_is_written_as_json_and_markdown(report_dir):
+    import os
+    with open(os.path.join(report_dir, "latest.md")) as handle:
+        text = handle.read()
+    assert text.startswith("# pgha restore drill: PASS")
+    for needle in ("backup used", "reached LSN", "WAL replayed", "Running cluster untouched: yes", "| pg_amcheck --all | pass"):
+        assert needle in text, text
+
+
+def test_drill_to_the_lsn_before_the_delete(report_dir):
+    drill(report_dir, "-e", "pgha_restore_target_lsn=%s" % STATE["lsn"])
+
+
+def test_drill_to_the_xid_of_the_insert(report_dir):
+    drill(report_dir, "-e", "pgha_restore_target_xid=%s" % STATE["xid"])
+
+
+def test_drill_to_the_restore_point(report_dir):
+    drill(report_dir, "-e", "pgha_restore_target_name=before_bad_delete")
+
+
+def test_drill_from_the_s3_repository_works_the_same(report_dir):
+    report = drill(report_dir, "-e", "pgha_restore_repo=2", "-e", json.dumps({"pgha_restore_target_time": STATE["time"]}))
+    assert report["repo"] == 2
+    assert report["backup"]["repo"] == 2
+
+
+@pytest.mark.parametrize("target, message", [
+    (("-e", "pgha_restore_target_time='2001-01-01 00:00:00+00'"), "is earlier than the end of the oldest backup"),
+    (("-e", "pgha_restore_target_time='2099-01-01 00:00:00+00'"), "is later than the newest archived WAL"),
+    (("-e", "pgha_restore_target_lsn=FF/0"), "is after the end of the newest archived WAL"),
+    (("-e", "pgha_restore_target_lsn=0/1"), "is before the end of the oldest backup"),
+    (("-e", "pgha_restore_target_timeline=9"), "timeline 9 is not in the repository's archive"),
+    (("-e", "pgha_restore_target_time=yesterday"), "is not understood"),
+    (("-e", "pgha_restore_target_lsn=12345"), "is not an LSN"),
+    (("-e", "pgha_restore_target_xid=abc"), "is not a transaction id"),
+    (("-e", "pgha_restore_target=earliest"), "is not one of immediate, latest"),
+    (("-e", "pgha_restore_target_xid=1000", "-e", "pgha_restore_target_name=x"), "give one recovery target per run"),
+])
+def test_invalid_targets_are_refused_before_any_change(report_dir, target, message):
+    started = psql("drill1", "SELECT pg_postmaster_start_time()")
+    rc, out, report = restore(report_dir, "-e", "pgha_restore_mode=drill", *target)
+    assert rc != 0
+    assert message in out, out[-3000:]
+    assert "restore refused, nothing was changed" in out
+    if "window" in message or "earlier" in message or "later" in message or "after" in message or "before" in message:
+        assert "restorable window:" in out, out[-3000:]
+    assert report is None
+    # The drill host was not touched: the same server process still runs.
+    assert psql("drill1", "SELECT pg_postmaster_start_time()") == started
+
+
+def test_archiving_keeps_working_across_a_switchover(report_dir):
+    old = status()["primary"]
+    rc, out, recap = playbook("playbooks/switchover.yml")
+    assert rc == 0, out[-3000:]
+    new = status()["primary"]
+    assert new != old
+    psql(new, "INSERT INTO orders VALUES (5000, 'after the switchover')")
+    rows = psql(new, "SELECT md5(string_agg(id || ':' || note, ',' ORDER BY id)) FROM orders")
+    rc, out, report = restore(report_dir, "-e", "pgha_restore_mode=drill", "-e", "pgha_restore_target=latest",
+                              "-e", probes(rows))
+    assert rc == 0, out[-4000:]
+    assert report["passed"], json.dumps(report, indent=1)[:3000]
+    assert psql("drill1", "SELECT count(*) FROM orders WHERE id = 5000") == "1"
+    assert report["recovery_log"]["new_timeline"] >= 3  # replayed across the switchover's timeline
+
+
+def test_inplace_restore_rebuilds_the_cluster(report_dir):
+    rc, out, report = restore(report_dir, "-e", "pgha_restore_mode=inplace", "-e", "pgha_restore_confirm=main",
+                              "-e", json.dumps({"pgha_restore_target_time": STATE["time"]}), "-e", probes(STATE["md5"]))
+    assert rc == 0, out[-4000:]
+    assert report["passed"] and report["mode"] == "inplace", json.dumps(report, indent=1)[:3000]
+    st = status()
+    assert st["primary"] == "pg1"
+    for node in st["nodes"]:
+        if node["host"] != "pg1":
+            assert node["role"] == "standby" and node["upstream"] == "pg1" and node["streaming"], st
+    assert [p["target"] for p in st["poolers"]] == ["pg1"], st["poolers"]
+    assert psql("pg1", "SELECT count(*) FROM orders") == "1000"
+    # The standbys cloned from the restored primary have the same rows.
+    assert psql("pg2", "SELECT count(*) FROM orders") == "1000"
+    # The other nodes' old data directories were kept aside.
+    assert "pre-restore" in lab_host("pg2").check_output("ls /var/lib/postgresql/*/")

@@ -1,0 +1,277 @@
+import datetime
+
+import pytest
+
+from ansible_collections.pgha.cluster.plugins.module_utils import backup as bk
+
+# What `pgbackrest info --output=json` prints for one stanza (trimmed): a
+# full backup at 10:11:36 and an incremental at 10:15:27 in repo1, a full in repo2.
+T0 = 1795263096  # 2026-11-21 10:11:36 UTC
+INFO = [{
+    "name": "main",
+    "status": {"code": 0, "message": "ok"},
+    "repo": [{"key": 1, "status": {"code": 0}}, {"key": 2, "status": {"code": 0}}],
+    "archive": [{"database": {"id": 1, "repo-key": 1}, "id": "15-1",
+                 "min": "000000010000000000000001", "max": "000000020000000000000014"}],
+    "backup": [
+        {"label": "20261121-101132F", "type": "full", "database": {"id": 1, "repo-key": 1},
+         "timestamp": {"start": T0 - 4, "stop": T0}, "lsn": {"start": "0/5000028", "stop": "0/6000088"},
+         "archive": {"start": "000000010000000000000005", "stop": "000000010000000000000006"},
+         "info": {"size": 23202209, "repository": {"delta": 2800000}}, "error": False},
+        {"label": "20261121-101132F_20261121-101524I", "type": "incr", "database": {"id": 1, "repo-key": 1},
+         "timestamp": {"start": T0 + 228, "stop": T0 + 231}, "lsn": {"start": "0/13000028", "stop": "0/13000100"},
+         "archive": {"start": "000000010000000000000013", "stop": "000000010000000000000013"},
+         "info": {"size": 23400000, "repository": {"delta": 800000}}, "error": False},
+        {"label": "20261121-101139F", "type": "full", "database": {"id": 1, "repo-key": 2},
+         "timestamp": {"start": T0 + 3, "stop": T0 + 11}, "lsn": {"start": "0/7000028", "stop": "0/8000050"},
+         "archive": {"start": "000000010000000000000007", "stop": "000000010000000000000008"},
+         "info": {"size": 23202209}, "error": False},
+    ],
+}]
+
+LISTING = {
+    ".": {"type": "path"},
+    "0000000100000000": {"type": "path"},
+    "0000000100000000/000000010000000000000005-35528a7f67a355b9dc533c6a4a36b4e44467262e.zst":
+        {"type": "file", "size": 100, "time": T0 - 2},
+    "0000000100000000/000000010000000000000013-497cecb510bd891bfd7815b3c0be1e9a03276ec3.zst":
+        {"type": "file", "size": 100, "time": T0 + 230},
+    "0000000100000000/000000010000000000000013.00000028.backup": {"type": "file", "size": 10, "time": T0 + 231},
+    "00000002.history": {"type": "file", "size": 40, "time": T0 + 300},
+    "0000000200000000/000000020000000000000014-68470203cbcd711fb2ec5426e7a5ea1c655e7e7a.zst":
+        {"type": "file", "size": 100, "time": T0 + 400},
+    "0000000200000000/000000010000000000000014.partial-aa.zst": {"type": "file", "size": 100, "time": T0 + 301},
+}
+
+
+def utc(seconds):
+    return bk.format_time(datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc))
+
+
+@pytest.fixture
+def repo1():
+    entry = bk.stanza_entry(INFO, "main")
+    backups = bk.backups_of(entry, 1)
+    archive = bk.archive_summary(LISTING)
+    return backups, archive, bk.restorable_window(backups, archive)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2026-11-21 10:15:00+00", "2026-11-21 10:15:00.000000+00"),
+    ("2026-11-21T10:15:00Z", "2026-11-21 10:15:00.000000+00"),
+    ("2026-11-21 11:15:00.25+01:00", "2026-11-21 10:15:00.250000+00"),
+    ("2026-11-21 05:15:00-0500", "2026-11-21 10:15:00.000000+00"),
+    ("2026-11-21 10:14:44.654159+00", "2026-11-21 10:14:44.654159+00"),
+    ("2026-11-21 10:15 UTC", "2026-11-21 10:15:00.000000+00"),
+])
+def test_parse_time_normalises_to_utc(text, expected):
+    assert bk.format_time(bk.parse_time(text)) == expected
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2026-11-21 10:15:00", "2026-13-01 00:00:00+00",
+                                  "2026-11-31 00:00:00+00", "", "10:15:00+00"])
+def test_parse_time_refuses_what_it_cannot_place(text):
+    with pytest.raises(bk.RestoreError):
+        bk.parse_time(text)
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    ({}, {"kind": "latest", "value": None}),
+    ({"target": "immediate"}, {"kind": "immediate", "value": None}),
+    ({"target": "latest"}, {"kind": "latest", "value": None}),
+    ({"lsn": "0/3000060"}, {"kind": "lsn", "value": "0/3000060"}),
+    ({"lsn": "a/b"}, {"kind": "lsn", "value": "A/B"}),
+    ({"xid": "745"}, {"kind": "xid", "value": "745"}),
+    ({"xid": 746}, {"kind": "xid", "value": "746"}),
+    ({"name": "before_bad_delete"}, {"kind": "name", "value": "before_bad_delete"}),
+    ({"time": "2026-11-21T10:15:00Z"}, {"kind": "time", "value": "2026-11-21 10:15:00.000000+00"}),
+])
+def test_parse_target(kwargs, expected):
+    assert bk.parse_target(**kwargs) == expected
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"target": "earliest"}, "is not one of immediate, latest"),
+    ({"lsn": "12345"}, "is not an LSN"),
+    ({"xid": "abc"}, "is not a transaction id"),
+    ({"xid": "2"}, "is not a transaction id"),
+    ({"name": "x" * 64}, "must be 1 to 63 bytes"),
+    ({"xid": "800", "name": "p"}, "give one recovery target per run, not 2"),
+    ({"target": "latest", "time": "2026-11-21 10:00:00+00"}, "give one recovery target per run"),
+])
+def test_parse_target_refusals(kwargs, message):
+    with pytest.raises(bk.RestoreError, match=message):
+        bk.parse_target(**kwargs)
+
+
+def test_backups_of_one_repository_oldest_first():
+    entry = bk.stanza_entry(INFO, "main")
+    assert [b["label"] for b in bk.backups_of(entry, 1)] == ["20261121-101132F", "20261121-101132F_20261121-101524I"]
+    assert [b["label"] for b in bk.backups_of(entry, 2)] == ["20261121-101139F"]
+    assert bk.backups_of(entry, 1)[0]["timeline"] == 1
+    assert bk.stanza_entry(INFO, "other") is None
+
+
+def test_archive_summary_skips_partial_and_backup_files():
+    summary = bk.archive_summary(LISTING)
+    assert [t["timeline"] for t in summary["timelines"]] == [1, 2]
+    tl1, tl2 = summary["timelines"]
+    assert tl1["last"] == 0x13 and tl1["segments"] == 2 and tl1["end_lsn"] == "0/14000000"
+    assert tl2["end_lsn"] == "0/15000000" and tl2["last_time"] == T0 + 400
+    assert summary["history"] == [2]
+
+
+def test_window_runs_from_the_oldest_backup_to_the_newest_wal(repo1):
+    dummy, dummy2, window = repo1
+    assert window["earliest_time"] == utc(T0)
+    assert window["earliest_lsn"] == "0/6000088"
+    assert window["latest_time"] == utc(T0 + 400)
+    assert window["latest_lsn"] == "0/15000000"
+    assert window["latest_timeline"] == 2 and window["timelines"] == [1, 2]
+    assert "restorable window: %s" % utc(T0) in bk.describe_window(window)
+
+
+def test_time_target_picks_the_newest_backup_that_ended_before_it(repo1):
+    backups, archive, window = repo1
+    early = bk.choose_backup(backups, bk.parse_target(time=utc(T0 + 100)), archive, window)
+    assert early["set"] == "20261121-101132F"
+    late = bk.choose_backup(backups, bk.parse_target(time=utc(T0 + 300)), archive, window)
+    assert late["set"] == "20261121-101132F_20261121-101524I"
+
+
+def test_lsn_target_picks_by_stop_lsn(repo1):
+    backups, archive, window = repo1
+    assert bk.choose_backup(backups, bk.parse_target(lsn="0/12000000"), archive, window)["set"] == "20261121-101132F"
+    assert bk.choose_backup(backups, bk.parse_target(lsn="0/13000100"), archive, window)["set"] == \
+        "20261121-101132F_20261121-101524I"
+
+
+@pytest.mark.parametrize("target, message", [
+    ({"time": "2001-01-01 00:00:00+00"}, "is earlier than the end of the oldest backup"),
+    ({"time": "2099-01-01 00:00:00+00"}, "is later than the newest archived WAL"),
+    ({"lsn": "0/1000000"}, "is before the end of the oldest backup"),
+    ({"lsn": "FF/0"}, "is after the end of the newest archived WAL"),
+])
+def test_out_of_window_targets_are_refused_with_the_window(repo1, target, message):
+    backups, archive, window = repo1
+    with pytest.raises(bk.RestoreError) as exc:
+        bk.choose_backup(backups, bk.parse_target(**target), archive, window)
+    assert message in str(exc.value)
+    assert "restorable window: %s" % utc(T0) in str(exc.value)
+    assert "0/15000000" in str(exc.value)
+
+
+def test_unknown_timeline_and_set_are_refused(repo1):
+    backups, archive, window = repo1
+    with pytest.raises(bk.RestoreError, match=r"timeline 7 is not in the repository's archive \(timelines \[1, 2\]\)"):
+        bk.choose_backup(backups, bk.parse_target(), archive, window, timeline="7")
+    with pytest.raises(bk.RestoreError, match="is not a number"):
+        bk.choose_backup(backups, bk.parse_target(), archive, window, timeline="newest")
+    with pytest.raises(bk.RestoreError, match="backup set nope is not in the repository"):
+        bk.choose_backup(backups, bk.parse_target(), archive, window, backup_set="nope")
+    with pytest.raises(bk.RestoreError, match="ended after the target time"):
+        bk.choose_backup(backups, bk.parse_target(time=utc(T0 + 100)), archive, window,
+                         backup_set="20261121-101132F_20261121-101524I")
+
+
+def test_no_backup_means_nothing_to_restore():
+    with pytest.raises(bk.RestoreError, match="holds no backup"):
+        bk.choose_backup([], bk.parse_target(), {"timelines": []}, None)
+    assert bk.restorable_window([], {}) is None
+
+
+def test_xid_name_latest_use_the_newest_or_given_set(repo1):
+    backups, archive, window = repo1
+    assert bk.choose_backup(backups, bk.parse_target(xid="900"), archive, window)["set"] == backups[-1]["label"]
+    given = bk.choose_backup(backups, bk.parse_target(name="p"), archive, window, backup_set="20261121-101132F")
+    assert given["set"] == "20261121-101132F"
+
+
+@pytest.mark.parametrize("target, expected", [
+    ({"time": "2026-11-21 10:14:44+00"},
+     ["--type=time", "--target=2026-11-21 10:14:44.000000+00", "--target-action=promote"]),
+    ({"lsn": "0/3000060"}, ["--type=lsn", "--target=0/3000060", "--target-action=promote"]),
+    ({"target": "immediate"}, ["--type=immediate", "--target-action=promote"]),
+    ({}, ["--type=default"]),
+])
+def test_restore_options(target, expected):
+    plan = {"target": bk.parse_target(**target), "set": "S", "timeline": None}
+    argv = bk.restore_options("main", plan, repo=2, archive_mode="off", process_max=4)
+    assert argv[:4] == ["--stanza=main", "--set=S", "--repo=2", "--delta"]
+    assert argv[4:4 + len(expected)] == expected
+    assert argv[-3:] == ["--archive-mode=off", "--process-max=4", "restore"]
+    plan["timeline"] = "2"
+    assert ("--target-timeline=2" in bk.restore_options("main", plan)) == (plan["target"]["kind"] != "immediate")
+
+
+LOG_TIME = """
+2026-11-21 10:15:10.100 UTC [900] LOG:  starting point-in-time recovery to 2026-11-21 10:14:44.654159+00
+2026-11-21 10:15:10.300 UTC [900] LOG:  redo starts at 0/5000028
+2026-11-21 10:15:11.000 UTC [900] LOG:  consistent recovery state reached at 0/6000088
+2026-11-21 10:15:12.000 UTC [900] LOG:  recovery stopping before commit of transaction 752, time 2026-11-21 10:14:45.900000+00
+2026-11-21 10:15:12.001 UTC [900] LOG:  redo done at 0/1104DE30 system usage: CPU: user: 0.01 s
+2026-11-21 10:15:12.001 UTC [900] LOG:  last completed transaction was at log time 2026-11-21 10:14:44.360307+00
+2026-11-21 10:15:12.200 UTC [900] LOG:  selected new timeline ID: 2
+"""
+
+
+def test_recovery_log_and_time_checks():
+    rec = bk.parse_recovery_log(LOG_TIME)
+    assert rec["stop"] == {"how": "before", "what": "commit", "xid": "752", "time": "2026-11-21 10:14:45.900000+00"}
+    assert rec["redo_start"] == "0/5000028" and rec["redo_done"] == "0/1104DE30"
+    assert rec["new_timeline"] == 2 and rec["consistent_at"] == "0/6000088"
+    target = bk.parse_target(time="2026-11-21 10:14:44.654159+00")
+    assert [c["ok"] for c in bk.target_checks(target, rec, None)] == [True]
+    # A target earlier than the last replayed commit did not match.
+    early = bk.parse_target(time="2026-11-21 10:14:40+00")
+    assert [c["ok"] for c in bk.target_checks(early, rec, None)] == [False]
+    assert bk.wal_replayed(rec, {}) == 0x1104DE30 - 0x5000028
+
+
+def test_recovery_log_lsn_name_xid_and_failure():
+    rec = bk.parse_recovery_log('LOG:  recovery stopping after WAL location (LSN) "0/1104DE68"\n'
+                                'LOG:  redo done at 0/1104DE68 system usage')
+    assert bk.target_checks(bk.parse_target(lsn="0/1104DE68"), rec, None)[0]["ok"]
+    assert not bk.target_checks(bk.parse_target(lsn="0/2104DE68"), rec, None)[0]["ok"]
+    rec = bk.parse_recovery_log('LOG:  recovery stopping at restore point "before_bad_delete", time 2026-11-21 10:14:44+00')
+    assert bk.target_checks(bk.parse_target(name="before_bad_delete"), rec, None)[0]["ok"]
+    assert not bk.target_checks(bk.parse_target(name="other"), rec, None)[0]["ok"]
+    rec = bk.parse_recovery_log("LOG:  recovery stopping after commit of transaction 751, time 2026-11-21 10:14:44+00")
+    assert bk.target_checks(bk.parse_target(xid="751"), rec, None)[0]["ok"]
+    rec = bk.parse_recovery_log("FATAL:  recovery ended before configured recovery target was reached")
+    check = bk.target_checks(bk.parse_target(xid="99999"), rec, None)[0]
+    assert not check["ok"] and "recovery ended before" in check["detail"]
+
+
+def test_probe_checks():
+    probes = [{"name": "rows", "sql": "SELECT 1", "expect": 1000}, {"sql": "SELECT 2"}, {"sql": "bad"}]
+    results = [{"value": "1000", "error": None}, {"value": "x", "error": None}, {"value": None, "error": "syntax"}]
+    assert [c["ok"] for c in bk.probe_checks(probes, results)] == [True, True, False]
+    assert bk.probe_checks(probes[:1], [{"value": "999", "error": None}])[0]["ok"] is False
+
+
+def test_cluster_changes():
+    nodes = {"pg1": {"up": True, "role": "primary", "timeline": 2, "system_identifier": "7"},
+             "pg2": {"up": True, "role": "standby", "timeline": 2, "system_identifier": "7",
+                     "upstream": {"host": "10.0.0.1"}}}
+    before = bk.cluster_fingerprint(nodes)
+    assert bk.cluster_changes(before, bk.cluster_fingerprint(nodes)) == []
+    nodes["pg2"] = dict(nodes["pg2"], role="primary", upstream=None, timeline=3)
+    changes = bk.cluster_changes(before, bk.cluster_fingerprint(nodes))
+    assert "pg2: role was 'standby', now 'primary'" in changes and len(changes) == 3
+
+
+def test_render_report_and_summary():
+    report = {"mode": "drill", "passed": False, "stanza": "main", "host": "drill1",
+              "target": {"kind": "time", "value": "2026-11-21 10:14:44.000000+00"},
+              "backup": {"label": "L", "type": "full", "stop_time_text": "t", "stop_lsn": "0/6000088"},
+              "duration_s": 12.5, "phases": [{"name": "pgbackrest restore", "seconds": 1.25}],
+              "checks": [{"name": "pg_amcheck --all", "ok": False, "detail": "a|b\nc"}], "untouched": "yes"}
+    text = bk.render_report(report)
+    assert text.startswith("# pgha restore drill: FAIL")
+    assert "| pgbackrest restore | 1.25 |" in text
+    assert "| pg_amcheck --all | FAIL | a\\|b c |" in text
+    assert "Running cluster untouched: yes" in text
+    backup = bk.backups_of(bk.stanza_entry(INFO, "main"), 1)[0]
+    assert bk.backup_summary(backup).startswith("repo1 full backup 20261121-101132F: %s" % utc(T0 - 4))
+    assert bk.backup_summary(None) == "no backup"
