@@ -14,15 +14,15 @@ SYSTEM_PACKAGES := podman runc fuse-overlayfs slirp4netns uidmap iptables nftabl
 
 .PHONY: help deps system-deps venv collection-link lab-image lab-up lab-down lab-logs demo site status \
         test unit lint sanity molecule molecule-default molecule-trixie molecule-operations molecule-backup build \
-        bench-deploy bench-switchover bench-failover switchover failover rejoin clean
+        bench-deploy bench-switchover bench-failover bench-restore switchover failover rejoin clean
 
 help:
 	@echo "make demo        install what is missing, start the lab, deploy, print status"
-	@echo "make test        every test layer: unit, lint, sanity, molecule (bookworm + trixie)"
+	@echo "make test        every test layer: unit, lint, sanity, molecule (bookworm + trixie, operations, backup)"
 	@echo "make lab-up / lab-down / lab-logs    the local lab (LAB_OS=bookworm|trixie)"
 	@echo "make site / status                   run playbooks/site.yml / status.yml on the lab"
 	@echo "make switchover / failover / rejoin  day-2 operations on the lab (-e via ANSIBLE args: see README)"
-	@echo "make bench-deploy / bench-switchover / bench-failover   benchmarks (print figures)"
+	@echo "make bench-deploy / bench-switchover / bench-failover / bench-restore   benchmarks (print figures)"
 
 deps: system-deps venv collection-link
 
@@ -102,6 +102,9 @@ bench-switchover: deps
 
 bench-failover: deps
 	bench/failover --runs 5
+
+bench-restore: deps
+	bench/restore --runs 3
 
 switchover: collection-link
 	ansible-playbook playbooks/switchover.yml

@@ -45,7 +45,7 @@ def reset_drill(version):
     data directory a fresh initdb (configuration in /etc untouched)."""
     data = "/var/lib/postgresql/%s/main" % version
     on(DRILL, "systemctl stop postgresql@%s-main; rm -rf %s && install -d -o postgres -g postgres -m 0700 %s && "
-              "runuser -u postgres -- /usr/lib/postgresql/%s/bin/initdb -q -D %s --data-checksums >/dev/null"
+              "runuser -u postgres -- /usr/lib/postgresql/%s/bin/initdb -D %s --data-checksums >/dev/null"
        % (version, data, data, version, data))
 
 

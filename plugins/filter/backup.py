@@ -11,7 +11,8 @@ name: restore_report_markdown
 short_description: Render a restore report (pgbackrest_restore's report) as Markdown
 version_added: 0.1.0
 description:
-  - Also provides C(backup_summary) (one line for a backup set), C(cluster_fingerprint) (role, timeline, system identifier and upstream of each
+  - Also provides C(s3_repos_public) (S3 repositories with their keys replaced by whether they are set),
+    C(backup_summary) (one line for a backup set), C(cluster_fingerprint) (role, timeline, system identifier and upstream of each
     node, from pg_node_info results) and C(cluster_changes) (differences between two fingerprints).
 options:
   _input:
@@ -34,11 +35,25 @@ from ansible_collections.pgha.cluster.plugins.module_utils.backup import (
     backup_summary, cluster_changes, cluster_fingerprint, render_report)
 
 
+def s3_repos_public(repos):
+    """pgha_backup_s3_repos without the keys: key and key_secret become
+    whether they are set (for validation output that must not carry secrets)."""
+    if not isinstance(repos, list):
+        return repos
+    result = []
+    for repo in repos:
+        if isinstance(repo, dict):
+            repo = dict(repo, key=bool(repo.get("key")), key_secret=bool(repo.get("key_secret")))
+        result.append(repo)
+    return result
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "restore_report_markdown": render_report,
             "backup_summary": backup_summary,
+            "s3_repos_public": s3_repos_public,
             "cluster_fingerprint": cluster_fingerprint,
             "cluster_changes": cluster_changes,
         }

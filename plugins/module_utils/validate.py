@@ -116,3 +116,47 @@ def validate_inputs(groups, initial_primaries, settings, secrets):
         errors.append("missing required secrets: %s. Set them in the inventory, ideally encrypted "
                       "with ansible-vault (the lab generates them with make lab-up)" % ", ".join(absent))
     return errors
+
+
+BACKUP_GROUP = "pgha_backup"
+DRILL_GROUP = "pgha_drill"
+S3_REQUIRED = ("endpoint", "bucket", "key", "key_secret")
+
+
+def validate_backup(groups, s3_repos, cipher, cipher_pass_set):
+    """Errors in the backup inputs. ``s3_repos`` are the pgha_backup_s3_repos
+    entries with key and key_secret replaced by whether they are set."""
+    errors = []
+    backup_hosts = list(groups.get(BACKUP_GROUP) or [])
+    if len(backup_hosts) > 1:
+        errors.append("%s has %d hosts (%s): pgBackRest uses one repository host; keep one, or add the "
+                      "others' storage as object storage" % (BACKUP_GROUP, len(backup_hosts), ", ".join(backup_hosts)))
+    if not isinstance(s3_repos, list):
+        errors.append("pgha_backup_s3_repos must be a list of repositories, not %r" % (type(s3_repos).__name__,))
+        s3_repos = []
+    for index, repo in enumerate(s3_repos):
+        name = "pgha_backup_s3_repos[%d]" % index
+        if not isinstance(repo, dict):
+            errors.append("%s must be a mapping (endpoint, bucket, region, key, key_secret...)" % name)
+            continue
+        missing = [key for key in S3_REQUIRED if not repo.get(key)]
+        if missing:
+            errors.append("%s lacks %s" % (name, ", ".join(missing)))
+        endpoint = str(repo.get("endpoint") or "")
+        if "://" in endpoint or "/" in endpoint:
+            errors.append("%s endpoint %r must be a host name only (no scheme, no path): e.g. "
+                          "ACCOUNT.r2.cloudflarestorage.com; pgBackRest always uses HTTPS" % (name, endpoint))
+        if repo.get("uri_style") not in (None, "", "host", "path"):
+            errors.append("%s uri_style must be host or path, not %r" % (name, repo.get("uri_style")))
+        port = repo.get("port")
+        if port not in (None, "") and not (_as_int(port) and 1 <= _as_int(port) <= 65535):
+            errors.append("%s port must be a TCP port, not %r" % (name, port))
+    has_repo = bool(backup_hosts) or bool(s3_repos)
+    drills = list(groups.get(DRILL_GROUP) or [])
+    if drills and not has_repo:
+        errors.append("%s hosts (%s) have no repository to restore from: add a %s host or pgha_backup_s3_repos"
+                      % (DRILL_GROUP, ", ".join(drills), BACKUP_GROUP))
+    if has_repo and cipher and not cipher_pass_set:
+        errors.append("the repositories are encrypted (pgbackrest_cipher) but pgha_backup_cipher_pass is not set: "
+                      "set it (a long random secret, in the vault) or set pgbackrest_cipher: false")
+    return errors

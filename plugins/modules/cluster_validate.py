@@ -34,6 +34,11 @@ options:
     description: The required secrets by variable name (unset ones as null). Never returned.
     type: dict
     required: true
+  backup:
+    description:
+      - Backup inputs - C(s3_repos) (the C(pgha_backup_s3_repos) entries with C(key) and C(key_secret)
+        replaced by whether they are set), C(cipher) (repositories encrypted) and C(cipher_pass_set).
+    type: dict
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying the target.
@@ -68,7 +73,7 @@ errors:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgha.cluster.plugins.module_utils.validate import validate_inputs
+from ansible_collections.pgha.cluster.plugins.module_utils.validate import validate_backup, validate_inputs
 
 
 def main():
@@ -78,11 +83,15 @@ def main():
             initial_primaries=dict(type='list', elements='str', required=True),
             settings=dict(type='dict', required=True),
             secrets=dict(type='dict', required=True, no_log=True),
+            backup=dict(type='dict'),
         ),
         supports_check_mode=True,
     )
     p = module.params
     errors = validate_inputs(p['groups'], p['initial_primaries'], p['settings'], p['secrets'])
+    if p['backup'] is not None:
+        errors += validate_backup(p['groups'], p['backup'].get('s3_repos') or [], p['backup'].get('cipher', True),
+                                  p['backup'].get('cipher_pass_set', False))
     if errors:
         module.fail_json(msg="invalid inputs, nothing was changed:\n- " + "\n- ".join(errors), errors=errors)
     module.exit_json(changed=False, errors=[])

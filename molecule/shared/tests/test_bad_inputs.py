@@ -49,6 +49,11 @@ CASES = [
      "pooler1 is in two roles (pgha_pgbouncer and pgha_postgresql)"),
     ("missing secret", ["-e", "pgha_replication_password="], None,
      "missing required secrets: pgha_replication_password"),
+    ("object store endpoint with a scheme",
+     ["-e", '{"pgha_backup_s3_repos": [{"endpoint": "https://s3.example", "bucket": "b", "key": "k", "key_secret": "s"}]}'],
+     None, "endpoint 'https://s3.example' must be a host name only"),
+    ("encrypted repository without a passphrase", ["-e", "pgha_backup_cipher_pass="], None,
+     "pgha_backup_cipher_pass is not set"),
 ]
 
 

@@ -1,5 +1,6 @@
 import pytest
 
+from ansible_collections.pgha.cluster.plugins.module_utils import validate
 from ansible_collections.pgha.cluster.plugins.module_utils.validate import validate_inputs
 
 GOOD_SETTINGS = {
@@ -53,3 +54,29 @@ def test_sync_count_ignored_when_sync_off():
 def test_all_problems_reported_at_once():
     errors = run(primaries=(), settings={"pgha_postgresql_version": 9}, secrets={"pgha_admin_password": None})
     assert len(errors) == 3
+
+
+GOOD_S3 = {"endpoint": "acct.r2.cloudflarestorage.com", "bucket": "b", "region": "auto", "uri_style": "path",
+           "key": True, "key_secret": True}
+
+
+@pytest.mark.parametrize("groups, repos, cipher, pass_set, fragment", [
+    ({"pgha_backup": ["b1", "b2"]}, [], False, False, "pgha_backup has 2 hosts (b1, b2)"),
+    ({}, [dict(GOOD_S3, endpoint="https://acct.r2.cloudflarestorage.com")], False, False,
+     "must be a host name only (no scheme, no path)"),
+    ({}, [dict(GOOD_S3, key=False)], False, False, "pgha_backup_s3_repos[0] lacks key"),
+    ({}, [dict(GOOD_S3, uri_style="virtual")], False, False, "uri_style must be host or path"),
+    ({}, [dict(GOOD_S3, port="http")], False, False, "port must be a TCP port"),
+    ({}, ["acct.r2.cloudflarestorage.com"], False, False, "must be a mapping"),
+    ({}, {"endpoint": "x"}, False, False, "must be a list of repositories"),
+    ({"pgha_drill": ["d1"]}, [], False, False, "pgha_drill hosts (d1) have no repository to restore from"),
+    ({"pgha_backup": ["b1"]}, [], True, False, "pgha_backup_cipher_pass is not set"),
+])
+def test_backup_inputs(groups, repos, cipher, pass_set, fragment):
+    errors = validate.validate_backup(groups, repos, cipher, pass_set)
+    assert any(fragment in e for e in errors), errors
+
+
+def test_good_backup_inputs():
+    assert validate.validate_backup({"pgha_backup": ["b1"], "pgha_drill": ["d1"]}, [GOOD_S3], True, True) == []
+    assert validate.validate_backup({}, [], True, False) == []  # no repository: nothing to encrypt
