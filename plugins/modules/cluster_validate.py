@@ -16,6 +16,8 @@ description:
   - Validates the inventory and the C(pgha_*) settings of a cluster and fails
     with every problem found, each naming its fix. Changes nothing; meant to
     run once on the controller before any host is touched.
+extends_documentation_fragment:
+  - pgha.cluster.attributes
 options:
   groups:
     description: Role group name to its hosts (C(pgha_postgresql), C(pgha_pgbouncer)).
@@ -39,13 +41,6 @@ options:
       - Backup inputs - C(s3_repos) (the C(pgha_backup_s3_repos) entries with C(key) and C(key_secret)
         replaced by whether they are set), C(cipher) (repositories encrypted) and C(cipher_pass_set).
     type: dict
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 author:
   - pgha maintainers (@pgha)
 '''

@@ -19,6 +19,8 @@ description:
     candidate may be missing acknowledged commits unless I(accept_data_loss=true), and decides
     how the failed primary is fenced (stopped over SSH, a fencing command, or not at all only with
     I(accept_unfenced=true)).
+extends_documentation_fragment:
+  - pgha.cluster.attributes
 options:
   nodes:
     description: Host to pg_node_info C(node) result (unreachable hosts as C({unreachable=true})).
@@ -60,13 +62,6 @@ options:
     description: Promote even when the candidate may miss acknowledged commits.
     type: bool
     default: false
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 author:
   - pgha maintainers (@pgha)
 '''

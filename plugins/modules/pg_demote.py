@@ -22,6 +22,7 @@ description:
     left (or started again) as the primary.
   - In check mode only verifies that the node is a running primary.
 extends_documentation_fragment:
+  - pgha.cluster.attributes
   - pgha.cluster.node
 options:
   poolers:
@@ -50,13 +51,6 @@ options:
   replication_user:
     description: Role for the replication connection of I(await_promotion).
     type: str
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 author:
   - pgha maintainers (@pgha)
 '''

@@ -19,19 +19,13 @@ description:
     read-only until it is rejoined.
   - In check mode reports whether it would act.
 extends_documentation_fragment:
+  - pgha.cluster.attributes
   - pgha.cluster.node
 options:
   stop_timeout:
     description: Seconds to wait for a clean stop before killing the server.
     type: int
     default: 10
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 author:
   - pgha maintainers (@pgha)
 '''

@@ -19,6 +19,7 @@ description:
   - When the server is stopped it reads the data directory instead
     (C(pg_controldata), C(standby.signal), C(postgresql.auto.conf)).
 extends_documentation_fragment:
+  - pgha.cluster.attributes
   - pgha.cluster.node
 options:
   wait_streaming:
@@ -30,13 +31,6 @@ options:
   expect_upstream:
     description: With I(wait_streaming), the address the WAL receiver must stream from.
     type: str
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 author:
   - pgha maintainers (@pgha)
 '''

@@ -21,6 +21,7 @@ description:
   - A node that is already a primary is reported unchanged.
   - In check mode reports what it would do.
 extends_documentation_fragment:
+  - pgha.cluster.attributes
   - pgha.cluster.node
 options:
   after_lsn:
@@ -37,13 +38,6 @@ options:
     description: Seconds to wait for I(after_lsn).
     type: int
     default: 30
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 author:
   - pgha maintainers (@pgha)
 '''

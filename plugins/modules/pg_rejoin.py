@@ -23,6 +23,7 @@ description:
   - A standby that already streams from the primary is left alone.
   - In check mode returns the plan.
 extends_documentation_fragment:
+  - pgha.cluster.attributes
   - pgha.cluster.node
 options:
   primary_host:
@@ -66,13 +67,6 @@ options:
     description: Re-clone when pg_rewind fails.
     type: bool
     default: true
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 author:
   - pgha maintainers (@pgha)
 '''

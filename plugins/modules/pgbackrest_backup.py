@@ -19,6 +19,8 @@ description:
     stanza yet (the first backup of a site run), so a re-run changes nothing.
   - When the configuration asks for backups from a standby and no standby can serve one, the
     backup is taken from the primary instead (O(standby_fallback)).
+extends_documentation_fragment:
+  - pgha.cluster.attributes
 options:
   stanza:
     description: Stanza name.
@@ -41,13 +43,6 @@ options:
     description: Retry from the primary when no standby can serve the backup.
     type: bool
     default: true
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 author:
   - pgha maintainers (@pgha)
 '''

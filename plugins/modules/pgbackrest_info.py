@@ -20,6 +20,8 @@ description:
     restore from (the newest one that ended before a time or LSN target). A target that is
     unparseable, out of the window or on a timeline the archive does not hold fails the task
     with the window in the message. Changes nothing.
+extends_documentation_fragment:
+  - pgha.cluster.attributes
 options:
   stanza:
     description: Stanza name.
@@ -62,13 +64,6 @@ options:
         is a warning; the plan then uses what is archived.
     type: bool
     default: false
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 author:
   - pgha maintainers (@pgha)
 '''

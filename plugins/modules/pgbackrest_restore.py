@@ -27,6 +27,7 @@ description:
     failed check, so the caller can write the report first.
   - Check mode returns the C(pgbackrest restore) command it would run and changes nothing.
 extends_documentation_fragment:
+  - pgha.cluster.attributes
   - pgha.cluster.node
 options:
   stanza:
@@ -64,13 +65,6 @@ options:
     description: Seconds to wait for recovery to reach the target and promote.
     type: int
     default: 3600
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 author:
   - pgha maintainers (@pgha)
 '''

@@ -18,6 +18,8 @@ description:
   - With O(check=true) runs C(pgbackrest check), which switches the primary's WAL file and waits
     until it is archived in every repository; a failure fails the task with pgBackRest's message.
   - Runs where pgBackRest reaches the database nodes (the repository host, or a database node).
+extends_documentation_fragment:
+  - pgha.cluster.attributes
 options:
   stanza:
     description: Stanza name (the cluster name).
@@ -33,13 +35,6 @@ options:
         disaster) is returned as C(check_error) and a warning.
     type: bool
     default: true
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 author:
   - pgha maintainers (@pgha)
 '''

@@ -15,6 +15,8 @@ version_added: 0.1.0
 description:
   - Read-only. Parses the C([databases]) section of the PgBouncer configuration
     and reports each entry's target, plus whether the service is active.
+extends_documentation_fragment:
+  - pgha.cluster.attributes
 options:
   config:
     description: Path of pgbouncer.ini.
@@ -24,13 +26,6 @@ options:
     description: systemd unit of PgBouncer.
     type: str
     default: pgbouncer.service
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 author:
   - pgha maintainers (@pgha)
 '''

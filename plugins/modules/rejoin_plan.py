@@ -16,6 +16,8 @@ description:
   - Runs on the controller and changes nothing. Needs exactly one running primary. Without a
     target, picks every reachable node that does not stream from it. Refuses the current
     primary, a node PgBouncer still sends clients to, and a node that runs as a writable primary.
+extends_documentation_fragment:
+  - pgha.cluster.attributes
 options:
   nodes:
     description: Host to pg_node_info C(node) result.
@@ -32,13 +34,6 @@ options:
   target:
     description: The node to rejoin.
     type: str
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 author:
   - pgha maintainers (@pgha)
 '''

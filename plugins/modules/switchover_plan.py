@@ -20,6 +20,8 @@ description:
     host) or returns the plan, that is the target (the best candidate when none is
     given), the standbys to re-point, the value of synchronous_standby_names
     after the switch, and the steps.
+extends_documentation_fragment:
+  - pgha.cluster.attributes
 options:
   nodes:
     description: Host to pg_node_info C(node) result.
@@ -44,13 +46,6 @@ options:
     description: Synchronous standby count.
     type: int
     default: 1
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 author:
   - pgha maintainers (@pgha)
 '''
