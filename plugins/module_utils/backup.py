@@ -364,7 +364,24 @@ def _pg_time(text):
         return None
 
 
-def target_checks(target, recovery, reached_lsn):
+def past_last_commit(target, recovery):
+    """PostgreSQL refuses to end recovery before a time or LSN target it did
+    not pass ("recovery ended before configured recovery target was
+    reached"). When replay got to the end of the archived WAL and the last
+    commit in it is not later than the target, that end is the state at the
+    target (nothing committed in between): safe to replay to the end."""
+    if not recovery.get("error") or "recovery ended before configured recovery target" not in recovery["error"]:
+        return False
+    if target["kind"] == "time":
+        last = _pg_time(recovery["last_transaction_time"]) if recovery.get("last_transaction_time") else None
+        return last is not None and last <= parse_time(target["value"])
+    if target["kind"] == "lsn":
+        done = recovery.get("redo_done")
+        return done is not None and parse_lsn(done) <= parse_lsn(target["value"])
+    return False
+
+
+def target_checks(target, recovery, reached_lsn, after_last_commit=False):
     """Does what recovery reached match the target? A list of checks
     {name, ok, detail}."""
     checks = []
@@ -384,14 +401,18 @@ def target_checks(target, recovery, reached_lsn):
             detail += "; stopped before the commit of xid %s at %s" % (stop.get("xid"), stop.get("time"))
         elif stop:
             detail += "; %s" % stop
+        elif after_last_commit:
+            detail += "; no commit after the target in the archived WAL: replayed to its end"
         else:
             detail += "; replay ended at the end of the archived WAL without passing the target"
         checks.append({"name": "reached time matches the target", "ok": ok, "detail": detail})
     elif kind == "lsn":
         done = recovery.get("redo_done") or reached_lsn
-        ok = done is not None and parse_lsn(done) >= parse_lsn(value)
+        ok = done is not None and (parse_lsn(done) >= parse_lsn(value) or after_last_commit)
         checks.append({"name": "reached LSN matches the target", "ok": ok,
-                       "detail": "replay reached %s, target %s (%s)" % (done, value, stop or "no stop record")})
+                       "detail": "replay reached %s, target %s (%s)" % (
+                           done, value, stop or ("the end of the archived WAL, before the target"
+                                                 if after_last_commit else "no stop record"))})
     elif kind == "xid":
         ok = stop.get("xid") is not None
         checks.append({"name": "stopped at the target transaction", "ok": ok,

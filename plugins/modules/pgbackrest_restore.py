@@ -99,7 +99,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.backup import (
-    epoch_time, format_time, parse_recovery_log, probe_checks, restore_options, target_checks, wal_replayed)
+    epoch_time, format_time, parse_recovery_log, past_last_commit, probe_checks, restore_options, target_checks,
+    wal_replayed)
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
     FENCED_MARKER, as_postgres, node_argument_spec, parse_auto_conf, pg_paths, read_file, run_psql)
 from ansible_collections.pgha.cluster.plugins.module_utils.pgbackrest import pgbackrest
@@ -229,24 +230,33 @@ def main():
         if os.path.exists(os.path.join(data_dir, stale)):
             os.remove(os.path.join(data_dir, stale))
 
+    def recover():
+        """Start the server and wait until it promoted, failed or timed out."""
+        offset = os.path.getsize(log_file) if os.path.exists(log_file) else 0
+        rc = systemctl(module, "start", paths["service"])[0]
+        deadline = time.monotonic() + p['recovery_timeout']
+        state = None
+        while not parse_recovery_log(log_tail(log_file, offset)).get("error"):
+            qrc, qout, dummy = run_psql(module, paths["bin_dir"], p['port'], "SELECT pg_is_in_recovery()")
+            state = qout.strip() if qrc == 0 else None
+            if state == "f" or time.monotonic() > deadline:
+                break
+            if rc != 0 and systemctl(module, "is-active", paths["service"])[0] != 0:
+                break
+            time.sleep(0.5)
+        return state, parse_recovery_log(log_tail(log_file, offset)), offset
+
     phases.start("recovery to the target")
-    offset = os.path.getsize(log_file) if os.path.exists(log_file) else 0
-    rc, out, err = systemctl(module, "start", paths["service"])
-    deadline = time.monotonic() + p['recovery_timeout']
-    state = None
-    while True:
-        recovery = parse_recovery_log(log_tail(log_file, offset))
-        if recovery.get("error"):
-            break
-        qrc, qout, qerr = run_psql(module, paths["bin_dir"], p['port'], "SELECT pg_is_in_recovery()")
-        state = qout.strip() if qrc == 0 else None
-        if state == "f" or time.monotonic() > deadline:
-            break
-        status_rc = systemctl(module, "is-active", paths["service"])[0]
-        if rc != 0 and status_rc != 0:
-            break
-        time.sleep(0.5)
-    recovery = parse_recovery_log(log_tail(log_file, offset))
+    state, recovery, offset = recover()
+    report["target_after_last_commit"] = False
+    if state != "f" and past_last_commit(plan["target"], recovery):
+        # Nothing was committed between the target and the end of the archived
+        # WAL: the end of the archive is the state at the target. Replay to it.
+        phases.start("recovery to the end of the archive (no commit after the target)")
+        forget_settings(auto_conf, RECOVERY_SETTINGS)
+        report["target_after_last_commit"] = True
+        report["first_recovery_log"] = recovery
+        state, recovery, offset = recover()
     report["recovery_log"] = recovery
     report["reached_lsn"] = recovery.get("redo_done")
     report["reached_time"] = recovery.get("last_transaction_time")
@@ -268,7 +278,8 @@ def main():
                                "SELECT count(*) FROM pg_database WHERE datallowconn")
     checks.append({"name": "server started, consistent and writable", "ok": qrc == 0,
                    "detail": "%s databases accept connections" % qout.strip() if qrc == 0 else qerr.strip()})
-    checks.extend(target_checks(plan["target"], recovery, report["reached_lsn"]))
+    checks.extend(target_checks(plan["target"], recovery, report["reached_lsn"],
+                                after_last_commit=report["target_after_last_commit"]))
     if p['amcheck']:
         argv = as_postgres([os.path.join(paths["bin_dir"], "pg_amcheck"), "--all", "--install-missing",
                             "-h", "/var/run/postgresql", "-p", str(p['port'])])

@@ -158,6 +158,35 @@ def test_invalid_targets_are_refused_before_any_change(report_dir, target, messa
     assert psql("drill1", "SELECT pg_postmaster_start_time()") == started
 
 
+def test_scheduled_drill_runs_and_status_shows_it(report_dir, tmp_path):
+    """drill_schedule.yml writes a timer and a service; the service's command
+    runs a drill that writes the latest report, which status.yml shows."""
+    import os
+    import shlex
+    import subprocess
+    units = tmp_path / "units"
+    units.mkdir()
+    rc, out, recap = playbook("playbooks/drill_schedule.yml", "-e", "pgha_drill_unit_dir=%s" % units,
+                              "-e", "pgha_restore_report_dir=%s" % report_dir,
+                              "-e", "pgha_drill_schedule='Sat *-*-* 03:00:00'")
+    assert rc == 0, out[-3000:]
+    timer = (units / "pgha-drill.timer").read_text()
+    assert "OnCalendar=Sat *-*-* 03:00:00" in timer
+    service = (units / "pgha-drill.service").read_text()
+    command = [line.split("=", 1)[1] for line in service.splitlines() if line.startswith("ExecStart=")][0]
+    env = dict(line.split("=", 1)[1].split("=", 1) for line in service.splitlines() if line.startswith("Environment="))
+    workdir = [line.split("=", 1)[1] for line in service.splitlines() if line.startswith("WorkingDirectory=")][0]
+    os.remove(os.path.join(report_dir, "latest.json"))
+    proc = subprocess.run(shlex.split(command), cwd=workdir, env=dict(os.environ, **env), check=False,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    with open(os.path.join(report_dir, "latest.json")) as handle:
+        report = json.load(handle)
+    assert report["passed"] and report["target"]["kind"] == "latest"
+    rc, out, recap = playbook("playbooks/status.yml", "-e", "pgha_restore_report_dir=%s" % report_dir)
+    assert rc == 0 and "latest restore drill on drill1" in out and "PASS" in out, out[-3000:]
+
+
 def test_archiving_keeps_working_across_a_switchover(report_dir):
     old = status()["primary"]
     rc, out, recap = playbook("playbooks/switchover.yml")

@@ -275,3 +275,26 @@ def test_render_report_and_summary():
     backup = bk.backups_of(bk.stanza_entry(INFO, "main"), 1)[0]
     assert bk.backup_summary(backup).startswith("repo1 full backup 20261121-101132F: %s" % utc(T0 - 4))
     assert bk.backup_summary(None) == "no backup"
+
+
+def test_a_target_after_the_last_commit_replays_to_the_end():
+    failed = bk.parse_recovery_log(
+        "LOG:  redo done at 0/75000090 system usage: CPU\n"
+        "LOG:  last completed transaction was at log time 2026-11-21 10:34:59.224497+00\n"
+        "FATAL:  recovery ended before configured recovery target was reached\n")
+    assert bk.past_last_commit(bk.parse_target(time="2026-11-21 10:34:59.427755+00"), failed)
+    # A commit later than the target was replayed: that is not this case.
+    assert not bk.past_last_commit(bk.parse_target(time="2026-11-21 10:34:59.000000+00"), failed)
+    assert bk.past_last_commit(bk.parse_target(lsn="0/75000100"), failed)
+    assert not bk.past_last_commit(bk.parse_target(lsn="0/74000000"), failed)
+    # An xid or a restore point that was never reached stays an error.
+    assert not bk.past_last_commit(bk.parse_target(xid="99999"), failed)
+    assert not bk.past_last_commit(bk.parse_target(time="2026-11-21 10:34:59.427755+00"),
+                                   bk.parse_recovery_log("LOG:  redo done at 0/75000090"))
+    ended = bk.parse_recovery_log("LOG:  redo done at 0/75000090 system usage\n"
+                                  "LOG:  last completed transaction was at log time 2026-11-21 10:34:59.224497+00\n")
+    check = bk.target_checks(bk.parse_target(time="2026-11-21 10:34:59.427755+00"), ended, None,
+                             after_last_commit=True)[0]
+    assert check["ok"] and "no commit after the target" in check["detail"]
+    check = bk.target_checks(bk.parse_target(lsn="0/75000100"), ended, None, after_last_commit=True)[0]
+    assert check["ok"]
