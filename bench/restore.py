@@ -36,8 +36,8 @@ def on(host, script, check=True):
     return proc.stdout.strip()
 
 
-def psql(host, sql):
-    return on(host, "runuser -u postgres -- psql -XAtq -c %s" % json.dumps(sql))
+def psql(host, sql, check=True):
+    return on(host, "runuser -u postgres -- psql -XAtq -c %s" % json.dumps(sql), check=check)
 
 
 def reset_drill(version):
@@ -59,7 +59,10 @@ def bare_restore(version, backup_set, target):
     on(DRILL, "sed -i -e '/^primary_conninfo/d' -e '/^primary_slot_name/d' -e '/^synchronous_standby_names/d' "
               "/var/lib/postgresql/%s/main/postgresql.auto.conf" % version)
     on(DRILL, "systemctl start postgresql@%s-main" % version, check=False)
-    while psql(DRILL, "SELECT pg_is_in_recovery()") != "f":
+    while psql(DRILL, "SELECT pg_is_in_recovery()", check=False) != "f":
+        if on(DRILL, "systemctl is-active postgresql@%s-main" % version, check=False) not in ("active", "activating"):
+            raise SystemExit("bench: the bare restore's server stopped: %s"
+                             % on(DRILL, "tail -5 /var/log/postgresql/postgresql-%s-main.log" % version, check=False))
         time.sleep(0.5)
     done = time.monotonic()
     return {"restore_s": restored - started, "recovery_s": done - restored, "total_s": done - started}
@@ -107,10 +110,17 @@ def main():
     sh(["ansible-playbook", "playbooks/backup.yml", "-e", "pgha_backup_type=full", "-e", "pgha_backup_repo=1"], env)
     print("full backup (repo1, via backup.yml) in %.0f s" % (time.monotonic() - t), flush=True)
     lsn0 = psql(primary, "SELECT pg_current_wal_lsn()")
-    on(primary, "runuser -u postgres -- %s/pgbench -n -c 4 -T %d postgres >/dev/null" % (bindir, args.wal_seconds))
+    # The target is taken while pgbench still commits, so recovery stops
+    # before a commit that follows it (a real point in time, not the end).
+    load = subprocess.Popen(["podman", "exec", primary, "runuser", "-u", "postgres", "--", "%s/pgbench" % bindir,
+                             "-n", "-c", "4", "-T", str(args.wal_seconds), "postgres"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(max(1, args.wal_seconds - 5))
     target = psql(primary, "SELECT clock_timestamp()")
     wal = int(psql(primary, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '%s')" % lsn0))
-    print("WAL written after the backup: %.0f MiB; target time %s" % (wal / 2 ** 20, target), flush=True)
+    load.wait()
+    print("WAL written after the backup up to the target: %.0f MiB; target time %s" % (wal / 2 ** 20, target),
+          flush=True)
     psql(primary, "SELECT pg_switch_wal()")
 
     rows = []
