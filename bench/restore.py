@@ -111,6 +111,9 @@ def main():
         psql(primary, "DROP TABLE IF EXISTS bench_digests; CREATE TABLE bench_digests AS SELECT g AS id, "
                       "md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text) || md5((g * 31)::text) AS payload "
                       "FROM generate_series(1, %d) g" % rows)
+        while int(psql(primary, "SELECT pg_database_size('postgres')")) < args.size_gib * 2 ** 30:
+            psql(primary, "INSERT INTO bench_digests SELECT g, md5(g::text) || md5((g * 7)::text) || "
+                          "md5((g * 13)::text) || md5((g * 31)::text) FROM generate_series(1, 500000) g")
         print("loaded in %.0f s" % (time.monotonic() - t), flush=True)
     size = int(psql(primary, "SELECT pg_database_size('postgres')"))
     print("database size %.2f GiB" % (size / 2 ** 30), flush=True)
