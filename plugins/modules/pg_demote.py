@@ -92,6 +92,23 @@ from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
 from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import admin
 
 
+ARCHIVE_BACKLOG = """
+SELECT CASE WHEN current_setting('archive_mode') = 'off' THEN 0
+            ELSE (SELECT count(*) FROM pg_ls_dir('pg_wal/archive_status') f WHERE f LIKE '%.ready') END
+"""
+
+
+def wait_archiver(module, paths, port, deadline):
+    """Wait (until the deadline) for no finished WAL file waiting to be
+    archived; returns how many still wait."""
+    while True:
+        rc, out, dummy = run_psql(module, paths['bin_dir'], port, ARCHIVE_BACKLOG)
+        backlog = int(out.strip()) if rc == 0 and out.strip().isdigit() else 0
+        if backlog == 0 or time.time() >= deadline:
+            return backlog
+        time.sleep(0.05)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=node_argument_spec(
@@ -117,6 +134,12 @@ def main():
     step = time.time()
     run_psql(module, paths['bin_dir'], p['port'], "CHECKPOINT", check_rc=True, timeout=30)
     result['timings']['checkpoint'] = round(time.time() - step, 3)
+    # With WAL archiving the server archives every finished WAL file before
+    # it stops: let the archiver catch up now, while clients still run, so
+    # the stop (inside the PgBouncer pause) has little left to push.
+    step = time.time()
+    result['archive_backlog'] = wait_archiver(module, paths, p['port'], deadline=step + 5)
+    result['timings']['archive_catch_up'] = round(time.time() - step, 3)
 
     paused = []
 

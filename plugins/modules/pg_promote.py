@@ -142,6 +142,23 @@ def replayed(module, bin_dir, port):
     return out.strip() if rc == 0 else None
 
 
+def clear_restore_command(module, paths, port):
+    """Set restore_command to '' (reload); returns whether it was set."""
+    rc, out, dummy = run_psql(module, paths['bin_dir'], port, "SELECT current_setting('restore_command') <> ''")
+    if rc != 0 or out.strip() != "t":
+        return False
+    run_psql(module, paths['bin_dir'], port, "ALTER SYSTEM SET restore_command = ''", check_rc=True)
+    run_psql(module, paths['bin_dir'], port, "SELECT pg_reload_conf()", check_rc=True)
+    return True
+
+
+def reset_restore_command(module, paths, port, was_set):
+    """Back to the configured restore_command (conf.d) after the promotion."""
+    if was_set:
+        run_psql(module, paths['bin_dir'], port, "ALTER SYSTEM RESET restore_command")
+        run_psql(module, paths['bin_dir'], port, "SELECT pg_reload_conf()")
+
+
 def main():
     module = AnsibleModule(
         argument_spec=node_argument_spec(
@@ -165,21 +182,35 @@ def main():
         module.exit_json(**result)
 
     start = time.time()
+    # While the standby waits for WAL after its upstream stops, and when it
+    # promotes (looking for free timeline ids), it runs restore_command for
+    # each missing file: a repository round trip each time. Off during the
+    # promotion, back to the configured value afterwards.
+    restore_command = clear_restore_command(module, paths, p['port'])
+
+    def fail(msg, **extra):
+        reset_restore_command(module, paths, p['port'], restore_command)
+        module.fail_json(msg=msg, **extra)
+
     if p['after_lsn']:
         target = parse_lsn(p['after_lsn'])
         deadline = start + p['wait_timeout']
         lsn = replayed(module, paths['bin_dir'], p['port'])
         while lsn is None or parse_lsn(lsn) <= target:
             if time.time() >= deadline:
-                module.fail_json(msg="not promoted: replayed only up to %s after %d s, the old primary's shutdown "
+                fail(msg="not promoted: replayed only up to %s after %d s, the old primary's shutdown "
                                      "checkpoint is at %s" % (lsn, p['wait_timeout'], p['after_lsn']), **result)
             time.sleep(0.02)
             lsn = replayed(module, paths['bin_dir'], p['port'])
         result['replay_lsn'] = lsn
     if p['upstream_shutdown']:
         marks = {}
-        result['shutdown_checkpoint_lsn'] = wait_upstream_shutdown(module, paths, p['port'], start + p['wait_timeout'],
-                                                                   marks)
+        try:
+            result['shutdown_checkpoint_lsn'] = wait_upstream_shutdown(module, paths, p['port'],
+                                                                       start + p['wait_timeout'], marks)
+        except SystemExit:
+            reset_restore_command(module, paths, p['port'], restore_command)
+            raise
         result['started_at'] = start
         result['upstream_gone_at'] = marks.get('upstream_gone')
     result['timings']['wait_lsn'] = round(time.time() - start, 3)
@@ -188,9 +219,10 @@ def main():
     rc, out, err = run_psql(module, paths['bin_dir'], p['port'], "SELECT pg_promote(true, %d)" % p['wait_timeout'],
                             timeout=p['wait_timeout'])
     if rc != 0 or out.strip() != "t":
-        module.fail_json(msg="promotion failed: %s" % (err or out).strip(), **result)
+        fail("promotion failed: %s" % (err or out).strip(), **result)
     result['promoted_at'] = time.time()
     result['timings']['promote'] = round(result['promoted_at'] - step, 3)
+    reset_restore_command(module, paths, p['port'], restore_command)
     after = inspect_node(module, p['version'], p['cluster'], p['port'], data_dir=p['data_dir'], bin_dir=p['bin_dir'])
     result['timeline'] = after['timeline']
     result['current_lsn'] = after.get('current_lsn')
