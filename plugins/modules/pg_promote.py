@@ -199,7 +199,7 @@ def main():
         while lsn is None or parse_lsn(lsn) <= target:
             if time.time() >= deadline:
                 fail(msg="not promoted: replayed only up to %s after %d s, the old primary's shutdown "
-                                     "checkpoint is at %s" % (lsn, p['wait_timeout'], p['after_lsn']), **result)
+                         "checkpoint is at %s" % (lsn, p['wait_timeout'], p['after_lsn']), **result)
             time.sleep(0.02)
             lsn = replayed(module, paths['bin_dir'], p['port'])
         result['replay_lsn'] = lsn
