@@ -176,7 +176,8 @@ def test_scheduled_drill_runs_and_status_shows_it(report_dir, tmp_path):
     command = [line.split("=", 1)[1] for line in service.splitlines() if line.startswith("ExecStart=")][0]
     env = dict(line.split("=", 1)[1].split("=", 1) for line in service.splitlines() if line.startswith("Environment="))
     workdir = [line.split("=", 1)[1] for line in service.splitlines() if line.startswith("WorkingDirectory=")][0]
-    os.remove(os.path.join(report_dir, "latest.json"))
+    if os.path.exists(os.path.join(report_dir, "latest.json")):
+        os.remove(os.path.join(report_dir, "latest.json"))
     proc = subprocess.run(shlex.split(command), cwd=workdir, env=dict(os.environ, **env), check=False,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:]
