@@ -13,8 +13,9 @@ module: pg_fence
 short_description: Fence a failed primary so that it can never take writes again
 version_added: 0.1.0
 description:
-  - Runs on the failed primary when it can still be reached. Stops the server (killing it if a
-    clean stop does not finish in I(stop_timeout) seconds), confirms that no postmaster runs, and
+  - Runs on the failed primary when it can still be reached. Stops the server: a clean stop
+    first; when it does not finish in I(stop_timeout) seconds (its archiver cannot reach the
+    repository, for one), an immediate shutdown, then SIGKILL. Confirms that no postmaster runs, and
     leaves a C(standby.signal) in its data directory so that a restart (a reboot) brings it up
     read-only until it is rejoined.
   - In check mode reports whether it would act.
@@ -42,12 +43,21 @@ fenced:
   returned: always
   type: bool
 killed:
-  description: The server had to be killed.
+  description: The server had to be killed (SIGKILL).
+  returned: always
+  type: bool
+how:
+  description: How the server was stopped (clean stop, immediate shutdown, killed); null when it was not running.
+  returned: always
+  type: str
+unit_reloaded:
+  description: systemd was reloaded because the stopped unit stayed in a transition state.
   returned: always
   type: bool
 '''
 
 import os
+import signal
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -55,17 +65,80 @@ from ansible_collections.pgha.cluster.plugins.module_utils.pg import FENCED_MARK
 from ansible_collections.pgha.cluster.plugins.module_utils.standby import touch_signal
 
 
-def postmaster_running(data_dir):
+# Seconds to wait for an immediate shutdown, for SIGKILL, and for the unit to settle.
+IMMEDIATE_WAIT = 10
+UNIT_WAIT = 5
+
+
+def postmaster_pid(data_dir):
+    """The postmaster's PID when one runs for this data directory, else None."""
     try:
         with open(os.path.join(data_dir, "postmaster.pid")) as handle:
             pid = int(handle.readline().strip())
     except (IOError, OSError, ValueError):
-        return False
+        return None
     try:
         os.kill(pid, 0)
     except OSError:
-        return False
-    return True
+        return None
+    return pid
+
+
+def postmaster_running(data_dir):
+    return postmaster_pid(data_dir) is not None
+
+
+def wait_gone(data_dir, seconds):
+    deadline = time.time() + seconds
+    while postmaster_running(data_dir) and time.time() < deadline:
+        time.sleep(0.1)
+    return not postmaster_running(data_dir)
+
+
+def unit_state(module, service):
+    return module.run_command(["systemctl", "is-active", service])[1].strip()
+
+
+def stop_server(module, paths, stop_timeout, result):
+    """Clean stop, then immediate shutdown, then SIGKILL; never waits on a stop job.
+
+    A clean stop waits for the archiver, which cannot finish while the repository is
+    out of reach (a partitioned primary): after stop_timeout the postmaster gets
+    SIGQUIT (immediate shutdown), then SIGKILL.
+    """
+    data_dir, service = paths['data_dir'], paths['service']
+    module.run_command(["systemctl", "stop", "--no-block", service])
+    if wait_gone(data_dir, stop_timeout):
+        result['how'] = 'clean stop'
+    else:
+        pid = postmaster_pid(data_dir)
+        if pid:
+            try:
+                os.kill(pid, signal.SIGQUIT)
+            except OSError:
+                pass
+        if wait_gone(data_dir, IMMEDIATE_WAIT):
+            result['how'] = 'immediate shutdown (the clean stop took over %ds)' % stop_timeout
+        else:
+            module.run_command(["systemctl", "kill", "--signal=SIGKILL", service])
+            pid = postmaster_pid(data_dir)
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            wait_gone(data_dir, IMMEDIATE_WAIT)
+            result['how'] = 'killed'
+            result['killed'] = True
+    # The stop job ends once the unit's processes are gone. Some systemd-in-container
+    # setups miss the cgroup-empty event and leave the unit "deactivating" for its whole
+    # TimeoutStopSec (an hour for PostgreSQL): a daemon-reload makes systemd look again.
+    deadline = time.time() + UNIT_WAIT
+    while unit_state(module, service) in ('deactivating', 'activating') and time.time() < deadline:
+        time.sleep(0.2)
+    if unit_state(module, service) in ('deactivating', 'activating'):
+        module.run_command(["systemctl", "daemon-reload"])
+        result['unit_reloaded'] = True
 
 
 def main():
@@ -78,23 +151,17 @@ def main():
     p = module.params
     paths = pg_paths(p['version'], p['cluster'], data_dir=p['data_dir'], bin_dir=p['bin_dir'])
     running = postmaster_running(paths['data_dir'])
-    signal = os.path.join(paths['data_dir'], 'standby.signal')
-    result = dict(changed=running or not os.path.exists(os.path.join(paths['data_dir'], FENCED_MARKER)), fenced=False, killed=False, was_running=running)
+    standby_signal = os.path.join(paths['data_dir'], 'standby.signal')
+    result = dict(changed=running or not os.path.exists(os.path.join(paths['data_dir'], FENCED_MARKER)), fenced=False, killed=False,
+                  was_running=running, how=None, unit_reloaded=False)
     if module.check_mode:
         module.exit_json(**result)
     if running:
-        rc, out, err = module.run_command(["timeout", str(p['stop_timeout']), "systemctl", "stop", paths['service']])
-        if postmaster_running(paths['data_dir']):
-            module.run_command(["systemctl", "kill", "--signal=SIGKILL", paths['service']])
-            module.run_command(["systemctl", "stop", paths['service']])
-            result['killed'] = True
-        deadline = time.time() + 10
-        while postmaster_running(paths['data_dir']) and time.time() < deadline:
-            time.sleep(0.1)
+        stop_server(module, paths, p['stop_timeout'], result)
     if postmaster_running(paths['data_dir']):
         module.fail_json(msg="the server still runs after stop and kill: NOT fenced", **result)
     if os.path.isdir(paths['data_dir']):
-        touch_signal(signal)
+        touch_signal(standby_signal)
         # Tells site.yml and pg_standby that this node needs rejoin.yml (pg_rewind), not a plain re-point.
         with open(os.path.join(paths['data_dir'], FENCED_MARKER), 'w') as handle:
             handle.write("fenced at %s\n" % time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))

@@ -68,6 +68,58 @@ def test_pg_fence_marks_a_stopped_node(run_module, tmp_path):
     assert rc == 0 and result["fenced"] is True and (tmp_path / "pgha.fenced").exists()
 
 
+def _postmaster(tmp_path, on_quit):
+    """A stand-in postmaster: a real process that ignores SIGTERM and either exits on
+    SIGQUIT or ignores it too; its PID in postmaster.pid."""
+    import subprocess
+    import sys
+    code = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "signal.signal(signal.SIGQUIT, %s); print('up', flush=True); time.sleep(60)"
+            % ("lambda *a: exit(0)" if on_quit == "exit" else "signal.SIG_IGN"))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    proc.stdout.readline()
+    (tmp_path / "postmaster.pid").write_text("%d\n" % proc.pid)
+    return proc
+
+
+def _fence(run_module, tmp_path, proc, states):
+    calls = []
+
+    def run_command(self, argv, **kw):
+        calls.append(argv)
+        if argv[:2] == ["systemctl", "is-active"]:
+            return 0, states.pop(0) if len(states) > 1 else states[0], ""
+        return 0, "", ""
+
+    reaper = __import__("threading").Thread(target=proc.wait)
+    reaper.start()
+    with mock.patch.object(pg_fence, "pg_paths", return_value={"data_dir": str(tmp_path), "service": "pg.service"}), \
+            mock.patch.object(pg_fence, "touch_signal"), \
+            mock.patch.object(pg_fence.AnsibleModule, "run_command", run_command), \
+            mock.patch.object(pg_fence, "IMMEDIATE_WAIT", 1), mock.patch.object(pg_fence, "UNIT_WAIT", 0.5):
+        rc, result = run_module(pg_fence, {"version": 15, "stop_timeout": 1})
+    reaper.join(5)
+    return rc, result, calls
+
+
+def test_pg_fence_escalates_to_an_immediate_shutdown(run_module, tmp_path):
+    proc = _postmaster(tmp_path, "exit")
+    rc, result, calls = _fence(run_module, tmp_path, proc, ["inactive"])
+    assert rc == 0 and result["fenced"] and proc.returncode == 0
+    assert result["how"].startswith("immediate shutdown") and result["killed"] is False
+    assert calls[0] == ["systemctl", "stop", "--no-block", "pg.service"]
+    assert ["systemctl", "daemon-reload"] not in calls
+
+
+def test_pg_fence_kills_and_unsticks_the_unit(run_module, tmp_path):
+    proc = _postmaster(tmp_path, "ignore")
+    rc, result, calls = _fence(run_module, tmp_path, proc, ["deactivating"])
+    assert rc == 0 and result["fenced"] and result["killed"] and result["how"] == "killed"
+    assert proc.returncode == -9
+    assert ["systemctl", "kill", "--signal=SIGKILL", "pg.service"] in calls
+    assert result["unit_reloaded"] and calls[-1] == ["systemctl", "daemon-reload"]
+
+
 def test_pg_rejoin_refuses_a_writable_primary(run_module):
     node = dict(primary(), data_directory_exists=True)
     with mock.patch.object(pg_rejoin, "inspect_node", return_value=node):
