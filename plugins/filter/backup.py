@@ -13,7 +13,9 @@ version_added: 0.1.0
 description:
   - Also provides C(s3_repos_public) (S3 repositories with their keys replaced by whether they are set),
     C(backup_summary) (one line for a backup set), C(cluster_fingerprint) (role, timeline, system identifier and upstream of each
-    node, from pg_node_info results) and C(cluster_changes) (differences between two fingerprints).
+    node, from pg_node_info results), C(cluster_changes) (differences between two fingerprints) and
+    C(restore_target_problem) (what is wrong with the form of a restore target given as a dict of target,
+    time, lsn, xid and name; empty when nothing is).
 options:
   _input:
     description: The report.
@@ -32,7 +34,7 @@ _value:
 '''
 
 from ansible_collections.pgha.cluster.plugins.module_utils.backup import (
-    backup_summary, cluster_changes, cluster_fingerprint, render_report)
+    RestoreError, backup_summary, cluster_changes, cluster_fingerprint, parse_target, render_report)
 
 
 def s3_repos_public(repos):
@@ -48,6 +50,16 @@ def s3_repos_public(repos):
     return result
 
 
+def restore_target_problem(given):
+    """What is wrong with the form of a restore request's target ('' when
+    nothing is): given is a dict of target, time, lsn, xid, name."""
+    try:
+        parse_target(**{key: given.get(key) for key in ("target", "time", "lsn", "xid", "name")})
+    except RestoreError as exc:
+        return str(exc)
+    return ""
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -56,4 +68,5 @@ class FilterModule(object):
             "s3_repos_public": s3_repos_public,
             "cluster_fingerprint": cluster_fingerprint,
             "cluster_changes": cluster_changes,
+            "restore_target_problem": restore_target_problem,
         }

@@ -11,6 +11,7 @@ __metaclass__ = type
 
 import json
 import os
+import time
 
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import parse_conninfo
 
@@ -88,6 +89,23 @@ def run_psql(module, bin_dir, port, sql, database="postgres", socket_dir="/var/r
     env = {"PGCONNECT_TIMEOUT": str(timeout), "PGAPPNAME": "pgha"}
     rc, out, err = module.run_command(argv, cwd="/", environ_update=env, check_rc=check_rc)
     return rc, out, err
+
+
+ARCHIVE_BACKLOG = """
+SELECT CASE WHEN current_setting('archive_mode') = 'off' THEN 0
+            ELSE (SELECT count(*) FROM pg_ls_dir('pg_wal/archive_status') f WHERE f LIKE '%.ready') END
+"""
+
+
+def wait_archiver(module, bin_dir, port, deadline, poll=0.05):
+    """Wait (until the deadline) for no finished WAL file waiting to be
+    archived; returns how many still wait."""
+    while True:
+        rc, out, dummy = run_psql(module, bin_dir, port, ARCHIVE_BACKLOG)
+        backlog = int(out.strip()) if rc == 0 and out.strip().isdigit() else 0
+        if backlog == 0 or time.time() >= deadline:
+            return backlog
+        time.sleep(poll)
 
 
 def parse_controldata(text):

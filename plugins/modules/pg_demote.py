@@ -88,25 +88,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
-    as_postgres, inspect_node, node_argument_spec, parse_controldata, pg_paths, run_psql)
+    as_postgres, inspect_node, node_argument_spec, parse_controldata, pg_paths, run_psql, wait_archiver)
 from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import admin
-
-
-ARCHIVE_BACKLOG = """
-SELECT CASE WHEN current_setting('archive_mode') = 'off' THEN 0
-            ELSE (SELECT count(*) FROM pg_ls_dir('pg_wal/archive_status') f WHERE f LIKE '%.ready') END
-"""
-
-
-def wait_archiver(module, paths, port, deadline):
-    """Wait (until the deadline) for no finished WAL file waiting to be
-    archived; returns how many still wait."""
-    while True:
-        rc, out, dummy = run_psql(module, paths['bin_dir'], port, ARCHIVE_BACKLOG)
-        backlog = int(out.strip()) if rc == 0 and out.strip().isdigit() else 0
-        if backlog == 0 or time.time() >= deadline:
-            return backlog
-        time.sleep(0.05)
 
 
 def main():
@@ -138,7 +121,7 @@ def main():
     # it stops: let the archiver catch up now, while clients still run, so
     # the stop (inside the PgBouncer pause) has little left to push.
     step = time.time()
-    result['archive_backlog'] = wait_archiver(module, paths, p['port'], deadline=step + 5)
+    result['archive_backlog'] = wait_archiver(module, paths['bin_dir'], p['port'], deadline=step + 5)
     result['timings']['archive_catch_up'] = round(time.time() - step, 3)
 
     paused = []

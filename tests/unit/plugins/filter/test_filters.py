@@ -30,3 +30,18 @@ def test_current_primary_raises_filter_error():
 def test_node_or_unreachable():
     assert F["node_or_unreachable"]({"unreachable": True, "msg": "ssh"})["unreachable"] is True
     assert F["node_or_unreachable"]({"node": {"up": True}}) == {"up": True}
+
+
+@pytest.mark.parametrize("given, problem", [
+    ({}, ""),
+    ({"time": "2026-11-21 10:15:00+00"}, ""),
+    ({"target": "latest", "lsn": ""}, ""),
+    ({"time": "yesterday-ish"}, "yesterday-ish"),
+    ({"lsn": "0/XYZ"}, "not an LSN"),
+    ({"target": "earliest"}, "not one of immediate, latest"),
+    ({"xid": "42", "name": "before-delete"}, "one recovery target per run, not 2"),
+])
+def test_restore_target_problem(given, problem):
+    from ansible_collections.pgha.cluster.plugins.filter.backup import FilterModule as BackupFilters
+    found = BackupFilters().filters()["restore_target_problem"](given)
+    assert (found == "") if problem == "" else (problem in found)

@@ -148,3 +148,58 @@ def test_pgbouncer_switch_resumes_early_when_the_old_primary_is_back(run_module,
             "config": str(ini)})
     assert rc == 1 and "10.0.0.11 accepts writes again" in result["msg"]
     assert calls[-1][-1] == "RESUME" and "host=10.0.0.11" in ini.read_text()
+
+
+def _archiver(states, backlogs, switch=(0, "0/6000000", "")):
+    """A run_command stand-in for pg_archive_now: pg_stat_archiver reads from states,
+    backlog polls from backlogs (the last one repeats)."""
+    calls = []
+
+    def run_command(module, argv, **kw):
+        sql = argv[-1]
+        calls.append(sql.strip().split()[1] if sql.strip().startswith("SELECT") else sql)
+        if "pg_stat_archiver" in sql:
+            return 0, json.dumps(states.pop(0) if len(states) > 1 else states[0]), ""
+        if "pg_switch_wal" in sql:
+            return switch
+        if "archive_status" in sql:
+            return 0, str(backlogs.pop(0) if len(backlogs) > 1 else backlogs[0]), ""
+        return 1, "", "unexpected"
+    return calls, run_command
+
+
+def _primary_state(**kw):
+    base = {"in_recovery": False, "archive_mode": "on", "last_archived_wal": "000000010000000000000005",
+            "failed_count": 0, "last_failed_wal": None}
+    base.update(kw)
+    return base
+
+
+def test_archive_now_switches_and_waits_for_the_backlog(run_module):
+    from ansible_collections.pgha.cluster.plugins.modules import pg_archive_now
+    calls, run = _archiver([_primary_state(), _primary_state(last_archived_wal="000000010000000000000006")], [2, 1, 0])
+    with mock.patch("ansible.module_utils.basic.AnsibleModule.run_command", run):
+        rc, result = run_module(pg_archive_now, {"version": 15, "timeout": 5})
+    assert rc == 0 and result["changed"] is False and result["archived"] is True
+    assert result["switch_lsn"] == "0/6000000" and result["backlog"] == 0
+    assert result["last_archived_wal"] == "000000010000000000000006"
+    assert sum(1 for c in calls if c == "CASE") == 3
+
+
+def test_archive_now_warns_when_the_archiver_fails(run_module):
+    from ansible_collections.pgha.cluster.plugins.modules import pg_archive_now
+    failing = _primary_state(failed_count=3, last_failed_wal="000000010000000000000006")
+    calls, run = _archiver([_primary_state(), failing], [1])
+    with mock.patch("ansible.module_utils.basic.AnsibleModule.run_command", run):
+        rc, result = run_module(pg_archive_now, {"version": 15, "timeout": 0})
+    assert rc == 0 and result["archived"] is False and result["backlog"] == 1
+    assert "archiving 000000010000000000000006 failed" in json.dumps(result["warnings"])
+
+
+def test_archive_now_leaves_a_standby_and_check_mode_alone(run_module):
+    from ansible_collections.pgha.cluster.plugins.modules import pg_archive_now
+    for state, args in ((_primary_state(in_recovery=True), {}), (_primary_state(), {"_ansible_check_mode": True})):
+        calls, run = _archiver([state], [0])
+        with mock.patch("ansible.module_utils.basic.AnsibleModule.run_command", run):
+            rc, result = run_module(pg_archive_now, dict({"version": 15}, **args))
+        assert rc == 0 and result["switch_lsn"] is None and "pg_switch_wal()" not in calls
