@@ -13,7 +13,7 @@ module: pg_fence
 short_description: Fence a failed primary so that it can never take writes again
 version_added: 0.1.0
 description:
-  - Runs on the failed primary when it can still be reached. Stops the server: a clean stop
+  - Runs on the failed primary when it can still be reached. Stops the server - a clean stop
     first; when it does not finish in I(stop_timeout) seconds (its archiver cannot reach the
     repository, for one), an immediate shutdown, then SIGKILL. Confirms that no postmaster runs, and
     leaves a C(standby.signal) in its data directory so that a restart (a reboot) brings it up
