@@ -107,16 +107,17 @@ def main():
         module.warn("pg_switch_wal() failed: %s" % (err or out).strip())
         module.exit_json(**result)
     result['switch_lsn'] = out.strip()
-    result['backlog'] = wait_archiver(module, paths['bin_dir'], p['port'], deadline=started + p['timeout'], poll=0.1)
+    backlog = wait_archiver(module, paths['bin_dir'], p['port'], deadline=started + p['timeout'], poll=0.1)
+    result['backlog'] = backlog
     after, error = read_state(module, paths, p['port'])
     if after is not None:
         result['last_archived_wal'] = after['last_archived_wal']
-    result['archived'] = result['backlog'] == 0
+    result['archived'] = backlog == 0
     result['seconds'] = round(time.time() - started, 3)
     if not result['archived']:
         failed = after and after['failed_count'] > state['failed_count']
         module.warn("%d WAL file(s) still wait to be archived after %ds%s; the restore uses what is archived"
-                    % (result['backlog'], p['timeout'],
+                    % (backlog, p['timeout'],
                        " (archiving %s failed: see the PostgreSQL log)" % after['last_failed_wal'] if failed else ""))
     module.exit_json(**result)
 
