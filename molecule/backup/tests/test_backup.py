@@ -83,6 +83,7 @@ def drill(report_dir, *target):
     before = status()
     rc, out, report = restore(report_dir, "-e", "pgha_restore_mode=drill", "-e", probes(STATE["md5"]), *target)
     assert rc == 0, out[-4000:]
+    STATE["out"] = out
     assert report and report["passed"], json.dumps(report, indent=1)[:4000]
     assert report["untouched"] == "yes"
     checks = {c["name"]: c["ok"] for c in report["checks"]}
@@ -117,6 +118,15 @@ def test_the_report_is_written_as_json_and_markdown(report_dir):
 
 def test_drill_to_the_lsn_before_the_delete(report_dir):
     drill(report_dir, "-e", "pgha_restore_target_lsn=%s" % STATE["lsn"])
+
+
+def test_a_prepared_drill_host_is_not_prepared_again():
+    # The first drill prepared drill1 and recorded a digest of what it set up;
+    # the drill just run found it unchanged and skipped the preparation.
+    digest = lab_host("drill1").check_output("cat /etc/postgresql/*/main/pgha-drill-prepared")
+    assert len(digest.strip()) == 64, digest
+    assert "Read the digest of the last preparation" in STATE["out"]
+    assert "Write server settings" not in STATE["out"], STATE["out"][-3000:]
 
 
 def test_drill_to_the_xid_of_the_insert(report_dir):
