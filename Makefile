@@ -104,7 +104,7 @@ bench-failover: deps
 	bench/failover --runs 5
 
 bench-restore: deps
-	bench/restore --runs 3
+	bench/restore --size-gib 3 --wal-seconds 180 --runs 3
 
 switchover: collection-link
 	ansible-playbook playbooks/switchover.yml
