@@ -95,6 +95,16 @@ def wait_gone(data_dir, seconds):
     return not postmaster_running(data_dir)
 
 
+def signal_postmaster(data_dir, signum):
+    """Send a signal to the postmaster, if one still runs."""
+    pid = postmaster_pid(data_dir)
+    if pid:
+        try:
+            os.kill(pid, signum)
+        except OSError:
+            pass
+
+
 def unit_state(module, service):
     return module.run_command(["systemctl", "is-active", service])[1].strip()
 
@@ -111,22 +121,12 @@ def stop_server(module, paths, stop_timeout, result):
     if wait_gone(data_dir, stop_timeout):
         result['how'] = 'clean stop'
     else:
-        pid = postmaster_pid(data_dir)
-        if pid:
-            try:
-                os.kill(pid, signal.SIGQUIT)
-            except OSError:
-                pass
+        signal_postmaster(data_dir, signal.SIGQUIT)
         if wait_gone(data_dir, IMMEDIATE_WAIT):
             result['how'] = 'immediate shutdown (the clean stop took over %ds)' % stop_timeout
         else:
             module.run_command(["systemctl", "kill", "--signal=SIGKILL", service])
-            pid = postmaster_pid(data_dir)
-            if pid:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+            signal_postmaster(data_dir, signal.SIGKILL)
             wait_gone(data_dir, IMMEDIATE_WAIT)
             result['how'] = 'killed'
             result['killed'] = True

@@ -111,17 +111,16 @@ def main():
         files[os.path.join(p['dir'], name + ".json")] = content
         files[os.path.join(p['dir'], name + ".md")] = markdown
     before = current(os.path.join(p['dir'], names[-1] + ".md")) or ""
-    changed = any(current(path) != text for path, text in files.items())
-    result = dict(changed=changed, files=sorted(files), markdown=markdown)
+    stale = [path for path, text in sorted(files.items()) if current(path) != text]
+    result = dict(changed=bool(stale), files=sorted(files), markdown=markdown)
     if module._diff:
         result['diff'] = dict(before=before, after=markdown, before_header=names[-1] + ".md", after_header=names[-1] + ".md")
-    if changed and not module.check_mode:
+    if stale and not module.check_mode:
         try:
             if not os.path.isdir(p['dir']):
                 os.makedirs(p['dir'], 0o750)
-            for path, text in files.items():
-                if current(path) != text:
-                    write(path, text)
+            for path in stale:
+                write(path, files[path])
         except (IOError, OSError) as exc:
             module.fail_json(msg="could not write the report in %s: %s" % (p['dir'], exc), **result)
     module.exit_json(**result)
