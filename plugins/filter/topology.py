@@ -40,6 +40,7 @@ _value:
 import re
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.pgha.cluster.plugins.module_utils.operations import fence_confirmed as _fence_confirmed
 from ansible_collections.pgha.cluster.plugins.module_utils.status import build_status, render_table
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import (
     TopologyError, choose_primary, slot_name)
@@ -86,6 +87,12 @@ def node_or_unreachable(result):
     return result["node"]
 
 
+def fence_confirmed(plan, fence_result=None, command_rc=None):
+    """{ok, how}: whether the failover plan's fence is confirmed (the promotion gate)."""
+    ok, how = _fence_confirmed(plan, fence_result if isinstance(fence_result, dict) else {}, command_rc)
+    return {"ok": ok, "how": how}
+
+
 def status_report(nodes, addresses, bouncers=None):
     return build_status(nodes, addresses, bouncers or {})
 
@@ -98,6 +105,7 @@ class FilterModule(object):
     def filters(self):
         return {
             "current_primary": current_primary,
+            "fence_confirmed": fence_confirmed,
             "node_addresses": node_addresses,
             "node_or_unreachable": node_or_unreachable,
             "hba_address": hba_address,

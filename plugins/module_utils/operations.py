@@ -152,19 +152,35 @@ def rejoin_check(nodes, node_name, primary, pooler_targets, allow_stray=False):
             "timeline": node.get("timeline"), "primary_timeline": (nodes.get(primary) or {}).get("timeline")}
 
 
-def failed_primary(nodes, addresses, pooler_targets, force=False):
-    """Which node failed: the running primary only with ``force``; otherwise the
-    node PgBouncer points at, else the one the standbys follow."""
-    running = sorted(h for h, n in nodes.items() if n.get("up") and n.get("role") == "primary")
-    if running:
-        if len(running) == 1 and force:
-            return running[0]
-        raise OperationError(
-            "%s %s a running primary (%s): failover refused. Use switchover.yml for a planned change, or "
-            "-e pgha_force=true if that primary must be replaced anyway"
-            % (", ".join(running), "is" if len(running) == 1 else "are",
-               "; ".join("timeline %s, LSN %s" % (nodes[h].get("timeline"), nodes[h].get("current_lsn"))
-                         for h in running)))
+def running_primaries(nodes):
+    """Nodes that answer as writable primaries."""
+    return sorted(h for h, n in nodes.items() if n.get("up") and n.get("role") == "primary")
+
+
+def describe_topology(nodes):
+    """One line per node for refusals: role, timeline, LSN, upstream."""
+    parts = []
+    for host in sorted(nodes):
+        node = nodes[host] or {}
+        if node.get("unreachable"):
+            parts.append("%s unreachable" % host)
+            continue
+        if not node.get("up"):
+            parts.append("%s down (%s data directory, timeline %s, checkpoint %s)"
+                         % (host, node.get("role") or "no", node.get("timeline"), node.get("checkpoint_lsn")))
+            continue
+        text = "%s %s timeline %s LSN %s" % (host, node.get("role"), node.get("timeline"),
+                                              node.get("current_lsn") or node.get("receive_lsn")
+                                              or node.get("replay_lsn"))
+        upstream = node.get("upstream") or {}
+        if node.get("role") == "standby":
+            text += " (%s from %s)" % (upstream.get("status") or "not streaming", upstream.get("host") or "nobody")
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def _deduced_primary(nodes, addresses, pooler_targets):
+    """The node PgBouncer points at, else the one the standbys follow (None when unclear)."""
     by_address = dict((a, h) for h, a in addresses.items())
     pointed = set(by_address.get(t, t) for t in pooler_targets if t)
     followed = set(by_address.get((n.get("primary_conninfo") or {}).get("host"))
@@ -172,15 +188,89 @@ def failed_primary(nodes, addresses, pooler_targets, force=False):
     for candidates in (pointed, followed):
         candidates = set(c for c in candidates if c in nodes)
         if len(candidates) == 1:
-            return candidates.pop()
+            return candidates.pop(), pointed, followed
+    return None, pointed, followed
+
+
+def failed_primary(nodes, addresses, pooler_targets, force=False, named=None):
+    """Which node failed, or a refusal.
+
+    Never two writable primaries: while any node other than the failed one
+    answers as a writable primary, nothing is promoted, whatever the flags.
+    The failed node itself may be a running primary only with ``force`` (its
+    fence must then be confirmed before the promotion). ``named`` (the user's
+    pgha_failed) must be the primary: a running standby is refused, and so is a
+    name other than the node PgBouncer and the standbys use.
+    """
+    running = running_primaries(nodes)
+    topology = describe_topology(nodes)
+    if named is not None and named not in nodes:
+        raise OperationError("pgha_failed=%s is not a database node of this cluster (known: %s)"
+                             % (named, ", ".join(sorted(nodes))))
+    others = [h for h in running if h != named] if named else running
+    if named and others:
+        raise OperationError(
+            "%s %s a running writable primary, not %s: promoting a standby now would make two primaries. "
+            "Use switchover.yml for a planned change; name the real primary with -e pgha_failed=%s (and "
+            "-e pgha_force=true) only if it must be replaced. Topology: %s"
+            % (", ".join(others), "is" if len(others) == 1 else "are", named, others[0], topology))
+    if len(running) > 1:
+        raise OperationError("%d nodes answer as writable primaries (%s): fence the stray one and rejoin it "
+                             "first. Topology: %s" % (len(running), ", ".join(running), topology))
+    if running:
+        if force:
+            return running[0]
+        raise OperationError(
+            "%s is a running primary (timeline %s, LSN %s): failover refused. Use switchover.yml for a planned "
+            "change, or -e pgha_force=true if that primary must be replaced anyway (it is fenced first). "
+            "Topology: %s" % (running[0], nodes[running[0]].get("timeline"), nodes[running[0]].get("current_lsn"),
+                              topology))
+    deduced, pointed, followed = _deduced_primary(nodes, addresses, pooler_targets)
+    if named:
+        node = nodes[named] or {}
+        if node.get("up") and node.get("role") == "standby":
+            raise OperationError("pgha_failed=%s names a running standby, not the failed primary: nothing to fail "
+                                 "over from. Topology: %s" % (named, topology))
+        if deduced and deduced != named:
+            raise OperationError("pgha_failed=%s is not the primary: PgBouncer and the standbys use %s. Name %s, or "
+                                 "fix the topology first. Topology: %s" % (named, deduced, deduced, topology))
+        return named
+    if deduced:
+        return deduced
     raise OperationError("cannot tell which node was the primary (PgBouncer points at %s, standbys follow %s): "
-                         "name it with -e pgha_failed=HOST"
-                         % (", ".join(sorted(pointed)) or "nothing", ", ".join(sorted(h for h in followed if h)) or "nothing"))
+                         "name it with -e pgha_failed=HOST. Topology: %s"
+                         % (", ".join(sorted(pointed)) or "nothing",
+                            ", ".join(sorted(h for h in followed if h)) or "nothing", topology))
+
+
+def synchronous_set_after_failover(nodes, failed, candidate, sync_mode, sync_count):
+    """The new primary's synchronous set: only members that are alive (running
+    standbys of the same system), k capped to how many there are. Returns
+    (standbys, count, warnings); count 0 means synchronous replication off."""
+    sysid = (nodes.get(candidate) or {}).get("system_identifier")
+    live = sorted(h for h, n in nodes.items()
+                  if h not in (failed, candidate) and n.get("up") and n.get("role") == "standby"
+                  and (not sysid or not n.get("system_identifier") or n["system_identifier"] == sysid))
+    warnings = []
+    if sync_mode == "off":
+        return live, 0, warnings
+    count = min(int(sync_count), len(live))
+    if count < int(sync_count):
+        warnings.append("only %d live standby(s) (%s) besides the new primary %s: synchronous replication runs "
+                        "with %s until the others are back (pgha_sync_count is %s); rejoin.yml restores it"
+                        % (len(live), ", ".join(live) or "none", candidate,
+                           "k=%d" % count if count else "no synchronous standby", sync_count))
+    return live, count, warnings
 
 
 def failover_plan(nodes, failed, sync_mode, sync_count, fence_command=False, accept_unfenced=False,
                   accept_data_loss=False):
     """The failover decision: fencing method, candidate, and refusals with figures."""
+    others = [h for h in running_primaries(nodes) if h != failed]
+    if others:
+        # No flag ever gets past this: the invariant is one writable primary.
+        raise OperationError("%s answer(s) as a writable primary besides %s: refused. Topology: %s"
+                             % (", ".join(others), failed, describe_topology(nodes)))
     members = sorted(h for h in nodes if h != failed)
     choice = failover_candidate(nodes, failed, sync_mode, sync_count, members)
     if choice["may_miss_commits"] and not accept_data_loss:
@@ -197,17 +287,43 @@ def failover_plan(nodes, failed, sync_mode, sync_count, fence_command=False, acc
     else:
         raise OperationError("%s cannot be reached to stop it and no fencing command is configured "
                              "(pgha_fence_command): promoting now could leave two primaries. Configure one, "
-                             "or accept the risk with -e pgha_accept_unfenced=true" % failed)
+                             "or accept the risk with -e pgha_accept_unfenced=true (the candidate then refuses "
+                             "to promote while %s's PostgreSQL still answers it)" % (failed, failed))
+    sync_standbys, count, warnings = synchronous_set_after_failover(nodes, failed, choice["candidate"],
+                                                                    sync_mode, sync_count)
     plan = dict(choice)
     plan.update({"failed": failed, "fence": fence,
                  "repoint": [h for h in members if h != choice["candidate"]],
-                 "followers": [h for h in sorted(nodes) if h != choice["candidate"]]})
+                 "followers": [h for h in sorted(nodes) if h != choice["candidate"]],
+                 "sync_standbys": sync_standbys, "sync_count": count,
+                 "sync_mode": sync_mode if count else "off", "warnings": warnings})
     return plan
+
+
+def fence_confirmed(plan, fence_result, command_rc):
+    """Whether the failed primary is known fenced: stopped by pg_fence (which says
+    so), or the fencing command exited 0, or no fencing was accepted for an
+    unreachable node. Returns (ok, how)."""
+    fence = plan.get("fence")
+    if fence == "stop":
+        result = fence_result or {}
+        if result.get("fenced") is True:
+            return True, "stopped over SSH (%s)" % (result.get("how") or "was not running")
+        return False, "pg_fence on %s did not confirm the fence (%s)" % (
+            plan.get("failed"), result.get("msg") or ("unreachable" if result.get("unreachable") else "no result"))
+    if fence == "command":
+        if command_rc == 0:
+            return True, "fencing command exited 0"
+        return False, "the fencing command for %s %s" % (
+            plan.get("failed"), "exited %s" % command_rc if command_rc is not None else "did not run")
+    if fence == "none":
+        return True, "not fenced (accepted with pgha_accept_unfenced; the candidate checks it does not answer)"
+    return False, "unknown fencing method %r" % (fence,)
 
 
 def rejoin_plan(nodes, addresses, pooler_targets, target=None):
     """Which node(s) to bring back as standbys of the single running primary."""
-    running = sorted(h for h, n in nodes.items() if n.get("up") and n.get("role") == "primary")
+    running = running_primaries(nodes)
     by_address = dict((a, h) for h, a in addresses.items())
     pointed = {}
     for pooler, address in pooler_targets.items():

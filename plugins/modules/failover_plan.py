@@ -14,11 +14,16 @@ short_description: Decide a failover from what the reachable nodes reported
 version_added: 0.1.0
 description:
   - Runs on the controller and changes nothing. Finds the failed primary (the node PgBouncer
-    points at), refuses while a primary still answers unless I(force=true), chooses the standby
+    points at), refuses while a primary still answers unless I(force=true) and that primary is the
+    failed node, refuses while any other node answers as a writable primary whatever the flags,
+    refuses a I(failed) node that is a running standby or not the node PgBouncer and the standbys use
+    (the refusal lists every node's role, timeline and LSN), chooses the standby
     with the highest received LSN (synchronous members first on a tie), refuses when that
     candidate may be missing acknowledged commits unless I(accept_data_loss=true), and decides
     how the failed primary is fenced (stopped over SSH, a fencing command, or not at all only with
     I(accept_unfenced=true)).
+  - The new primary's synchronous set counts only live standbys; when fewer than I(sync_count) are
+    alive, k is capped (with a warning) so that the new primary can commit.
 extends_documentation_fragment:
   - pgha.cluster.attributes
 options:
@@ -36,7 +41,10 @@ options:
     elements: str
     default: []
   failed:
-    description: The failed primary, when it cannot be told from PgBouncer or the standbys.
+    description:
+      - The failed primary, when it cannot be told from PgBouncer or the standbys. Refused when it is a
+        running standby, when another node answers as a writable primary, or when PgBouncer and the
+        standbys use another node.
     type: str
   sync_mode:
     description: C(off), C(quorum) or C(priority).
@@ -78,7 +86,8 @@ EXAMPLES = r'''
 RETURN = r'''
 plan:
   description: C(failed), C(candidate), C(lsn), C(timeline), C(ranking), C(may_miss_commits), C(reason),
-    C(fence) (stop, command or none), C(repoint) and C(followers).
+    C(fence) (stop, command or none), C(repoint), C(followers), C(sync_standbys), C(sync_count),
+    C(sync_mode) (the new primary's synchronous set, live members only) and C(warnings).
   returned: always
   type: dict
 '''
@@ -106,13 +115,13 @@ def main():
     )
     p = module.params
     try:
-        failed = p['failed'] or failed_primary(p['nodes'], p['addresses'], p['pooler_targets'], p['force'])
-        if failed not in p['nodes']:
-            raise OperationError("%s is not a database node of this cluster" % failed)
+        failed = failed_primary(p['nodes'], p['addresses'], p['pooler_targets'], p['force'], named=p['failed'])
         plan = failover_plan(p['nodes'], failed, p['sync_mode'], p['sync_count'], p['fence_command'],
                              p['accept_unfenced'], p['accept_data_loss'])
     except OperationError as exc:
         module.fail_json(msg="failover refused, nothing was changed: %s" % exc)
+    for warning in plan['warnings']:
+        module.warn(warning)
     module.exit_json(changed=False, plan=plan)
 
 

@@ -38,6 +38,23 @@ options:
     description: Seconds to wait for I(after_lsn).
     type: int
     default: 30
+  write_check:
+    description:
+      - After the promotion, commit a real write (a transaction with a transaction id, whose commit
+        waits for synchronous replication as any client's would) and fail unless it commits within
+        I(write_timeout) seconds. C(pg_is_in_recovery()) alone says nothing about whether commits
+        can complete. A write that timed out is cancelled (it only assigned a transaction id).
+    type: bool
+    default: false
+  write_timeout:
+    description: Seconds the write of I(write_check) may take.
+    type: int
+    default: 10
+  absent_peer:
+    description:
+      - C(HOST:PORT) of a failed primary that could not be fenced. Refuse to promote while a
+        PostgreSQL server answers there (C(pg_isready)).
+    type: str
 author:
   - pgha maintainers (@pgha)
 '''
@@ -54,6 +71,10 @@ timeline:
   description: Timeline after promotion.
   returned: always
   type: int
+write_committed:
+  description: The write of I(write_check) committed (always true without I(write_check) once promoted).
+  returned: always
+  type: bool
 promoted_at:
   description: Epoch time when the node accepted writes.
   returned: when promoted
@@ -159,24 +180,73 @@ def reset_restore_command(module, paths, port, was_set):
         run_psql(module, paths['bin_dir'], port, "SELECT pg_reload_conf()")
 
 
+WRITE_CHECK_APP = "pgha-write-check"
+
+
+def commit_write(module, paths, port, timeout):
+    """Commit a transaction that has a transaction id; returns (ok, detail).
+
+    Its commit waits for synchronous replication like any client's. The wait is
+    bounded by ``timeout`` (statement_timeout does not end a synchronous wait):
+    the client is stopped, then the waiting backend is cancelled."""
+    argv = ["timeout", str(timeout)] + as_postgres(
+        [os.path.join(paths['bin_dir'], 'psql'), "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1",
+         "-h", "/var/run/postgresql", "-p", str(port), "-d", "postgres", "-c", "SELECT txid_current()"])
+    rc, out, err = module.run_command(argv, cwd="/", environ_update={"PGAPPNAME": WRITE_CHECK_APP,
+                                                                     "PGCONNECT_TIMEOUT": "5"})
+    if rc == 0 and "canceling wait for synchronous replication" not in err:
+        return True, "transaction %s committed" % out.strip()
+    run_psql(module, paths['bin_dir'], port,
+             "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = '%s'" % WRITE_CHECK_APP)
+    state = run_psql(module, paths['bin_dir'], port,
+                     "SELECT current_setting('synchronous_standby_names') || ' / streaming: ' || "
+                     "coalesce((SELECT string_agg(application_name || ' ' || state || ' ' || sync_state, ', ') "
+                     "FROM pg_stat_replication), 'none')")[1].strip()
+    if rc == 124:
+        return False, ("a write did not commit within %d s (synchronous_standby_names = %s): clients would "
+                       "wait" % (timeout, state))
+    return False, "a write failed: %s" % (err or out).strip()
+
+
+def peer_answers(module, paths, address):
+    """Whether a PostgreSQL server answers at HOST:PORT (pg_isready exit 0 or 1)."""
+    host, dummy, port = address.rpartition(":")
+    rc = module.run_command([os.path.join(paths['bin_dir'], 'pg_isready'), "-q", "-h", host, "-p", port, "-t", "3"],
+                            cwd="/")[0]
+    return rc in (0, 1)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=node_argument_spec(
             after_lsn=dict(type='str'),
             upstream_shutdown=dict(type='bool', default=False),
             wait_timeout=dict(type='int', default=30),
+            write_check=dict(type='bool', default=False),
+            write_timeout=dict(type='int', default=10),
+            absent_peer=dict(type='str'),
         ),
         supports_check_mode=True,
     )
     p = module.params
     paths = pg_paths(p['version'], p['cluster'], data_dir=p['data_dir'], bin_dir=p['bin_dir'])
     node = inspect_node(module, p['version'], p['cluster'], p['port'], data_dir=p['data_dir'], bin_dir=p['bin_dir'])
-    result = dict(changed=False, timeline=node['timeline'], replay_lsn=node.get('replay_lsn'), timings={})
+    result = dict(changed=False, timeline=node['timeline'], replay_lsn=node.get('replay_lsn'), timings={},
+                  write_committed=False)
     if node['up'] and node['role'] == 'primary':
+        if p['write_check'] and not module.check_mode:
+            ok, detail = commit_write(module, paths, p['port'], p['write_timeout'])
+            result.update(write_committed=ok, write_check=detail)
+            if not ok:
+                module.fail_json(msg="already a primary, but %s" % detail, **result)
+        result['write_committed'] = True
         module.exit_json(msg="already a primary", **result)
     if not (node['up'] and node['role'] == 'standby'):
         module.fail_json(msg="this node is not a running standby (up: %s, role: %s)" % (node['up'], node['role']),
                          **result)
+    if p['absent_peer'] and peer_answers(module, paths, p['absent_peer']):
+        module.fail_json(msg="not promoted: the unfenced failed primary's PostgreSQL still answers at %s; "
+                             "fence it (stop it, power it off) first" % p['absent_peer'], **result)
     result['changed'] = True
     if module.check_mode:
         module.exit_json(**result)
@@ -223,6 +293,15 @@ def main():
     result['promoted_at'] = time.time()
     result['timings']['promote'] = round(result['promoted_at'] - step, 3)
     reset_restore_command(module, paths, p['port'], restore_command)
+    if p['write_check']:
+        step = time.time()
+        ok, detail = commit_write(module, paths, p['port'], p['write_timeout'])
+        result['timings']['write_check'] = round(time.time() - step, 3)
+        result['write_check'] = detail
+        if not ok:
+            module.fail_json(msg="promoted, but %s. PgBouncer is left where it was" % detail, **result)
+        result['promoted_at'] = time.time()
+    result['write_committed'] = True
     after = inspect_node(module, p['version'], p['cluster'], p['port'], data_dir=p['data_dir'], bin_dir=p['bin_dir'])
     result['timeline'] = after['timeline']
     result['current_lsn'] = after.get('current_lsn')

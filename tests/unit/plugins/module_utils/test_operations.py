@@ -192,3 +192,102 @@ def test_rejoin_plan_refuses_the_primary_and_split_brain():
 def test_rejoin_plan_stops_a_stray_primary_pgbouncer_does_not_use():
     plan = ops.rejoin_plan(cluster(pg2=primary()), ADDR, {"pooler1": "10.0.0.11"}, target="pg2")
     assert plan["primary"] == "pg1" and plan["stray"] == ["pg2"]
+
+
+# --- No flag ever leads to two writable primaries -------------------------------------------
+
+FLAGS = [dict(force=f, accept_unfenced=u, accept_data_loss=d, fence_command=c)
+         for f in (False, True) for u in (False, True) for d in (False, True) for c in (False, True)]
+
+
+def _plan(nodes, named, flags, pooler_targets=()):
+    failed = ops.failed_primary(nodes, ADDR, list(pooler_targets), flags["force"], named=named)
+    return ops.failover_plan(nodes, failed, "quorum", 1, flags["fence_command"], flags["accept_unfenced"],
+                             flags["accept_data_loss"])
+
+
+@pytest.mark.parametrize("flags", FLAGS)
+def test_naming_a_standby_while_the_primary_runs_is_refused_with_every_flag(flags):
+    # The report of the issue: pg2 a healthy writable primary, -e pgha_failed=pg3.
+    nodes = cluster(pg1=standby(upstream={"status": "streaming", "host": "10.0.0.12"}),
+                    pg2=primary(replicas=[]), pg3=standby(upstream={"status": "streaming", "host": "10.0.0.12"}))
+    with pytest.raises(ops.OperationError) as exc:
+        _plan(nodes, "pg3", flags, ["10.0.0.12"])
+    text = str(exc.value)
+    assert "pg2 is a running writable primary, not pg3" in text
+    assert "Topology: pg1 standby timeline 1 LSN 0/5000000 (streaming from 10.0.0.12); pg2 primary" in text
+
+
+@pytest.mark.parametrize("flags", FLAGS)
+def test_two_running_primaries_are_refused_with_every_flag(flags):
+    nodes = cluster(pg2=primary(replicas=[]))
+    for named in (None, "pg1", "pg2", "pg3"):
+        with pytest.raises(ops.OperationError, match="writable primar"):
+            _plan(nodes, named, flags)
+
+
+@pytest.mark.parametrize("flags", FLAGS)
+def test_failover_plan_itself_refuses_another_running_primary(flags):
+    # Even when called with a failed node directly, another writable primary stops it.
+    nodes = cluster(pg1={"unreachable": True}, pg2=primary(replicas=[]))
+    with pytest.raises(ops.OperationError, match="pg2 answer.s. as a writable primary besides pg1"):
+        ops.failover_plan(nodes, "pg1", "quorum", 1, flags["fence_command"], flags["accept_unfenced"],
+                          flags["accept_data_loss"])
+
+
+@pytest.mark.parametrize("named, nodes, fragment", [
+    ("pg3", cluster(pg1={"unreachable": True}), "pgha_failed=pg3 names a running standby"),
+    ("pg9", cluster(pg1={"unreachable": True}), "pgha_failed=pg9 is not a database node of this cluster"),
+    ("pg2", cluster(pg1={"unreachable": True}, pg2={"unreachable": True}),
+     "pgha_failed=pg2 is not the primary: PgBouncer and the standbys use pg1"),
+    ("pg1", cluster(), "pg1 is a running primary (timeline 1, LSN 0/5000000): failover refused"),
+])
+def test_a_named_failed_node_must_be_the_primary(named, nodes, fragment):
+    with pytest.raises(ops.OperationError) as exc:
+        ops.failed_primary(nodes, ADDR, ["10.0.0.11"], named=named)
+    assert fragment in str(exc.value)
+    assert "Topology:" in str(exc.value) or "not a database node" in str(exc.value)
+
+
+def test_a_named_unreachable_primary_is_accepted_and_forced_only_for_itself():
+    nodes = cluster(pg1={"unreachable": True})
+    assert ops.failed_primary(nodes, ADDR, ["10.0.0.11"], named="pg1") == "pg1"
+    assert ops.failed_primary(cluster(), ADDR, ["10.0.0.11"], force=True, named="pg1") == "pg1"
+
+
+@pytest.mark.parametrize("nodes, mode, k, expected", [
+    # k equal to the number of standbys: the failed node and the candidate are left out, k capped.
+    (cluster(pg1={"unreachable": True}), "quorum", 2, (["pg3"], 1, 1)),
+    ({"pg1": {"unreachable": True}, "pg2": standby()}, "quorum", 1, ([], 0, 1)),
+    (cluster(pg1={"up": False}, pg3=standby(up=False)), "priority", 1, ([], 0, 1)),
+    (cluster(pg1={"up": False}), "quorum", 1, (["pg3"], 1, 0)),
+    (cluster(pg1={"up": False}), "off", 1, (["pg3"], 0, 0)),
+])
+def test_synchronous_set_after_failover_counts_live_members_only(nodes, mode, k, expected):
+    standbys, count, warnings = ops.synchronous_set_after_failover(nodes, "pg1", "pg2", mode, k)
+    assert (standbys, count, len(warnings)) == expected
+
+
+def test_failover_plan_caps_k_and_turns_sync_off_when_nobody_is_left():
+    nodes = {"pg1": {"unreachable": True}, "pg2": standby()}
+    plan = ops.failover_plan(nodes, "pg1", "quorum", 1, fence_command=True, accept_data_loss=True)
+    assert plan["sync_mode"] == "off" and plan["sync_count"] == 0 and plan["sync_standbys"] == []
+    assert "no synchronous standby" in plan["warnings"][0]
+    plan = ops.failover_plan(cluster(pg1={"unreachable": True}), "pg1", "quorum", 2, fence_command=True)
+    assert plan["sync_mode"] == "quorum" and plan["sync_count"] == 1 and plan["sync_standbys"] == ["pg3"]
+
+
+@pytest.mark.parametrize("plan, fenced, rc, ok, fragment", [
+    ({"fence": "stop", "failed": "pg1"}, {"fenced": True, "how": "clean stop"}, None, True, "clean stop"),
+    ({"fence": "stop", "failed": "pg1"}, {"fenced": False, "msg": "NOT fenced"}, None, False, "NOT fenced"),
+    ({"fence": "stop", "failed": "pg1"}, {"unreachable": True}, None, False, "unreachable"),
+    ({"fence": "stop", "failed": "pg1"}, {}, None, False, "did not confirm"),
+    ({"fence": "command", "failed": "pg1"}, {}, 0, True, "exited 0"),
+    ({"fence": "command", "failed": "pg1"}, {}, 1, False, "exited 1"),
+    ({"fence": "command", "failed": "pg1"}, {}, None, False, "did not run"),
+    ({"fence": "none", "failed": "pg1"}, {}, None, True, "pgha_accept_unfenced"),
+    ({"fence": "bogus", "failed": "pg1"}, {}, 0, False, "unknown fencing method"),
+])
+def test_fence_gate(plan, fenced, rc, ok, fragment):
+    result, how = ops.fence_confirmed(plan, fenced, rc)
+    assert result is ok and fragment in how
