@@ -62,6 +62,21 @@ def node_addresses(hosts, hostvars):
     return result
 
 
+CLUSTER_WIDE_SETTINGS = ("pgha_cluster_name", "pgha_postgresql_version", "pgha_postgresql_port",
+                         "pgha_replication_user", "pgha_sync_mode", "pgha_sync_count", "pgha_pgbouncer_auth_user",
+                         "pgha_admin_user")
+
+
+def inventory_hosts(hosts, hostvars):
+    """Host -> {address, settings}: what validation compares across hosts."""
+    result = {}
+    for host in hosts:
+        hv = hostvars[host]
+        result[host] = {"address": str(hv.get("pgha_address") or hv.get("ansible_host") or host),
+                        "settings": dict((name, hv.get(name)) for name in CLUSTER_WIDE_SETTINGS)}
+    return result
+
+
 def hba_address(address):
     """pg_hba ADDRESS for a host address: /32 or /128 for a bare IP, else as given."""
     text = str(address)
@@ -107,6 +122,7 @@ class FilterModule(object):
             "current_primary": current_primary,
             "fence_confirmed": fence_confirmed,
             "node_addresses": node_addresses,
+            "inventory_hosts": inventory_hosts,
             "node_or_unreachable": node_or_unreachable,
             "hba_address": hba_address,
             "pgpass_escape": pgpass_escape,

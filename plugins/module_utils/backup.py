@@ -98,6 +98,9 @@ def parse_target(target=None, time=None, lsn=None, xid=None, name=None):
         text = str(value)
         if len(text.encode("utf-8")) > 63 or not text.strip():
             raise RestoreError("restore point name %r must be 1 to 63 bytes" % (value,))
+        if any(c in text for c in "'\"\\") or any(ord(c) < 32 or ord(c) == 127 for c in text):
+            raise RestoreError("restore point name %r holds a quote, a backslash or a control character: "
+                               "give the name as pg_create_restore_point() made it, without those" % (value,))
         return {"kind": kind, "value": text}
     return {"kind": kind, "value": None}
 

@@ -358,3 +358,30 @@ def rejoin_plan(nodes, addresses, pooler_targets, target=None):
     checks = [rejoin_check(nodes, host, primary, pointed, allow_stray=True) for host in targets]
     return {"primary": primary, "rejoin": targets, "checks": checks,
             "stray": [c["node"] for c in checks if c["stray_primary"]]}
+
+
+# pg_rewind failures a fresh clone can fix (the rewind itself is impossible), and
+# failures it cannot (the source is out of reach: a clone would fail too, after
+# the old data was moved away). Anything else leaves the data in place.
+_REWIND_CONNECTION = ("could not connect", "connection to server", "password authentication failed",
+                      "no pg_hba.conf entry", "timeout expired", "connection refused", "could not translate host",
+                      "no route to host", "server closed the connection", "ssl", "network is unreachable",
+                      "the database system is starting up", "the database system is shutting down",
+                      "source server must not be in recovery mode")
+_REWIND_CLONE_FIXES = ("could not find previous wal record", "could not open file", "could not find common ancestor",
+                       "has already been removed", "could not find wal", "requested wal segment",
+                       "target server needs to use either data checksums or", "wal_log_hints",
+                       "could not read file", "unexpected page address", "invalid record length",
+                       "record with incorrect prev-link", "could not seek in file")
+
+
+def rewind_failure(output):
+    """What a failed pg_rewind means: ``connection`` (nothing was changed; fix the
+    connection and run again), ``clone`` (the rewind is impossible: a clone fixes it)
+    or ``unknown`` (left as it is for a person to look at)."""
+    text = (output or "").lower()
+    if any(k in text for k in _REWIND_CONNECTION):
+        return "connection"
+    if any(k in text for k in _REWIND_CLONE_FIXES):
+        return "clone"
+    return "unknown"

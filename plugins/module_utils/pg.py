@@ -11,6 +11,7 @@ __metaclass__ = type
 
 import json
 import os
+import signal
 import time
 
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import parse_conninfo
@@ -106,6 +107,82 @@ def wait_archiver(module, bin_dir, port, deadline, poll=0.05):
         if backlog == 0 or time.time() >= deadline:
             return backlog
         time.sleep(poll)
+
+
+def postmaster_pid(data_dir):
+    """The postmaster's PID when one runs for this data directory, else None."""
+    try:
+        with open(os.path.join(data_dir, "postmaster.pid")) as handle:
+            pid = int(handle.readline().strip())
+    except (IOError, OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return None
+    return pid
+
+
+def postmaster_running(data_dir):
+    return postmaster_pid(data_dir) is not None
+
+
+# Seconds to wait for an immediate shutdown, for SIGKILL, and for the unit to settle.
+IMMEDIATE_WAIT = 10
+UNIT_WAIT = 5
+
+
+def wait_gone(data_dir, seconds):
+    deadline = time.time() + seconds
+    while postmaster_running(data_dir) and time.time() < deadline:
+        time.sleep(0.1)
+    return not postmaster_running(data_dir)
+
+
+def signal_postmaster(data_dir, signum):
+    """Send a signal to the postmaster, if one still runs."""
+    pid = postmaster_pid(data_dir)
+    if pid:
+        try:
+            os.kill(pid, signum)
+        except OSError:
+            pass
+
+
+def unit_state(module, service):
+    return module.run_command(["systemctl", "is-active", service])[1].strip()
+
+
+def stop_server(module, paths, stop_timeout, result):
+    """Clean stop, then immediate shutdown, then SIGKILL; never waits on a stop job.
+
+    A clean stop waits for the archiver, which cannot finish while the repository is
+    out of reach (a partitioned primary): after stop_timeout the postmaster gets
+    SIGQUIT (immediate shutdown), then SIGKILL.
+    """
+    data_dir, service = paths['data_dir'], paths['service']
+    module.run_command(["systemctl", "stop", "--no-block", service])
+    if wait_gone(data_dir, stop_timeout):
+        result['how'] = 'clean stop'
+    else:
+        signal_postmaster(data_dir, signal.SIGQUIT)
+        if wait_gone(data_dir, IMMEDIATE_WAIT):
+            result['how'] = 'immediate shutdown (the clean stop took over %ds)' % stop_timeout
+        else:
+            module.run_command(["systemctl", "kill", "--signal=SIGKILL", service])
+            signal_postmaster(data_dir, signal.SIGKILL)
+            wait_gone(data_dir, IMMEDIATE_WAIT)
+            result['how'] = 'killed'
+            result['killed'] = True
+    # The stop job ends once the unit's processes are gone. Some systemd-in-container
+    # setups miss the cgroup-empty event and leave the unit "deactivating" for its whole
+    # TimeoutStopSec (an hour for PostgreSQL): a daemon-reload makes systemd look again.
+    deadline = time.time() + UNIT_WAIT
+    while unit_state(module, service) in ('deactivating', 'activating') and time.time() < deadline:
+        time.sleep(0.2)
+    if unit_state(module, service) in ('deactivating', 'activating'):
+        module.run_command(["systemctl", "daemon-reload"])
+        result['unit_reloaded'] = True
 
 
 def parse_controldata(text):

@@ -10,10 +10,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import shutil
 import time
 
-from ansible_collections.pgha.cluster.plugins.module_utils.pg import as_postgres, read_file, run_psql
+from ansible_collections.pgha.cluster.plugins.module_utils.datadir import move_aside
+from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
+    as_postgres, postmaster_running, read_file, run_psql, stop_server)
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import build_conninfo, merge_auto_conf, quote_setting
 
 
@@ -69,13 +70,19 @@ def run(module, argv, commands):
     return out
 
 
-def clone(module, p, paths, node, desired, commands):
+def clone(module, p, paths, node, desired, commands, reason="reclone"):
+    """A fresh pg_basebackup clone. An existing data directory (re-clone of a
+    foreign system, rejoin fallback) is stopped and moved aside, never removed.
+    Returns (seconds, path of the copy kept aside or None)."""
     data_dir = paths["data_dir"]
-    if node["data_directory_exists"]:
-        # Only reached with reclone=true and a foreign database system.
-        run(module, ["systemctl", "stop", paths["service"]], commands)
-        commands.append(["rm", "-rf", data_dir])
-        shutil.rmtree(data_dir)
+    kept = None
+    if node["data_directory_exists"] or (os.path.isdir(data_dir) and os.listdir(data_dir)
+                                         and os.path.exists(os.path.join(data_dir, "PG_VERSION"))):
+        commands.append(["systemctl", "stop", paths["service"]])
+        stop_server(module, paths, 30, {})
+        if postmaster_running(data_dir):
+            module.fail_json(msg="could not stop the server of %s; it was not moved aside" % data_dir)
+        kept = move_aside(module, data_dir, reason, commands=commands)
     parent = os.path.dirname(data_dir)
     run(module, ["install", "-d", "-o", "postgres", "-g", "postgres", "-m", "0755", parent], commands)
     if os.path.isdir(data_dir) and os.listdir(data_dir):
@@ -100,7 +107,7 @@ def clone(module, p, paths, node, desired, commands):
         "primary_conninfo": conninfo_text(desired),
         "primary_slot_name": desired["slot_name"],
     })
-    return round(time.time() - start, 2)
+    return round(time.time() - start, 2), kept
 
 
 def register(module, p, paths, commands):

@@ -7,6 +7,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
+import re
+
 SUPPORTED_VERSIONS = (13, 14, 15, 16, 17, 18)
 SYNC_MODES = ("off", "quorum", "priority")
 DB_GROUP = "pgha_postgresql"
@@ -151,6 +154,7 @@ def validate_backup(groups, s3_repos, cipher, cipher_pass_set):
         port = repo.get("port")
         if port not in (None, "") and not (_as_int(port) and 1 <= _as_int(port) <= 65535):
             errors.append("%s port must be a TCP port, not %r" % (name, port))
+    errors.extend(s3_text_problems(s3_repos))
     has_repo = bool(backup_hosts) or bool(s3_repos)
     drills = list(groups.get(DRILL_GROUP) or [])
     if drills and not has_repo:
@@ -159,4 +163,173 @@ def validate_backup(groups, s3_repos, cipher, cipher_pass_set):
     if has_repo and cipher and not cipher_pass_set:
         errors.append("the repositories are encrypted (pgbackrest_cipher) but pgha_backup_cipher_pass is not set: "
                       "set it (a long random secret, in the vault) or set pgbackrest_cipher: false")
+    return errors
+
+
+# --- Inputs that would break pgha's guarantees ------------------------------------------------
+
+# Settings every host of the cluster must see with the same value.
+CLUSTER_WIDE = ("pgha_cluster_name", "pgha_postgresql_version", "pgha_postgresql_port", "pgha_replication_user",
+                "pgha_sync_mode", "pgha_sync_count", "pgha_pgbouncer_auth_user", "pgha_admin_user")
+ROLE_SETTINGS = ("pgha_replication_user", "pgha_pgbouncer_auth_user", "pgha_admin_user")
+HBA_KEYWORDS = ("all", "sameuser", "samerole", "samegroup", "replication", "samehost", "samenet")
+NAME_BYTES = 63
+_CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+_ROLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$.-]*$")
+# (parameter, bad values, what it breaks, when it matters)
+UNSAFE_PARAMETERS = (
+    ("synchronous_commit", ("off", "local", "remote_write", "false", "no", "0"),
+     "commits would be acknowledged before the synchronous standbys hold them (a failover loses them)", "sync"),
+    ("wal_level", ("minimal",), "no streaming replication, no archiving", None),
+    ("ssl", ("off", "false", "no", "0"), "replication and client passwords cross the network in clear", None),
+    ("password_encryption", ("md5",), "md5 verifiers are replayable; pgha uses scram-sha-256 only", None),
+    ("archive_mode", ("off", "false", "no", "0"), "no WAL reaches the backup repositories (no point-in-time "
+                                                   "restore)", "archiving"),
+    ("fsync", ("off", "false", "no", "0"), "a crash can corrupt the cluster", None),
+    ("full_page_writes", ("off", "false", "no", "0"), "a crash can corrupt the cluster; pg_rewind needs them",
+     None),
+)
+
+
+def _text(value):
+    return "" if value is None else str(value)
+
+
+def _has_control(text):
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
+def network_problem(network):
+    """Why a client network/address may not go into pg_hba.conf, or None."""
+    text = _text(network)
+    if _has_control(text) or " " in text or not text:
+        return "%r holds spaces or control characters" % (network,)
+    if text.lower() in ("all", "samenet", "samehost") or text.startswith(("+", "@")):
+        return "%r is a pg_hba keyword, not a network" % (network,)
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return "%r is not an address or a network in CIDR form (e.g. 10.0.5.0/24)" % (network,)
+    if net.prefixlen == 0:
+        return "%r opens the cluster to every address" % (network,)
+    return None
+
+
+def role_name_problem(name):
+    text = _text(name)
+    if not text:
+        return None
+    if text.lower() in HBA_KEYWORDS or text.startswith(("+", "@")):
+        return "%r is a pg_hba keyword (or a group/file reference)" % (name,)
+    if not _ROLE_NAME.match(text) or len(text.encode("utf-8")) > NAME_BYTES:
+        return ("%r must be a plain identifier of at most 63 bytes (letters, digits, _ . - $; no spaces, quotes "
+                "or newlines)" % (name,))
+    return None
+
+
+def validate_safety(hosts, groups, parameters=None, client_networks=None, archiving=False, allow_unsafe=()):
+    """Errors that would let a run break pgha's guarantees. ``hosts`` maps every
+    inventory host to {address, settings (the cluster-wide ones as that host sees
+    them)}; ``parameters`` is postgresql_parameters; ``allow_unsafe`` names the
+    parameters the user explicitly accepts (pgha_allow_unsafe_parameters)."""
+    errors = []
+    db_hosts = list(groups.get(DB_GROUP) or [])
+    members = set(h for group in groups.values() for h in (group or []))
+
+    # One address, one host: destructive steps act on addresses, not names.
+    by_address = {}
+    for host in sorted(hosts):
+        if host not in members:
+            continue
+        address = _text(hosts[host].get("address")).strip().lower()
+        if address:
+            by_address.setdefault(address, []).append(host)
+    for address in sorted(by_address):
+        if len(by_address[address]) > 1:
+            errors.append("%s share the address %s (ansible_host or pgha_address): every host needs its own, or a "
+                          "drill or a fence could act on the wrong machine" % (" and ".join(by_address[address]),
+                                                                                address))
+
+    # Slot and application names come from the inventory names.
+    slots = {}
+    for host in db_hosts:
+        if len(_text(host).encode("utf-8")) > NAME_BYTES:
+            errors.append("database node name %s is longer than 63 bytes: PostgreSQL truncates slot and "
+                          "application names; use a shorter inventory name (pgha_address keeps the address)" % host)
+        if _has_control(_text(host)) or any(c in _text(host) for c in "'\" ,"):
+            errors.append("database node name %r holds quotes, commas, spaces or control characters: it becomes "
+                          "an application_name in synchronous_standby_names; rename it" % (host,))
+        slots.setdefault(re.sub(r"[^a-z0-9_]", "_", _text(host).lower())[:NAME_BYTES], []).append(host)
+    for slot in sorted(slots):
+        if len(slots[slot]) > 1:
+            errors.append("%s map to the same replication slot %s (names are lower-cased and '-'/'.' become '_'): "
+                          "rename one" % (", ".join(slots[slot]), slot))
+
+    # Cluster-wide settings must not differ per host.
+    for name in CLUSTER_WIDE:
+        values = {}
+        for host in sorted(hosts):
+            if host in members:
+                value = (hosts[host].get("settings") or {}).get(name)
+                values.setdefault(_text(value), []).append(host)
+        if len(values) > 1:
+            errors.append("%s is cluster-wide but differs between hosts (%s): set it once for the whole cluster "
+                          "(group_vars/all), not per host"
+                          % (name, "; ".join("%s on %s" % (v or "(unset)", ", ".join(h)) for v, h in
+                                              sorted(values.items()))))
+
+    settings = {}
+    for host in db_hosts[:1]:
+        settings = hosts.get(host, {}).get("settings") or {}
+    name = _text(settings.get("pgha_cluster_name"))
+    if name and (not _CLUSTER_NAME.match(name) or len(name) > NAME_BYTES):
+        errors.append("pgha_cluster_name %r must be letters, digits, '_' and '-' (it names directories, a "
+                      "systemd unit and the pgBackRest stanza): no '/', '..', ';' or spaces" % (name,))
+    for role in ROLE_SETTINGS:
+        problem = role_name_problem(settings.get(role))
+        if problem:
+            errors.append("%s: %s; pick another role name" % (role, problem))
+    replication = _text(settings.get("pgha_replication_user"))
+    if replication and replication == _text(settings.get("pgha_pgbouncer_auth_user")):
+        errors.append("pgha_replication_user and pgha_pgbouncer_auth_user are both %r: the lookup role must not "
+                      "be able to stream or rewind; use two roles" % replication)
+    for role in ROLE_SETTINGS:
+        if _text(settings.get(role)) == "postgres":
+            errors.append("%s is postgres: pgha never hands out the superuser; use a dedicated role" % role)
+
+    for network in client_networks or []:
+        problem = network_problem(network)
+        if problem:
+            errors.append("postgresql_hba_client_networks: %s; list the client networks, e.g. 10.0.5.0/24" % problem)
+
+    parameters = parameters or {}
+    if not isinstance(parameters, dict):
+        errors.append("postgresql_parameters must be a mapping of setting -> value")
+        parameters = {}
+    sync_on = _text(settings.get("pgha_sync_mode")) in ("quorum", "priority")
+    for key, value in sorted(parameters.items()):
+        if _has_control(_text(key)) or _has_control(_text(value)):
+            errors.append("postgresql_parameters %r holds a newline or a control character" % (key,))
+    for param, bad, breaks, when in UNSAFE_PARAMETERS:
+        if param not in parameters or param in (allow_unsafe or ()):
+            continue
+        if when == "sync" and not sync_on:
+            continue
+        if when == "archiving" and not archiving:
+            continue
+        if _text(parameters[param]).strip().lower() in bad:
+            errors.append("postgresql_parameters sets %s = %s: %s. Remove it, or accept it explicitly with "
+                          "pgha_allow_unsafe_parameters: [%s]" % (param, parameters[param], breaks, param))
+    return errors
+
+
+def s3_text_problems(s3_repos):
+    """S3 fields with newlines or control characters (they end up in pgbackrest.conf)."""
+    errors = []
+    for index, repo in enumerate(s3_repos if isinstance(s3_repos, list) else []):
+        if not isinstance(repo, dict):
+            continue
+        for key in sorted(repo):
+            if isinstance(repo[key], str) and _has_control(repo[key]):
+                errors.append("pgha_backup_s3_repos[%d].%s holds a newline or a control character" % (index, key))
     return errors

@@ -41,6 +41,31 @@ options:
       - Backup inputs - C(s3_repos) (the C(pgha_backup_s3_repos) entries with C(key) and C(key_secret)
         replaced by whether they are set), C(cipher) (repositories encrypted) and C(cipher_pass_set).
     type: dict
+  hosts:
+    description:
+      - Every inventory host to C(address) (C(pgha_address), else C(ansible_host), else the name) and
+        C(settings) (the cluster-wide settings as that host sees them). Enables the safety checks -
+        duplicate addresses, colliding or too long slot names, per-host overrides of cluster-wide
+        settings, role and cluster names, client networks and parameters that break the guarantees.
+    type: dict
+  parameters:
+    description: C(postgresql_parameters) of the database nodes.
+    type: dict
+    default: {}
+  client_networks:
+    description: C(postgresql_hba_client_networks).
+    type: list
+    elements: raw
+    default: []
+  archiving:
+    description: The cluster has a backup repository (WAL archiving is part of the guarantees).
+    type: bool
+    default: false
+  allow_unsafe:
+    description: Parameters the user accepts even though they weaken a guarantee (C(pgha_allow_unsafe_parameters)).
+    type: list
+    elements: str
+    default: []
 author:
   - pgha maintainers (@pgha)
 '''
@@ -68,7 +93,8 @@ errors:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgha.cluster.plugins.module_utils.validate import validate_backup, validate_inputs
+from ansible_collections.pgha.cluster.plugins.module_utils.validate import (
+    validate_backup, validate_inputs, validate_safety)
 
 
 def main():
@@ -79,6 +105,11 @@ def main():
             settings=dict(type='dict', required=True),
             secrets=dict(type='dict', required=True, no_log=True),
             backup=dict(type='dict'),
+            hosts=dict(type='dict'),
+            parameters=dict(type='dict', default={}),
+            client_networks=dict(type='list', elements='raw', default=[]),
+            archiving=dict(type='bool', default=False),
+            allow_unsafe=dict(type='list', elements='str', default=[]),
         ),
         supports_check_mode=True,
     )
@@ -87,6 +118,9 @@ def main():
     if p['backup'] is not None:
         errors += validate_backup(p['groups'], p['backup'].get('s3_repos') or [], p['backup'].get('cipher', True),
                                   p['backup'].get('cipher_pass_set', False))
+    if p['hosts'] is not None:
+        errors += validate_safety(p['hosts'], p['groups'], p['parameters'], p['client_networks'], p['archiving'],
+                                  p['allow_unsafe'])
     if errors:
         module.fail_json(msg="invalid inputs, nothing was changed:\n- " + "\n- ".join(errors), errors=errors)
     module.exit_json(changed=False, errors=[])

@@ -18,8 +18,13 @@ description:
     C(pg_rewind) (which first finishes crash recovery when the node was killed),
     points it at the primary (C(standby.signal), C(primary_conninfo),
     C(primary_slot_name)) and starts it.
+  - Checks first that the primary accepts the connection pg_rewind needs; when it does not, fails
+    with the node untouched (not even stopped).
   - When the rewind is impossible (for instance the WAL it needs is gone), falls
-    back to a fresh clone with C(pg_basebackup) if I(fallback_clone=true).
+    back to a fresh clone with C(pg_basebackup) if I(fallback_clone=true): the old data
+    directory is moved aside (C(DATADIR.pgha-aside-TIME-rejoin)) after a free-space check,
+    never removed. Connection or authentication errors, and failures it cannot classify, never
+    lead to a clone: the data directory stays as it is and the module fails with pg_rewind's words.
   - A standby that already streams from the primary is left alone.
   - In check mode returns the plan.
 extends_documentation_fragment:
@@ -95,15 +100,19 @@ rewind_output:
   description: Last lines pg_rewind printed.
   returned: when rewound
   type: str
+kept_aside:
+  description: Where the old data directory was moved before a fallback clone.
+  returned: when cloned
+  type: str
 '''
 
 import os
-import shutil
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgha.cluster.plugins.module_utils.operations import rewind_failure
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
-    FENCED_MARKER, as_postgres, inspect_node, node_argument_spec, pg_paths)
+    FENCED_MARKER, as_postgres, inspect_node, node_argument_spec, pg_paths, postmaster_running, stop_server)
 from ansible_collections.pgha.cluster.plugins.module_utils.standby import (
     clone, configure, conninfo_text, desired_upstream)
 
@@ -148,13 +157,27 @@ def main():
     if module.check_mode:
         module.exit_json(**result)
 
+    source = "host=%s port=%s user=%s dbname=postgres passfile=%s connect_timeout=5" % (
+        p['primary_host'], p['primary_port'], p['replication_user'], p['passfile'])
+    # The source must answer before anything here is stopped: pg_rewind needs it.
+    probe = as_postgres([os.path.join(paths['bin_dir'], 'psql'), '-X', '-A', '-t', '-q', '-d', source,
+                         '-c', 'SELECT pg_is_in_recovery()'])
+    rc, out, err = module.run_command(probe, cwd="/", environ_update={"LC_ALL": "C"})
+    if rc != 0 or out.strip() != "f":
+        module.fail_json(msg="rejoin refused, this node was not touched: the primary %s:%s %s"
+                             % (p['primary_host'], p['primary_port'],
+                                "is in recovery" if rc == 0 else "cannot be reached for pg_rewind (%s)"
+                                % (err or out).strip()), **result)
+
     step = time.time()
-    module.run_command(["systemctl", "stop", paths['service']], check_rc=True)
+    stopped = {}
+    stop_server(module, paths, 30, stopped)
+    if postmaster_running(paths['data_dir']):
+        module.fail_json(msg="could not stop the server before the rewind; nothing else was done", **result)
+    result['stopped'] = stopped.get('how') or 'was not running'
     result['timings']['stop'] = round(time.time() - step, 3)
 
     step = time.time()
-    source = "host=%s port=%s user=%s dbname=postgres passfile=%s connect_timeout=5" % (
-        p['primary_host'], p['primary_port'], p['replication_user'], p['passfile'])
     argv = as_postgres([os.path.join(paths['bin_dir'], 'pg_rewind'), '--target-pgdata', paths['data_dir'],
                         '--source-server', source, '--progress'])
     result['commands'].append(argv)
@@ -162,12 +185,18 @@ def main():
     result['rewind_output'] = "\n".join((out + err).strip().splitlines()[-5:])
     result['timings']['rewind'] = round(time.time() - step, 3)
     if rc != 0:
-        if not p['fallback_clone']:
-            module.fail_json(msg="pg_rewind failed and fallback_clone is off: %s" % result['rewind_output'], **result)
+        kind = rewind_failure(out + err)
+        result['rewind_failure'] = kind
+        if kind != 'clone' or not p['fallback_clone']:
+            why = {"connection": "cannot reach the primary: fix the connection and run rejoin.yml again",
+                   "unknown": "not a failure a fresh clone is known to fix",
+                   "clone": "fallback_clone is off"}[kind]
+            module.fail_json(msg="pg_rewind failed (%s); the data directory %s is left as it is, the server stopped: "
+                                 "%s" % (why, paths['data_dir'], result['rewind_output']), **result)
         result['action'] = 'clone'
         step = time.time()
-        shutil.rmtree(paths['data_dir'])
-        clone(module, p, paths, dict(node, data_directory_exists=False), desired, result['commands'])
+        dummy, result['kept_aside'] = clone(module, p, paths, dict(node, data_directory_exists=True), desired,
+                                            result['commands'], reason="rejoin")
         result['timings']['clone'] = round(time.time() - step, 3)
     else:
         # pg_rewind copies the source's postgresql.auto.conf: point this node at the primary again.

@@ -18,7 +18,7 @@ description:
     no data directory, or points an existing standby of the same database system
     at the primary (C(primary_conninfo) with C(application_name), C(primary_slot_name)).
   - A standby already configured for the primary is left alone.
-  - A data directory that belongs to another database system is never removed
+  - A data directory that belongs to another database system is never removed (with I(reclone=true) it is moved aside, after a free-space check)
     unless I(reclone=true). A node that holds a primary data directory of the
     same cluster is refused (use the rejoin playbook).
   - In check mode returns the plan (action and reason) without acting.
@@ -108,6 +108,10 @@ clone_seconds:
   description: Wall time of pg_basebackup and verification.
   returned: when cloned
   type: float
+kept_aside:
+  description: Where the replaced data directory was moved (never removed); null when there was none.
+  returned: when cloned
+  type: str
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -165,7 +169,7 @@ def main():
         module.exit_json(**result)
 
     if plan["action"] == "clone":
-        result["clone_seconds"] = clone(module, p, paths, node, desired, result["commands"])
+        result["clone_seconds"], result["kept_aside"] = clone(module, p, paths, node, desired, result["commands"])
     elif plan["action"] == "configure":
         configure(module, p, paths, node, desired, result["commands"])
     if needs_register:

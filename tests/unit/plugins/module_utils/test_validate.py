@@ -80,3 +80,87 @@ def test_backup_inputs(groups, repos, cipher, pass_set, fragment):
 def test_good_backup_inputs():
     assert validate.validate_backup({"pgha_backup": ["b1"], "pgha_drill": ["d1"]}, [GOOD_S3], True, True) == []
     assert validate.validate_backup({}, [], True, False) == []  # no repository: nothing to encrypt
+
+
+# --- Inputs that would break the guarantees ----------------------------------------------------
+
+SAFE_HOSTS = dict((h, {"address": "10.0.0.%d" % i, "settings": dict(GOOD_SETTINGS)})
+                  for i, h in enumerate(["pg1", "pg2", "pg3", "pooler1"], 11))
+
+
+def safety(hosts=None, groups=None, parameters=None, networks=None, archiving=True, allow=(), settings=None):
+    hosts = dict((h, dict(v, settings=dict(v["settings"], **(settings or {})))) for h, v in (hosts or SAFE_HOSTS).items())
+    return validate.validate_safety(hosts, groups or GROUPS, parameters, networks, archiving, allow)
+
+
+def test_safe_inputs():
+    assert safety(parameters={"work_mem": "16MB", "synchronous_commit": "on"}, networks=["10.0.5.0/24"]) == []
+
+
+def _over(host, **kw):
+    hosts = dict(SAFE_HOSTS)
+    hosts[host] = dict(hosts[host], **kw)
+    return hosts
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"hosts": _over("pooler1", address="10.0.0.12")}, "pg2 and pooler1 share the address 10.0.0.12"),
+    ({"hosts": _over("pg3", settings=dict(GOOD_SETTINGS, pgha_postgresql_port=5433))},
+     "pgha_postgresql_port is cluster-wide but differs between hosts (5432 on pg1, pg2, pooler1; 5433 on pg3)"),
+    ({"hosts": _over("pg2", settings=dict(GOOD_SETTINGS, pgha_postgresql_version=16))},
+     "pgha_postgresql_version is cluster-wide"),
+    ({"hosts": _over("pg1", settings=dict(GOOD_SETTINGS, pgha_cluster_name="other"))},
+     "pgha_cluster_name is cluster-wide"),
+    ({"groups": {"pgha_postgresql": ["db-1", "db_1", "DB-1"]},
+      "hosts": dict((h, {"address": h, "settings": dict(GOOD_SETTINGS)}) for h in ["db-1", "db_1", "DB-1"])},
+     "db-1, db_1, DB-1 map to the same replication slot db_1"),
+    ({"groups": {"pgha_postgresql": ["pg1", "x" * 64]},
+      "hosts": dict((h, {"address": h, "settings": dict(GOOD_SETTINGS)}) for h in ["pg1", "x" * 64])},
+     "longer than 63 bytes"),
+    ({"settings": {"pgha_pgbouncer_auth_user": "replicator"}},
+     "pgha_replication_user and pgha_pgbouncer_auth_user are both 'replicator'"),
+    ({"settings": {"pgha_replication_user": "postgres"}}, "pgha_replication_user is postgres"),
+    ({"settings": {"pgha_admin_user": "all"}}, "pgha_admin_user: 'all' is a pg_hba keyword"),
+    ({"settings": {"pgha_replication_user": "replication"}}, "'replication' is a pg_hba keyword"),
+    ({"settings": {"pgha_pgbouncer_auth_user": "+admins"}}, "'+admins' is a pg_hba keyword"),
+    ({"settings": {"pgha_pgbouncer_auth_user": "@users"}}, "'@users' is a pg_hba keyword"),
+    ({"settings": {"pgha_replication_user": "rep user"}}, "must be a plain identifier"),
+    ({"settings": {"pgha_replication_user": "rep\"x"}}, "must be a plain identifier"),
+    ({"settings": {"pgha_replication_user": "rep\nhost all all 0.0.0.0/0 trust"}}, "must be a plain identifier"),
+    ({"networks": ["0.0.0.0/0"]}, "'0.0.0.0/0' opens the cluster to every address"),
+    ({"networks": ["::/0"]}, "'::/0' opens the cluster to every address"),
+    ({"networks": ["all"]}, "'all' is a pg_hba keyword"),
+    ({"networks": ["samenet"]}, "'samenet' is a pg_hba keyword"),
+    ({"networks": ["10.0.0.0/8\nhost all all 0.0.0.0/0 trust"]}, "holds spaces or control characters"),
+    ({"networks": ["clients.example"]}, "is not an address or a network"),
+    ({"settings": {"pgha_cluster_name": "../etc"}}, "pgha_cluster_name '../etc' must be letters"),
+    ({"settings": {"pgha_cluster_name": "a;b"}}, "no '/', '..', ';' or spaces"),
+    ({"settings": {"pgha_cluster_name": "my cluster"}}, "must be letters"),
+    ({"parameters": {"synchronous_commit": "local"}}, "synchronous_commit = local"),
+    ({"parameters": {"synchronous_commit": "off"}}, "pgha_allow_unsafe_parameters: [synchronous_commit]"),
+    ({"parameters": {"wal_level": "minimal"}}, "wal_level = minimal"),
+    ({"parameters": {"ssl": "off"}}, "ssl = off"),
+    ({"parameters": {"password_encryption": "md5"}}, "password_encryption = md5"),
+    ({"parameters": {"archive_mode": "off"}}, "archive_mode = off"),
+    ({"parameters": {"fsync": "off"}}, "fsync = off"),
+    ({"parameters": {"work_mem": "1MB\nssl = off"}}, "holds a newline"),
+])
+def test_safety_refusals_name_the_fix(kwargs, fragment):
+    errors = safety(**kwargs)
+    assert any(fragment in e for e in errors), errors
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"parameters": {"synchronous_commit": "off"}, "allow": ["synchronous_commit"]},
+    {"parameters": {"synchronous_commit": "local"}, "settings": {"pgha_sync_mode": "off"}},
+    {"parameters": {"archive_mode": "off"}, "archiving": False},
+    {"parameters": {"ssl": "off"}, "allow": ["ssl"]},
+])
+def test_safety_accepts_what_is_explicitly_allowed_or_harmless(kwargs):
+    assert safety(**kwargs) == []
+
+
+def test_s3_fields_with_newlines_are_refused():
+    errors = validate.validate_backup({"pgha_backup": ["b1"]}, [
+        {"endpoint": "s3.example", "bucket": "b\n[global]", "key": True, "key_secret": True}], False, False)
+    assert any("pgha_backup_s3_repos[0].bucket holds a newline" in e for e in errors), errors

@@ -1,5 +1,7 @@
 from unittest import mock
 
+from ansible_collections.pgha.cluster.plugins.module_utils import pg as pgutils
+
 from ansible_collections.pgha.cluster.plugins.modules import (
     failover_plan, pg_fence, pg_rejoin, rejoin_plan, switchover_plan)
 
@@ -96,7 +98,7 @@ def _fence(run_module, tmp_path, proc, states):
     with mock.patch.object(pg_fence, "pg_paths", return_value={"data_dir": str(tmp_path), "service": "pg.service"}), \
             mock.patch.object(pg_fence, "touch_signal"), \
             mock.patch.object(pg_fence.AnsibleModule, "run_command", run_command), \
-            mock.patch.object(pg_fence, "IMMEDIATE_WAIT", 1), mock.patch.object(pg_fence, "UNIT_WAIT", 0.5):
+            mock.patch.object(pgutils, "IMMEDIATE_WAIT", 1), mock.patch.object(pgutils, "UNIT_WAIT", 0.5):
         rc, result = run_module(pg_fence, {"version": 15, "stop_timeout": 1})
     reaper.join(5)
     return rc, result, calls
