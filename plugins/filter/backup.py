@@ -15,7 +15,9 @@ description:
     C(backup_summary) (one line for a backup set), C(cluster_fingerprint) (role, timeline, system identifier and upstream of each
     node, from pg_node_info results), C(cluster_changes) (differences between two fingerprints) and
     C(restore_target_problem) (what is wrong with the form of a restore target given as a dict of target,
-    time, lsn, xid and name; empty when nothing is).
+    time, lsn, xid and name; empty when nothing is), C(drill_host_problems) (why drills must not touch
+    some drill hosts, from their pg_node_info results and the cluster's) and C(inplace_confirmation)
+    (empty when an in-place restore is confirmed with the cluster's system identifier, else the refusal).
 options:
   _input:
     description: The report.
@@ -34,7 +36,8 @@ _value:
 '''
 
 from ansible_collections.pgha.cluster.plugins.module_utils.backup import (
-    RestoreError, backup_summary, cluster_changes, cluster_fingerprint, parse_target, render_report)
+    RestoreError, backup_summary, cluster_changes, cluster_fingerprint, drill_host_problem, inplace_confirmation_problem,
+    parse_target, render_report)
 
 
 def s3_repos_public(repos):
@@ -60,6 +63,24 @@ def restore_target_problem(given):
     return ""
 
 
+def drill_host_problems(drill_nodes, cluster_nodes):
+    """Why drills must not touch some pgha_drill hosts (a list, empty when all are scratch hosts)."""
+    sysids = set(str(n.get("system_identifier")) for n in (cluster_nodes or {}).values()
+                 if isinstance(n, dict) and n.get("system_identifier"))
+    problems = []
+    for host in sorted(drill_nodes or {}):
+        problem = drill_host_problem(host, drill_nodes[host], sysids)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def inplace_confirmation(confirm, nodes, repository_sysid=None):
+    """'' when the in-place restore is confirmed with the cluster's system identifier, else the refusal."""
+    problem, dummy = inplace_confirmation_problem(confirm, nodes or {}, repository_sysid)
+    return problem or ""
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -69,4 +90,6 @@ class FilterModule(object):
             "cluster_fingerprint": cluster_fingerprint,
             "cluster_changes": cluster_changes,
             "restore_target_problem": restore_target_problem,
+            "drill_host_problems": drill_host_problems,
+            "inplace_confirmation": inplace_confirmation,
         }

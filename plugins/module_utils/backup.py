@@ -177,6 +177,7 @@ def backups_of(entry, repo=None):
             "wal_start": (backup.get("archive") or {}).get("start"),
             "wal_stop": (backup.get("archive") or {}).get("stop"),
             "size": (backup.get("info") or {}).get("size"),
+            "db_id": (backup.get("database") or {}).get("id"),
             "repo_size": ((backup.get("info") or {}).get("repository") or {}).get("delta"),
             "timeline": int(backup["archive"]["start"][:8], 16) if (backup.get("archive") or {}).get("start")
             else None,
@@ -527,3 +528,58 @@ def backup_summary(backup):
                format_time(epoch_time(backup["start_time"])), format_time(epoch_time(backup["stop_time"])),
                (backup.get("size") or 0) / 1048576.0, (backup.get("repo_size") or 0) / 1048576.0,
                backup.get("start_lsn"), backup.get("stop_lsn")))
+
+
+def system_identifier_of(entry, db_id=None):
+    """The database system identifier the stanza's backups belong to (of ``db_id``,
+    else the newest), as text, or None."""
+    dbs = [d for d in (entry or {}).get("db") or [] if db_id is None or d.get("id") == db_id]
+    return str(dbs[-1]["system-id"]) if dbs and dbs[-1].get("system-id") is not None else None
+
+
+def drill_host_problem(host, node, cluster_sysids):
+    """Why a drill must not touch ``host`` (pg_node_info result ``node``), or None.
+
+    A drill replaces the data directory of its scratch host. It must never be a
+    cluster member (same system identifier as the cluster, or a streaming standby),
+    a server taking writes for someone, or a data directory pgha did not make
+    for drills (no ``pgha.drill`` marker)."""
+    if not node or node.get("unreachable"):
+        return "%s cannot be reached to check it" % host
+    marker = bool(node.get("drill_marker"))
+    sysid = node.get("system_identifier")
+    upstream = node.get("upstream") or {}
+    if sysid and str(sysid) in cluster_sysids and not marker:
+        return ("%s holds a data directory of this cluster (system identifier %s) without pgha's drill marker: "
+                "it looks like a database node (check its ansible_host/pgha_address)" % (host, sysid))
+    if node.get("up") and node.get("role") == "standby" and upstream.get("status") == "streaming":
+        return ("%s runs a standby streaming from %s: it serves someone; a drill needs a scratch host"
+                % (host, upstream.get("host")))
+    if node.get("up") and node.get("role") == "primary" and not marker:
+        return ("%s runs a writable server (system identifier %s) that no drill made: a drill needs a scratch host; "
+                "remove it from pgha_drill or stop and move that cluster away" % (host, sysid))
+    if node.get("data_directory_exists") and not marker:
+        return ("%s has a data directory (%s, system identifier %s) that no drill made (no pgha.drill marker): "
+                "it is never overwritten; move it away, or use another scratch host"
+                % (host, node.get("data_directory"), sysid))
+    return None
+
+
+def inplace_confirmation_problem(confirm, nodes, repository_sysid):
+    """An in-place restore replaces the whole cluster: it is confirmed with the
+    cluster's system identifier. Returns (problem or None, the identifier)."""
+    sysids = {}
+    for host in sorted(nodes):
+        sysid = (nodes[host] or {}).get("system_identifier")
+        if sysid:
+            sysids.setdefault(str(sysid), []).append(host)
+    known = repository_sysid or (max(sysids, key=lambda k: len(sysids[k])) if sysids else None)
+    if known is None:
+        return ("no node and no repository tells the cluster's system identifier: nothing to confirm against",
+                None)
+    if str(confirm or "").strip() != known:
+        where = "; ".join("%s on %s" % (k, ", ".join(v)) for k, v in sorted(sysids.items())) or "no node answers"
+        return ("an in-place restore replaces every database node's data (kept aside, not deleted) and the "
+                "running cluster with the backup's. Confirm with -e pgha_restore_confirm=%s (the system identifier "
+                "of the backups; the nodes report: %s)" % (known, where), known)
+    return None, known

@@ -18,6 +18,8 @@ from ansible_collections.pgha.cluster.plugins.module_utils.topology import parse
 
 # Left in the data directory of a failed primary by pg_fence; removed by pg_rejoin.
 FENCED_MARKER = "pgha.fenced"
+# In the data directory of a drill host's cluster: drills replace only directories carrying it.
+DRILL_MARKER = "pgha.drill"
 
 NODE_QUERY = r"""
 SELECT json_build_object(
@@ -241,6 +243,7 @@ def inspect_node(module, version, cluster, port, data_dir=None, bin_dir=None):
         "replicas": [],
         "error": None,
         "fenced": os.path.exists(os.path.join(data_dir, FENCED_MARKER)),
+        "drill_marker": os.path.exists(os.path.join(data_dir, DRILL_MARKER)),
     }
     rc, out, err = run_psql(module, paths["bin_dir"], port, NODE_QUERY) \
         if os.path.isfile(os.path.join(paths["bin_dir"], "psql")) else (1, "", "PostgreSQL is not installed")

@@ -104,6 +104,7 @@ plan:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.backup import (
+    system_identifier_of,
     RestoreError, archive_summary, backups_of, choose_backup, describe_window, parse_target, restorable_window,
     stanza_entry)
 from ansible_collections.pgha.cluster.plugins.module_utils.pgbackrest import archive_listing, info, pgbackrest
@@ -164,6 +165,7 @@ def main():
         except RestoreError as exc:
             module.fail_json(msg="restore refused, nothing was changed: %s" % exc, **result)
         result["plan"]["repo"] = p['repo']
+        result["plan"]["system_identifier"] = system_identifier_of(entry, result["plan"]["backup"].get("db_id"))
     module.exit_json(**result)
 
 

@@ -22,7 +22,12 @@ description:
     restore point named was where it stopped), and optional probe queries return what they expect.
   - In C(drill) mode the restored server never archives (C(--archive-mode=off)) and forgets the
     replication settings of the cluster it came from, so a drill host cannot touch the running
-    cluster or its repository. In C(inplace) mode the restored server becomes the new primary.
+    cluster or its repository. It refuses (before anything changes) a host whose data directory no
+    drill made (no C(pgha.drill) marker), or that runs a streaming standby or an unmarked writable
+    server, and marks the restored directory for the next drill.
+  - In C(inplace) mode the restored server becomes the new primary; this host's own data directory
+    is moved aside first (C(DATADIR.pgha-aside-TIME-pre-restore), after a free-space check), never
+    overwritten.
   - Returns a report (C(passed) false when a phase or a check failed) and does not fail for a
     failed check, so the caller can write the report first.
   - Check mode returns the C(pgbackrest restore) command it would run and changes nothing.
@@ -101,8 +106,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.backup import (
     epoch_time, format_time, parse_recovery_log, past_last_commit, probe_checks, restore_options, target_checks,
     wal_replayed)
+from ansible_collections.pgha.cluster.plugins.module_utils.backup import drill_host_problem
+from ansible_collections.pgha.cluster.plugins.module_utils.datadir import move_aside
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
-    FENCED_MARKER, as_postgres, node_argument_spec, parse_auto_conf, pg_paths, read_file, run_psql)
+    DRILL_MARKER, FENCED_MARKER, as_postgres, inspect_node, node_argument_spec, parse_auto_conf, pg_paths,
+    postmaster_running, read_file, run_psql, stop_server)
 from ansible_collections.pgha.cluster.plugins.module_utils.pgbackrest import pgbackrest
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import merge_auto_conf
 
@@ -152,6 +160,14 @@ def forget_settings(path, names):
     return sorted(present)
 
 
+def write_marker(path, owner_of):
+    """The drill marker: this data directory was made by a drill and may be replaced by the next."""
+    with open(path, "w") as handle:
+        handle.write("restored by a pgha drill at %s\n" % time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    stat = os.stat(owner_of) if os.path.exists(owner_of) else os.stat(os.path.dirname(path))
+    os.chown(path, stat.st_uid, stat.st_gid)
+
+
 def log_tail(path, offset):
     try:
         with open(path, "r") as handle:
@@ -186,6 +202,12 @@ def main():
     if not os.path.isfile(os.path.join(paths["conf_dir"], "postgresql.conf")):
         module.fail_json(msg="no cluster %s/%s configured on this host (%s): create it first"
                          % (p['version'], p['cluster'], paths["conf_dir"]), command=command)
+    if p['mode'] == 'drill':
+        # Defence in depth (restore.yml checked it first): only a directory a drill made is replaced.
+        problem = drill_host_problem("this host", inspect_node(module, p['version'], p['cluster'], p['port'],
+                                                               data_dir=p['data_dir'], bin_dir=p['bin_dir']), set())
+        if problem:
+            module.fail_json(msg="restore refused, nothing was changed: %s" % problem, command=command)
     if module.check_mode:
         module.exit_json(changed=True, command=command)
 
@@ -213,9 +235,13 @@ def main():
         module.exit_json(changed=True, command=command, report=report)
 
     phases.start("stop local server")
-    rc, out, err = systemctl(module, "stop", paths["service"])
-    if rc != 0:
-        finish("could not stop %s: %s" % (paths["service"], (err or out).strip()))
+    stop_server(module, paths, 30, {})
+    if postmaster_running(data_dir):
+        finish("could not stop %s" % paths["service"])
+    if p['mode'] == 'inplace' and os.path.exists(os.path.join(data_dir, "PG_VERSION")):
+        # The restore host's own data is kept too (a failed restore leaves it to fall back on).
+        phases.start("move the old data directory aside")
+        report["kept_aside"] = move_aside(module, data_dir, "pre-restore", needed_bytes=backup.get("size"))
     if not os.path.isdir(data_dir):
         os.makedirs(data_dir, 0o700)
         module.run_command(["chown", "postgres:postgres", data_dir], check_rc=True)
@@ -226,9 +252,11 @@ def main():
         finish("pgbackrest restore failed (exit %d): %s" % (rc, (err or out).strip()))
     auto_conf = os.path.join(data_dir, "postgresql.auto.conf")
     report["forgotten_settings"] = forget_settings(auto_conf, FORGET)
-    for stale in ("standby.signal", FENCED_MARKER):
+    for stale in ("standby.signal", FENCED_MARKER, DRILL_MARKER):
         if os.path.exists(os.path.join(data_dir, stale)):
             os.remove(os.path.join(data_dir, stale))
+    if p['mode'] == 'drill':
+        write_marker(os.path.join(data_dir, DRILL_MARKER), auto_conf)
 
     def recover():
         """Start the server and wait until it promoted, failed or timed out."""
