@@ -10,7 +10,9 @@
 #   lab/lab.sh logs    copy PostgreSQL/PgBouncer logs and journals to .lab/logs/
 #   lab/lab.sh partition HOST   drop HOST's traffic with the other lab hosts
 #                               (this machine still reaches it over SSH)
-#   lab/lab.sh heal HOST        remove that partition
+#   lab/lab.sh isolate HOST     drop HOST's traffic with this machine (the
+#                               controller) only; its peers still reach it
+#   lab/lab.sh heal HOST        remove that partition (and isolation)
 #   lab/lab.sh fence HOST       power HOST off (the lab's fencing command)
 #   lab/lab.sh start HOST       power HOST on again and wait for its SSH
 #
@@ -298,8 +300,21 @@ NFT
   log "$h partitioned from its peers"
 }
 
+# Cut HOST off from this machine (the controller, on the gateway address) while
+# it still reaches its peers: Ansible sees it unreachable.
+isolate() {
+  netns_nft "$1" -f - <<NFT
+table inet pgha_isolate {
+  chain input { type filter hook input priority 0; policy accept; ip saddr $gateway drop; }
+  chain output { type filter hook output priority 0; policy accept; ip daddr $gateway drop; }
+}
+NFT
+  log "$1 isolated from the controller"
+}
+
 heal() {
   netns_nft "$1" delete table inet pgha_partition 2>/dev/null || true
+  netns_nft "$1" delete table inet pgha_isolate 2>/dev/null || true
   log "$1 healed"
 }
 
@@ -318,8 +333,9 @@ case "${1:-}" in
   down) down; log "down" ;;
   logs) collect_logs ;;
   partition) partition "${2:?host}" ;;
+  isolate) isolate "${2:?host}" ;;
   heal) heal "${2:?host}" ;;
   fence) fence "${2:?host}" ;;
   start) podman start "${2:?host}" >/dev/null && LAB_HOSTS=$2 wait_ssh ;;
-  *) echo "usage: lab/lab.sh image|up|down|logs|partition HOST|heal HOST|fence HOST|start HOST" >&2; exit 2 ;;
+  *) echo "usage: lab/lab.sh image|up|down|logs|partition HOST|isolate HOST|heal HOST|fence HOST|start HOST" >&2; exit 2 ;;
 esac

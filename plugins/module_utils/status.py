@@ -50,14 +50,40 @@ def build_status(nodes, addresses, bouncers):
         info = bouncers[host] or {}
         target = info.get("target")
         poolers.append({"host": host, "active": bool(info.get("active")),
-                        "port": info.get("listen_port"), "target": by_address.get(target, target)})
-    return {
+                        "port": info.get("listen_port"), "target": by_address.get(target, target),
+                        "serving": info.get("serving"), "unreachable": bool(info.get("unreachable"))})
+    status = {
         "primary": primaries[0] if len(primaries) == 1 else None,
         "primaries": primaries,
         "synchronous_standby_names": (primary or {}).get("synchronous_standby_names"),
         "nodes": rows,
         "poolers": poolers,
     }
+    status["problems"] = problems(status)
+    status["healthy"] = not status["problems"]
+    return status
+
+
+def problems(status):
+    """What makes the cluster unhealthy, one line each (empty when healthy)."""
+    found = []
+    if len(status["primaries"]) != 1:
+        found.append("%d writable primaries (%s)" % (len(status["primaries"]), ", ".join(status["primaries"]) or "none"))
+    for pooler in status["poolers"]:
+        if pooler.get("unreachable"):
+            found.append("PgBouncer %s cannot be reached" % pooler["host"])
+        elif not pooler.get("active"):
+            found.append("PgBouncer %s is not running" % pooler["host"])
+        elif status["primary"] and pooler.get("target") != status["primary"]:
+            found.append("PgBouncer %s sends clients to %s, not to the primary %s"
+                         % (pooler["host"], pooler.get("target"), status["primary"]))
+        elif pooler.get("serving") == "stalled":
+            found.append("PgBouncer %s does not answer clients (paused, or its server hangs): resume it with "
+                         "psql -h %s -p %s -U ADMIN_USER pgbouncer -c RESUME"
+                         % (pooler["host"], pooler["host"], pooler.get("port") or 6432))
+        elif pooler.get("serving") in ("read-only", "error"):
+            found.append("PgBouncer %s does not route writes (a client sees: %s)" % (pooler["host"], pooler["serving"]))
+    return found
 
 
 def _cell(value):
@@ -73,10 +99,11 @@ def render_table(status):
     lines = [(fmt % header).rstrip()] + [(fmt % r).rstrip() for r in rows]
     lines.append("synchronous_standby_names: %s" % (_cell(status.get("synchronous_standby_names"))))
     for pooler in status["poolers"]:
-        lines.append("pgbouncer %s:%s %s -> %s" % (pooler["host"], _cell(pooler["port"]),
-                                                   "active" if pooler["active"] else "INACTIVE",
-                                                   _cell(pooler["target"])))
-    if len(status["primaries"]) != 1:
-        lines.append("WARNING: %d writable primaries (%s)"
-                     % (len(status["primaries"]), ", ".join(status["primaries"]) or "none"))
+        lines.append("pgbouncer %s:%s %s -> %s%s" % (pooler["host"], _cell(pooler["port"]),
+                                                     "active" if pooler["active"] else "INACTIVE",
+                                                     _cell(pooler["target"]),
+                                                     " (clients: %s)" % pooler["serving"] if pooler.get("serving")
+                                                     else ""))
+    for problem in status.get("problems") or []:
+        lines.append("UNHEALTHY: %s" % problem)
     return lines

@@ -151,7 +151,13 @@ def main():
     if node['up'] and node['role'] == 'standby' and upstream.get('status') == 'streaming' \
             and upstream.get('host') == p['primary_host'] \
             and (p['primary_timeline'] is None or upstream.get('timeline') == p['primary_timeline']):
-        module.exit_json(msg="already streaming from %s" % p['primary_host'], **result)
+        # Streaming on the primary's timeline proves it holds nothing the primary lacks: a fenced
+        # marker left by a fence or the boot guard is obsolete.
+        marker = os.path.join(paths['data_dir'], FENCED_MARKER)
+        if node.get('fenced') and not module.check_mode and os.path.exists(marker):
+            os.remove(marker)
+        module.exit_json(msg="already streaming from %s" % p['primary_host'], changed=bool(node.get('fenced')),
+                         **dict((k, v) for k, v in result.items() if k != 'changed'))
 
     result.update(changed=True, action='rewind')
     if module.check_mode:

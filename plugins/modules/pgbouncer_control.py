@@ -63,6 +63,13 @@ options:
     description: Path of pgbouncer.ini.
     type: path
     default: /etc/pgbouncer/pgbouncer.ini
+  console_host:
+    description:
+      - Address of a remote PgBouncer's admin console, for C(pause) and C(resume) only: the module
+        then runs anywhere that reaches that PgBouncer (a database node resuming a PgBouncer the
+        controller cannot reach). Without it the local PgBouncer (127.0.0.1) is used. With it the
+        module does not fail when the console cannot be reached: C(console_ok) and C(console_error) say.
+    type: str
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying the target.
@@ -99,6 +106,14 @@ timings:
   description: Seconds spent in each step (wait_writable, repoint, resume).
   returned: always
   type: dict
+console_ok:
+  description: With I(console_host) - the remote console took the command (or was already in that state).
+  returned: when console_host is set
+  type: bool
+console_error:
+  description: With I(console_host) - why it did not.
+  returned: when console_host is set
+  type: str
 resumed_at:
   description: Epoch time of RESUME.
   returned: when resumed
@@ -144,23 +159,35 @@ def main():
             admin_password=dict(type='str', required=True, no_log=True),
             listen_port=dict(type='int', default=6432),
             config=dict(type='path', default='/etc/pgbouncer/pgbouncer.ini'),
+            console_host=dict(type='str'),
         ),
         required_if=[('action', 'repoint', ['target_host']),
                      ('action', 'switch', ['target_host', 'check_user', 'check_password'])],
         supports_check_mode=True,
     )
     p = module.params
-    with open(p['config']) as handle:
-        ini = handle.read()
+    if p['console_host'] and p['action'] not in ('pause', 'resume'):
+        module.fail_json(msg="console_host works with action pause or resume only")
+    ini = ""
+    if not p['console_host']:
+        with open(p['config']) as handle:
+            ini = handle.read()
     current = (wildcard_target(ini) or {}).get('host')
     result = dict(changed=False, previous_target=current, target=current, timings={})
     console = dict(user=p['admin_user'], password=p['admin_password'], port=p['listen_port'])
+    if p['console_host']:
+        console['host'] = p['console_host']
 
     if p['action'] in ('pause', 'resume'):
         result['changed'] = True
         if not module.check_mode:
             rc, out, err = admin(module, p['action'].upper(), check_rc=False, **console)
             text = (err or out).lower()
+            if p['console_host']:
+                result['console_ok'] = rc == 0 or "already" in text or "not paused" in text
+                result['console_error'] = None if result['console_ok'] else (err or out).strip()
+                result['changed'] = rc == 0
+                module.exit_json(**result)
             if rc != 0 and not ("already" in text or "not paused" in text):
                 module.fail_json(msg="PgBouncer %s failed: %s" % (p['action'].upper(), (err or out).strip()), **result)
             result['changed'] = rc == 0

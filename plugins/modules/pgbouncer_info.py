@@ -26,6 +26,19 @@ options:
     description: systemd unit of PgBouncer.
     type: str
     default: pgbouncer.service
+  probe_user:
+    description:
+      - When set, a client connects through PgBouncer as this role and asks C(pg_is_in_recovery()):
+        what a client would see. A paused PgBouncer (or a hung server) does not answer within
+        I(probe_timeout) seconds.
+    type: str
+  probe_password:
+    description: Password of I(probe_user).
+    type: str
+  probe_timeout:
+    description: Seconds the probe may take.
+    type: int
+    default: 3
 author:
   - pgha maintainers (@pgha)
 '''
@@ -53,6 +66,17 @@ listen_port:
   description: Port PgBouncer listens on.
   returned: always
   type: int
+serving:
+  description:
+    - What the probe saw - C(writes) (a primary answered), C(read-only) (a standby answered),
+      C(stalled) (no answer in time - paused, or the server hangs), C(error) (see C(probe_error)),
+      or null without I(probe_user).
+  returned: always
+  type: str
+probe_error:
+  description: The probe's error when C(serving=error).
+  returned: always
+  type: str
 '''
 
 import os
@@ -82,6 +106,9 @@ def main():
         argument_spec=dict(
             config=dict(type='path', default='/etc/pgbouncer/pgbouncer.ini'),
             service=dict(type='str', default='pgbouncer.service'),
+            probe_user=dict(type='str'),
+            probe_password=dict(type='str', no_log=True),
+            probe_timeout=dict(type='int', default=3),
         ),
         supports_check_mode=True,
     )
@@ -96,8 +123,21 @@ def main():
         entry.pop('password', None)
     rc, out, err = module.run_command(['systemctl', 'is-active', p['service']])
     port = sections.get('pgbouncer', {}).get('listen_port', '6432')
+    serving, probe_error = None, None
+    if p['probe_user']:
+        argv = ["timeout", str(p['probe_timeout']), "psql", "-X", "-A", "-t", "-q", "-h", "127.0.0.1", "-p", str(port),
+                "-U", p['probe_user'], "-d", "postgres", "-c", "SELECT pg_is_in_recovery()"]
+        prc, pout, perr = module.run_command(argv, cwd="/", environ_update={
+            "PGPASSWORD": p['probe_password'] or "", "PGCONNECT_TIMEOUT": str(p['probe_timeout']), "PGAPPNAME": "pgha"})
+        if prc == 124:
+            serving = "stalled"
+        elif prc == 0 and pout.strip() in ("f", "t"):
+            serving = "writes" if pout.strip() == "f" else "read-only"
+        else:
+            serving, probe_error = "error", (perr or pout).strip()[-300:]
     module.exit_json(changed=False, active=out.strip() == 'active', databases=databases,
-                     target=databases.get('*', {}).get('host'), listen_port=int(port))
+                     target=databases.get('*', {}).get('host'), listen_port=int(port), serving=serving,
+                     probe_error=probe_error)
 
 
 if __name__ == '__main__':

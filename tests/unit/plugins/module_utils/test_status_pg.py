@@ -47,16 +47,39 @@ def test_build_status_rows():
     assert rows["pg2"]["sync_state"] == "quorum" and rows["pg2"]["lag_bytes"] == 0
     assert rows["pg2"]["upstream"] == "pg1"
     assert rows["pg3"]["role"] == "down (standby)" and rows["pg3"]["lsn"] == "0/4000000"
-    assert s["poolers"] == [{"host": "pooler1", "active": True, "port": 6432, "target": "pg1"}]
+    assert s["poolers"] == [{"host": "pooler1", "active": True, "port": 6432, "target": "pg1", "serving": None,
+                             "unreachable": False}]
+    assert s["healthy"] and s["problems"] == []
 
 
 def test_render_table_warns_on_split_brain():
     nodes = dict(NODES, pg2=dict(NODES["pg2"], role="primary", current_lsn="0/6000000"))
     lines = render_table(build_status(nodes, ADDR, {}))
     assert lines[0].split() == ["HOST", "ROLE", "TL", "LSN", "LAG(B)", "SYNC", "UPSTREAM"]
-    assert lines[-1] == "WARNING: 2 writable primaries (pg1, pg2)"
+    assert lines[-1] == "UNHEALTHY: 2 writable primaries (pg1, pg2)"
 
 
 def test_unreachable_node_is_shown():
     s = build_status({"pg1": {"unreachable": True}}, ADDR, {})
     assert s["nodes"][0]["role"] == "unreachable" and s["primary"] is None
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("bouncer, fragment", [
+    ({"active": True, "target": "10.0.0.1", "serving": "stalled"}, "PgBouncer pooler1 does not answer clients (paused"),
+    ({"active": True, "target": "10.0.0.2", "serving": "read-only"}, "sends clients to pg2, not to the primary pg1"),
+    ({"active": True, "target": "10.0.0.1", "serving": "read-only"}, "does not route writes"),
+    ({"active": False, "target": "10.0.0.1"}, "PgBouncer pooler1 is not running"),
+    ({"unreachable": True}, "PgBouncer pooler1 cannot be reached"),
+])
+def test_a_paused_or_misrouted_pooler_is_unhealthy(bouncer, fragment):
+    s = build_status(NODES, ADDR, {"pooler1": dict(bouncer, listen_port=6432)})
+    assert not s["healthy"] and any(fragment in p for p in s["problems"]), s["problems"]
+    assert any(line.startswith("UNHEALTHY: ") and fragment in line for line in render_table(s))
+
+
+def test_a_pooler_serving_writes_is_healthy():
+    s = build_status(NODES, ADDR, {"pooler1": {"active": True, "target": "10.0.0.1", "serving": "writes"}})
+    assert s["healthy"]
