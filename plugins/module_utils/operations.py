@@ -169,9 +169,8 @@ def describe_topology(nodes):
             parts.append("%s down (%s data directory, timeline %s, checkpoint %s)"
                          % (host, node.get("role") or "no", node.get("timeline"), node.get("checkpoint_lsn")))
             continue
-        text = "%s %s timeline %s LSN %s" % (host, node.get("role"), node.get("timeline"),
-                                              node.get("current_lsn") or node.get("receive_lsn")
-                                              or node.get("replay_lsn"))
+        lsn = node.get("current_lsn") or node.get("receive_lsn") or node.get("replay_lsn")
+        text = "%s %s timeline %s LSN %s" % (host, node.get("role"), node.get("timeline"), lsn)
         upstream = node.get("upstream") or {}
         if node.get("role") == "standby":
             text += " (%s from %s)" % (upstream.get("status") or "not streaming", upstream.get("host") or "nobody")

@@ -183,8 +183,8 @@ UNSAFE_PARAMETERS = (
     ("wal_level", ("minimal",), "no streaming replication, no archiving", None),
     ("ssl", ("off", "false", "no", "0"), "replication and client passwords cross the network in clear", None),
     ("password_encryption", ("md5",), "md5 verifiers are replayable; pgha uses scram-sha-256 only", None),
-    ("archive_mode", ("off", "false", "no", "0"), "no WAL reaches the backup repositories (no point-in-time "
-                                                   "restore)", "archiving"),
+    ("archive_mode", ("off", "false", "no", "0"),
+     "no WAL reaches the backup repositories (no point-in-time restore)", "archiving"),
     ("fsync", ("off", "false", "no", "0"), "a crash can corrupt the cluster", None),
     ("full_page_writes", ("off", "false", "no", "0"), "a crash can corrupt the cluster; pg_rewind needs them",
      None),
@@ -247,8 +247,8 @@ def validate_safety(hosts, groups, parameters=None, client_networks=None, archiv
     for address in sorted(by_address):
         if len(by_address[address]) > 1:
             errors.append("%s share the address %s (ansible_host or pgha_address): every host needs its own, or a "
-                          "drill or a fence could act on the wrong machine" % (" and ".join(by_address[address]),
-                                                                                address))
+                          "drill or a fence could act on the wrong machine"
+                          % (" and ".join(by_address[address]), address))
 
     # Slot and application names come from the inventory names.
     slots = {}
@@ -275,8 +275,8 @@ def validate_safety(hosts, groups, parameters=None, client_networks=None, archiv
         if len(values) > 1:
             errors.append("%s is cluster-wide but differs between hosts (%s): set it once for the whole cluster "
                           "(group_vars/all), not per host"
-                          % (name, "; ".join("%s on %s" % (v or "(unset)", ", ".join(h)) for v, h in
-                                              sorted(values.items()))))
+                          % (name, "; ".join("%s on %s" % (v or "(unset)", ", ".join(h))
+                                             for v, h in sorted(values.items()))))
 
     settings = {}
     for host in db_hosts[:1]:

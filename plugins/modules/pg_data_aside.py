@@ -14,11 +14,11 @@ short_description: List, make or prune the copies of a data directory that pgha 
 version_added: 0.2.0
 description:
   - pgha never deletes a data directory it replaces (rejoin fallback clone, re-clone, in-place
-    restore): it renames it to C(DATADIR.pgha-aside-TIME-REASON) on the same file system.
+    restore) - it renames it to C(DATADIR.pgha-aside-TIME-REASON) on the same file system.
   - C(action=list) reports the copies (path, age, size). C(action=move) moves the data directory
     aside now (the server must be stopped; the file system must hold a new copy of about the same
     size, or I(needed_bytes)). C(action=prune) removes all but the I(keep) newest copies, and
-    reports each one it removed: the only way pgha deletes a data directory.
+    reports each one it removed - the only way pgha deletes a data directory.
   - In check mode reports what it would move or remove.
 extends_documentation_fragment:
   - pgha.cluster.attributes

@@ -21,10 +21,10 @@ description:
   - Checks first that the primary accepts the connection pg_rewind needs; when it does not, fails
     with the node untouched (not even stopped).
   - When the rewind is impossible (for instance the WAL it needs is gone), falls
-    back to a fresh clone with C(pg_basebackup) if I(fallback_clone=true): the old data
+    back to a fresh clone with C(pg_basebackup) if I(fallback_clone=true) - the old data
     directory is moved aside (C(DATADIR.pgha-aside-TIME-rejoin)) after a free-space check,
     never removed. Connection or authentication errors, and failures it cannot classify, never
-    lead to a clone: the data directory stays as it is and the module fails with pg_rewind's words.
+    lead to a clone; the data directory stays as it is and the module fails with pg_rewind's words.
   - A standby that already streams from the primary is left alone.
   - In check mode returns the plan.
 extends_documentation_fragment:

@@ -65,10 +65,10 @@ options:
     default: /etc/pgbouncer/pgbouncer.ini
   console_host:
     description:
-      - Address of a remote PgBouncer's admin console, for C(pause) and C(resume) only: the module
+      - Address of a remote PgBouncer's admin console, for C(pause) and C(resume) only; the module
         then runs anywhere that reaches that PgBouncer (a database node resuming a PgBouncer the
         controller cannot reach). Without it the local PgBouncer (127.0.0.1) is used. With it the
-        module does not fail when the console cannot be reached: C(console_ok) and C(console_error) say.
+        module does not fail when the console cannot be reached; C(console_ok) and C(console_error) say.
     type: str
 attributes:
   check_mode:

@@ -28,7 +28,7 @@ options:
     default: pgbouncer.service
   probe_user:
     description:
-      - When set, a client connects through PgBouncer as this role and asks C(pg_is_in_recovery()):
+      - When set, a client connects through PgBouncer as this role and asks C(pg_is_in_recovery()),
         what a client would see. A paused PgBouncer (or a hung server) does not answer within
         I(probe_timeout) seconds.
     type: str

@@ -80,3 +80,68 @@ def test_pooler_without_database_nodes_is_refused(tmp_path, lab):
     assert rc != 0
     assert "PgBouncer host(s) pooler1 have no database node to point at" in out, out[-3000:]
     assert set(recap) == {"localhost"}, recap
+
+
+def _json(data):
+    import json
+    return ["-e", json.dumps(data)]
+
+
+SAFETY_CASES = [
+    ("duplicate address", [], {"pgha_lab": {"children": {"pgha_pgbouncer": {"hosts": {"pooler1": {
+        "ansible_host": "10.213.77.12"}}}}}}, "pg2 and pooler1 share the address 10.213.77.12"),
+    ("colliding slot names", [], {"pgha_lab": {"children": {"pgha_postgresql": {"hosts": {"PG3": {
+        "ansible_host": "10.213.77.99"}}}}}}, "PG3, pg3 map to the same replication slot pg3"),
+    ("name over 63 bytes", [], {"pgha_lab": {"children": {"pgha_postgresql": {"hosts": {"n" * 64: {
+        "ansible_host": "10.213.77.98"}}}}}}, "is longer than 63 bytes"),
+    ("cluster-wide setting per host", [], {"pgha_lab": {"children": {"pgha_postgresql": {"hosts": {"pg3": {
+        "pgha_postgresql_port": 5433}}}}}}, "pgha_postgresql_port is cluster-wide but differs between hosts"),
+    ("replication user is the lookup user", ["-e", "pgha_pgbouncer_auth_user=replicator"], None,
+     "pgha_replication_user and pgha_pgbouncer_auth_user are both 'replicator'"),
+    ("replication user is postgres", ["-e", "pgha_replication_user=postgres"], None,
+     "pgha_replication_user is postgres"),
+    ("role name is a pg_hba keyword", ["-e", "pgha_admin_user=all"], None, "'all' is a pg_hba keyword"),
+    ("role name is a group reference", _json({"pgha_pgbouncer_auth_user": "+admins"}), None,
+     "'+admins' is a pg_hba keyword"),
+    ("role name with a newline", _json({"pgha_replication_user": "rep\nhost all all 0.0.0.0/0 trust"}), None,
+     "must be a plain identifier"),
+    ("client network 0.0.0.0/0", _json({"postgresql_hba_client_networks": ["0.0.0.0/0"]}), None,
+     "opens the cluster to every address"),
+    ("client network samenet", _json({"postgresql_hba_client_networks": ["samenet"]}), None,
+     "'samenet' is a pg_hba keyword"),
+    ("client network with a newline", _json({"postgresql_hba_client_networks": ["10.0.0.0/8\nhost all all all trust"]}),
+     None, "holds spaces or control characters"),
+    ("cluster name with a slash", ["-e", "pgha_cluster_name=../etc"], None, "pgha_cluster_name '../etc' must be"),
+    ("cluster name with a semicolon", _json({"pgha_cluster_name": "a;b"}), None, "no '/', '..', ';' or spaces"),
+    ("S3 field with a newline", _json({"pgha_backup_s3_repos": [{"endpoint": "s3.example", "bucket": "b\n[global]",
+                                                                 "key": "k", "key_secret": "s"}]}),
+     None, "pgha_backup_s3_repos[0].bucket holds a newline"),
+    ("synchronous_commit local with quorum", _json({"postgresql_parameters": {"synchronous_commit": "local"}}), None,
+     "postgresql_parameters sets synchronous_commit = local"),
+    ("wal_level minimal", _json({"postgresql_parameters": {"wal_level": "minimal"}}), None, "wal_level = minimal"),
+    ("ssl off", _json({"postgresql_parameters": {"ssl": "off"}}), None, "ssl = off"),
+    ("md5 passwords", _json({"postgresql_parameters": {"password_encryption": "md5"}}), None,
+     "password_encryption = md5"),
+    ("archive_mode off with a repository", _json({"postgresql_parameters": {"archive_mode": "off"}}), None,
+     "archive_mode = off"),
+]
+
+
+@pytest.mark.parametrize("label, extra_args, extra_inv, message", SAFETY_CASES, ids=[c[0] for c in SAFETY_CASES])
+def test_input_that_breaks_a_guarantee_is_refused_before_any_change(
+        tmp_path, lab, label, extra_args, extra_inv, message):
+    before = fingerprint(lab["pgha_postgresql_version"])
+    inventories = [LAB_INVENTORY] + ([extra_inventory(tmp_path, extra_inv)] if extra_inv else [])
+    rc, out, recap = playbook("playbooks/site.yml", *extra_args, inventory=inventories)
+    assert rc != 0, out[-2000:]
+    assert message in out, out[-3000:]
+    assert "nothing was changed" in out
+    assert set(recap) == {"localhost"}, recap
+    assert fingerprint(lab["pgha_postgresql_version"]) == before
+
+
+def test_an_unsafe_parameter_can_be_accepted_explicitly(lab):
+    import json
+    rc, out, recap = playbook("playbooks/validate.yml", "-e", json.dumps({
+        "postgresql_parameters": {"synchronous_commit": "local"}, "pgha_allow_unsafe_parameters": ["synchronous_commit"]}))
+    assert rc == 0, out[-2000:]
