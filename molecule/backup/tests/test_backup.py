@@ -5,11 +5,13 @@ drills to that moment by time, LSN, xid and restore point (from the
 repository host and from the S3-compatible store), refused targets, archiving
 across a switchover, and last an in-place restore of the whole cluster."""
 import json
+import os
+import subprocess
 import time
 
 import pytest
 
-from conftest import lab_host, playbook, probes, psql, restore, status
+from conftest import ROOT, lab_host, playbook, probes, psql, restore, status
 
 STATE = {}
 
@@ -154,6 +156,8 @@ def test_drill_from_the_s3_repository_works_the_same(report_dir):
     (("-e", "pgha_restore_target_xid=abc"), "is not a transaction id"),
     (("-e", "pgha_restore_target=earliest"), "is not one of immediate, latest"),
     (("-e", "pgha_restore_target_xid=1000", "-e", "pgha_restore_target_name=x"), "give one recovery target per run"),
+    (("-e", json.dumps({"pgha_restore_target_name": "it's"})), "holds a quote, a backslash or a control character"),
+    (("-e", json.dumps({"pgha_restore_target_name": "a\nb"})), "holds a quote, a backslash or a control character"),
 ])
 def test_invalid_targets_are_refused_before_any_change(report_dir, target, message):
     started = psql("drill1", "SELECT pg_postmaster_start_time()")
@@ -214,8 +218,74 @@ def test_archiving_keeps_working_across_a_switchover(report_dir):
     assert report["recovery_log"]["new_timeline"] >= 3  # replayed across the switchover's timeline
 
 
+def sysid(hostname):
+    out = lab_host(hostname).check_output("sh -c '/usr/lib/postgresql/*/bin/pg_controldata /var/lib/postgresql/*/main'")
+    return [line.split(":", 1)[1].strip() for line in out.splitlines()
+            if line.startswith("Database system identifier")][0]
+
+
+def streaming(hostname):
+    return psql(hostname, "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'") == "1"
+
+
+def test_a_drill_onto_a_database_nodes_address_is_refused(report_dir, tmp_path):
+    st = status()
+    standby = [r["host"] for r in st["nodes"] if r["host"] != st["primary"]][0]
+    before = sysid(standby)
+    extra = tmp_path / "drill-on-a-member.yml"
+    address = {"pg1": "10.213.77.11", "pg2": "10.213.77.12", "pg3": "10.213.77.13"}[standby]
+    extra.write_text(json.dumps({"pgha_lab": {"children": {"pgha_drill": {"hosts": {"drill1": {
+        "ansible_host": address}}}}}}))
+    rc, out, recap = playbook("playbooks/restore.yml", "-e", "pgha_restore_mode=drill",
+                              "-e", "pgha_restore_report_dir=%s" % report_dir,
+                              inventory=[os.path.join(ROOT, "inventories", "lab", "hosts.yml"), str(extra)])
+    assert rc != 0, out[-3000:]
+    assert "%s and drill1 share the address %s" % (standby, address) in out or \
+        "drill1 and %s share the address %s" % (standby, address) in out, out[-3000:]
+    assert "nothing was changed" in out and set(recap) == {"localhost"}, recap
+    assert sysid(standby) == before and streaming(standby)
+
+
+def test_a_drill_never_overwrites_a_data_directory_no_drill_made(report_dir):
+    drill = lab_host("drill1")
+    data = drill.check_output("sh -c 'ls -d /var/lib/postgresql/*/main'")
+    before = sysid("drill1")
+    started = psql("drill1", "SELECT pg_postmaster_start_time()")
+    drill.check_output("mv %s/pgha.drill %s/pgha.drill.kept" % (data, data))
+    try:
+        rc, out, report = restore(report_dir, "-e", "pgha_restore_mode=drill")
+        assert rc != 0 and report is None, out[-3000:]
+        assert "drill1 runs a writable server" in out or "that no drill made" in out, out[-3000:]
+        assert "restore refused, nothing was changed" in out
+        assert sysid("drill1") == before and psql("drill1", "SELECT pg_postmaster_start_time()") == started
+    finally:
+        drill.check_output("mv %s/pgha.drill.kept %s/pgha.drill" % (data, data))
+
+
+def test_inplace_restore_is_refused_unconfirmed_or_with_a_node_out_of_reach(report_dir):
+    st = status()
+    ids = dict((r["host"], sysid(r["host"])) for r in st["nodes"])
+    cluster_id = ids[st["primary"]]
+    rc, out, report = restore(report_dir, "-e", "pgha_restore_mode=inplace", "-e", "pgha_restore_confirm=main")
+    assert rc != 0 and "Confirm with -e pgha_restore_confirm=%s" % cluster_id in out, out[-3000:]
+    standby = [r["host"] for r in st["nodes"] if r["host"] != st["primary"]][0]
+    subprocess.run([os.path.join(ROOT, "lab", "lab.sh"), "isolate", standby], check=True, stdout=subprocess.PIPE)
+    try:
+        rc, out, report = restore(report_dir, "-e", "pgha_restore_mode=inplace",
+                                  "-e", "pgha_restore_confirm=%s" % cluster_id, "-e", json.dumps({"pgha_fence_command": []}))
+        assert rc != 0, out[-3000:]
+        assert "%s cannot be reached to stop PostgreSQL and no pgha_fence_command is configured" % standby in out, \
+            out[-3000:]
+    finally:
+        subprocess.run([os.path.join(ROOT, "lab", "lab.sh"), "heal", standby], check=True, stdout=subprocess.PIPE)
+    after = status()
+    assert after["primary"] == st["primary"] and after["healthy"], after
+    assert dict((r["host"], sysid(r["host"])) for r in after["nodes"]) == ids
+
+
 def test_inplace_restore_rebuilds_the_cluster(report_dir):
-    rc, out, report = restore(report_dir, "-e", "pgha_restore_mode=inplace", "-e", "pgha_restore_confirm=main",
+    confirm = sysid(status()["primary"])
+    rc, out, report = restore(report_dir, "-e", "pgha_restore_mode=inplace", "-e", "pgha_restore_confirm=%s" % confirm,
                               "-e", json.dumps({"pgha_restore_target_time": STATE["time"]}), "-e", probes(STATE["md5"]))
     assert rc == 0, out[-4000:]
     assert report["passed"] and report["mode"] == "inplace", json.dumps(report, indent=1)[:3000]
@@ -228,5 +298,7 @@ def test_inplace_restore_rebuilds_the_cluster(report_dir):
     assert psql("pg1", "SELECT count(*) FROM orders") == "1000"
     # The standbys cloned from the restored primary have the same rows.
     assert psql("pg2", "SELECT count(*) FROM orders") == "1000"
-    # The other nodes' old data directories were kept aside.
-    assert "pre-restore" in lab_host("pg2").check_output("ls /var/lib/postgresql/*/")
+    # Every replaced data directory was kept aside, the restore host's included.
+    for host in ("pg1", "pg2", "pg3"):
+        assert "pgha-aside-" in lab_host(host).check_output("ls /var/lib/postgresql/*/"), host
+    assert report.get("kept_aside"), report

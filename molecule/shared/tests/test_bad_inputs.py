@@ -91,7 +91,7 @@ SAFETY_CASES = [
     ("duplicate address", [], {"pgha_lab": {"children": {"pgha_pgbouncer": {"hosts": {"pooler1": {
         "ansible_host": "10.213.77.12"}}}}}}, "pg2 and pooler1 share the address 10.213.77.12"),
     ("colliding slot names", [], {"pgha_lab": {"children": {"pgha_postgresql": {"hosts": {"PG3": {
-        "ansible_host": "10.213.77.99"}}}}}}, "PG3, pg3 map to the same replication slot pg3"),
+        "ansible_host": "10.213.77.99"}}}}}}, "pg3, PG3 map to the same replication slot pg3"),
     ("name over 63 bytes", [], {"pgha_lab": {"children": {"pgha_postgresql": {"hosts": {"n" * 64: {
         "ansible_host": "10.213.77.98"}}}}}}, "is longer than 63 bytes"),
     ("cluster-wide setting per host", [], {"pgha_lab": {"children": {"pgha_postgresql": {"hosts": {"pg3": {
