@@ -298,3 +298,59 @@ def test_a_target_after_the_last_commit_replays_to_the_end():
     assert check["ok"] and "no commit after the target" in check["detail"]
     check = bk.target_checks(bk.parse_target(lsn="0/75000100"), ended, None, after_last_commit=True)[0]
     assert check["ok"]
+
+
+# --- Identity before destruction -----------------------------------------------------------
+
+from ansible_collections.pgha.cluster.plugins.module_utils.backup import (  # noqa: E402
+    RestoreError, drill_host_problem, inplace_confirmation_problem, parse_target, system_identifier_of)
+
+SCRATCH = {"up": False, "role": "absent", "data_directory_exists": False}
+
+
+@pytest.mark.parametrize("node, fragment", [
+    ({"unreachable": True}, "cannot be reached to check it"),
+    (dict(SCRATCH, up=True, role="standby", data_directory_exists=True, drill_marker=True, system_identifier="9",
+          upstream={"status": "streaming", "host": "10.0.0.11"}), "runs a standby streaming from 10.0.0.11"),
+    (dict(SCRATCH, up=True, role="primary", data_directory_exists=True, system_identifier="9"),
+     "runs a writable server (system identifier 9) that no drill made"),
+    (dict(SCRATCH, data_directory_exists=True, system_identifier="9", data_directory="/d"),
+     "has a data directory (/d, system identifier 9) that no drill made"),
+    (dict(SCRATCH, up=True, role="standby", data_directory_exists=True, system_identifier="42"),
+     "holds a data directory of this cluster (system identifier 42)"),
+])
+def test_a_drill_refuses_what_it_did_not_make(node, fragment):
+    problem = drill_host_problem("drill1", node, {"42"})
+    assert problem and fragment in problem
+
+
+@pytest.mark.parametrize("node", [
+    SCRATCH,
+    dict(SCRATCH, data_directory_exists=True, drill_marker=True, system_identifier="9"),
+    # A previous drill left its promoted copy running: it is the drill's own.
+    dict(SCRATCH, up=True, role="primary", data_directory_exists=True, drill_marker=True, system_identifier="42"),
+])
+def test_a_drill_replaces_what_a_drill_made(node):
+    assert drill_host_problem("drill1", node, {"42"}) is None
+
+
+def test_inplace_is_confirmed_by_the_system_identifier():
+    nodes = {"pg1": {"system_identifier": "42"}, "pg2": {"system_identifier": "42"}, "pg3": {"unreachable": True}}
+    problem, known = inplace_confirmation_problem("main", nodes, None)
+    assert known == "42" and "Confirm with -e pgha_restore_confirm=42" in problem and "42 on pg1, pg2" in problem
+    assert inplace_confirmation_problem("42", nodes, None) == (None, "42")
+    # The repository's identifier wins: the backups are what is restored.
+    assert inplace_confirmation_problem("42", nodes, "77")[1] == "77"
+    assert inplace_confirmation_problem("x", {"pg1": {}}, None)[1] is None
+
+
+def test_system_identifier_of_the_backups():
+    entry = {"db": [{"id": 1, "system-id": 7001}, {"id": 2, "system-id": 7002}]}
+    assert system_identifier_of(entry, 1) == "7001" and system_identifier_of(entry) == "7002"
+    assert system_identifier_of({}, 1) is None
+
+
+@pytest.mark.parametrize("name", ["it's", 'say "x"', "back\\slash", "new\nline", "tab\there"])
+def test_restore_point_names_with_quotes_or_control_characters_are_refused(name):
+    with pytest.raises(RestoreError, match="holds a quote, a backslash or a control character"):
+        parse_target(name=name)

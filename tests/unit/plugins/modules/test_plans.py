@@ -1,4 +1,8 @@
+import os
+
 from unittest import mock
+
+import pytest
 
 from ansible_collections.pgha.cluster.plugins.module_utils import pg as pgutils
 
@@ -139,3 +143,74 @@ def test_pg_rejoin_check_mode_plans_a_rewind(run_module):
                                             "application_name": "pg1", "slot_name": "pg1",
                                             "_ansible_check_mode": True})
     assert rc == 0 and result["action"] == "rewind" and result["commands"] == []
+
+
+REJOIN_ARGS = {"version": 15, "primary_host": "10.0.0.12", "primary_system_identifier": "42", "replication_user": "r",
+               "application_name": "pg1", "slot_name": "pg1"}
+
+
+def _rejoin(run_module, tmp_path, outputs):
+    """Run pg_rejoin against a fake host: ``outputs`` maps a command's program to (rc, out, err)."""
+    (tmp_path / "PG_VERSION").write_text("15\n")
+    node = dict(primary(up=False), data_directory_exists=True)
+    calls = []
+
+    def run_command(self, argv, **kw):
+        calls.append(argv)
+        program = [a for a in argv if not a.startswith("-") and a not in ("runuser", "postgres")][0]
+        return outputs.get(os.path.basename(program), (0, "", ""))
+
+    paths = {"data_dir": str(tmp_path), "bin_dir": "/usr/lib/postgresql/15/bin", "conf_dir": str(tmp_path),
+             "service": "pg.service"}
+    with mock.patch.object(pg_rejoin, "inspect_node", return_value=node), \
+            mock.patch.object(pg_rejoin, "pg_paths", return_value=paths), \
+            mock.patch.object(pg_rejoin, "stop_server"), \
+            mock.patch.object(pg_rejoin, "postmaster_running", return_value=False), \
+            mock.patch.object(pg_rejoin, "clone", return_value=(1.0, str(tmp_path) + ".aside")) as clone, \
+            mock.patch.object(pg_rejoin, "configure"), \
+            mock.patch.object(pg_rejoin.AnsibleModule, "run_command", run_command):
+        rc, result = run_module(pg_rejoin, dict(REJOIN_ARGS))
+    return rc, result, calls, clone
+
+
+def test_pg_rejoin_leaves_the_node_untouched_when_the_primary_does_not_answer(run_module, tmp_path):
+    rc, result, calls, clone = _rejoin(run_module, tmp_path, {
+        "psql": (2, "", 'psql: error: connection to server at "10.0.0.12", port 5432 failed: timeout expired')})
+    assert rc == 1 and "this node was not touched" in result["msg"] and "timeout expired" in result["msg"]
+    assert not any("pg_rewind" in " ".join(c) or "systemctl" in c for c in calls)
+    assert not clone.called and (tmp_path / "PG_VERSION").exists()
+
+
+@pytest.mark.parametrize("rewind_err, clones", [
+    ('pg_rewind: error: could not connect to server: connection to server at "10.0.0.12" failed', False),
+    ("pg_rewind: error: something nobody has seen before", False),
+    ("pg_rewind: error: could not find previous WAL record at 0/3000028", True),
+])
+def test_pg_rejoin_clones_only_when_a_clone_fixes_it(run_module, tmp_path, rewind_err, clones):
+    rc, result, calls, clone = _rejoin(run_module, tmp_path, {"psql": (0, "f\n", ""), "pg_rewind": (1, "", rewind_err)})
+    assert clone.called is clones
+    if clones:
+        assert result["action"] == "clone" and clone.call_args.kwargs["reason"] == "rejoin"
+    else:
+        assert rc == 1 and "is left as it is" in result["msg"] and (tmp_path / "PG_VERSION").exists()
+
+
+def test_pg_data_aside_lists_and_prunes_only_on_request(run_module, tmp_path):
+    from ansible_collections.pgha.cluster.plugins.modules import pg_data_aside
+    data = tmp_path / "main"
+    for stamp in ("20261201T100000Z", "20261201T110000Z", "20261201T120000Z"):
+        copy = tmp_path / ("main.pgha-aside-%s-rejoin" % stamp)
+        copy.mkdir()
+        (copy / "PG_VERSION").write_text("15\n")
+    data.mkdir()
+    args = {"version": 15, "data_dir": str(data)}
+    rc, result = run_module(pg_data_aside, dict(args))
+    assert rc == 0 and not result["changed"] and len(result["copies"]) == 3 and result["removed"] == []
+    rc, result = run_module(pg_data_aside, dict(args, action="prune", keep=1, _ansible_check_mode=True))
+    assert rc == 0 and result["changed"] and len(result["removed"]) == 2 and len(result["copies"]) == 3
+    rc, result = run_module(pg_data_aside, dict(args, action="prune", keep=1))
+    assert [os.path.basename(c["path"]) for c in result["copies"]] == ["main.pgha-aside-20261201T120000Z-rejoin"]
+    assert sorted(os.path.basename(r["path"]) for r in result["removed"]) == [
+        "main.pgha-aside-20261201T100000Z-rejoin", "main.pgha-aside-20261201T110000Z-rejoin"]
+    rc, result = run_module(pg_data_aside, dict(args, action="prune"))
+    assert rc == 1 and "keep" in result["msg"]
