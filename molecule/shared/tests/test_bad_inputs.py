@@ -1,4 +1,5 @@
 """Bad inputs are refused before any host is touched, each with a message naming the fix."""
+import json
 import os
 
 import pytest
@@ -57,33 +58,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("label, extra_args, extra_inv, message", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_is_refused_before_any_change(tmp_path, lab, label, extra_args, extra_inv, message):
-    before = fingerprint(lab["pgha_postgresql_version"])
-    inventories = [LAB_INVENTORY] + ([extra_inventory(tmp_path, extra_inv)] if extra_inv else [])
-    rc, out, recap = playbook("playbooks/site.yml", *extra_args, inventory=inventories)
-    assert rc != 0, out[-2000:]
-    assert message in out, out[-3000:]
-    assert "nothing was changed" in out
-    # Only the validation play ran: no database or pooler host was even contacted.
-    assert set(recap) == {"localhost"}, recap
-    assert fingerprint(lab["pgha_postgresql_version"]) == before
-
-
-def test_pooler_without_database_nodes_is_refused(tmp_path, lab):
-    inv = {"pgha_pgbouncer": {"hosts": {"pooler1": {"ansible_host": lab["addresses"]["pooler1"]}}}}
-    path = tmp_path / "hosts.yml"
-    path.write_text(yaml.safe_dump(inv))
-    group_vars = tmp_path / "group_vars"
-    os.symlink(os.path.join(ROOT, "inventories", "lab", "group_vars"), str(group_vars))
-    rc, out, recap = playbook("playbooks/site.yml", inventory=[str(path)])
-    assert rc != 0
-    assert "PgBouncer host(s) pooler1 have no database node to point at" in out, out[-3000:]
-    assert set(recap) == {"localhost"}, recap
-
-
 def _json(data):
-    import json
     return ["-e", json.dumps(data)]
 
 
@@ -127,21 +102,31 @@ SAFETY_CASES = [
 ]
 
 
-@pytest.mark.parametrize("label, extra_args, extra_inv, message", SAFETY_CASES, ids=[c[0] for c in SAFETY_CASES])
-def test_input_that_breaks_a_guarantee_is_refused_before_any_change(
-        tmp_path, lab, label, extra_args, extra_inv, message):
+@pytest.mark.parametrize("label, extra_args, extra_inv, message", CASES + SAFETY_CASES,
+                         ids=[c[0] for c in CASES + SAFETY_CASES])
+def test_bad_input_is_refused_before_any_change(tmp_path, lab, label, extra_args, extra_inv, message):
     before = fingerprint(lab["pgha_postgresql_version"])
     inventories = [LAB_INVENTORY] + ([extra_inventory(tmp_path, extra_inv)] if extra_inv else [])
     rc, out, recap = playbook("playbooks/site.yml", *extra_args, inventory=inventories)
     assert rc != 0, out[-2000:]
     assert message in out, out[-3000:]
     assert "nothing was changed" in out
+    # Only the validation play ran: no database or pooler host was even contacted.
     assert set(recap) == {"localhost"}, recap
     assert fingerprint(lab["pgha_postgresql_version"]) == before
 
 
+def test_pooler_without_database_nodes_is_refused(tmp_path, lab):
+    inv = {"pgha_pgbouncer": {"hosts": {"pooler1": {"ansible_host": lab["addresses"]["pooler1"]}}}}
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(inv))
+    group_vars = tmp_path / "group_vars"
+    os.symlink(os.path.join(ROOT, "inventories", "lab", "group_vars"), str(group_vars))
+    rc, out, recap = playbook("playbooks/site.yml", inventory=[str(path)])
+    assert rc != 0
+    assert "PgBouncer host(s) pooler1 have no database node to point at" in out, out[-3000:]
+    assert set(recap) == {"localhost"}, recap
 def test_an_unsafe_parameter_can_be_accepted_explicitly(lab):
-    import json
     rc, out, recap = playbook("playbooks/validate.yml", "-e", json.dumps({
         "postgresql_parameters": {"synchronous_commit": "local"}, "pgha_allow_unsafe_parameters": ["synchronous_commit"]}))
     assert rc == 0, out[-2000:]
