@@ -126,6 +126,8 @@ def test_pooler_without_database_nodes_is_refused(tmp_path, lab):
     assert rc != 0
     assert "PgBouncer host(s) pooler1 have no database node to point at" in out, out[-3000:]
     assert set(recap) == {"localhost"}, recap
+
+
 def test_an_unsafe_parameter_can_be_accepted_explicitly(lab):
     rc, out, recap = playbook("playbooks/validate.yml", "-e", json.dumps({
         "postgresql_parameters": {"synchronous_commit": "local"}, "pgha_allow_unsafe_parameters": ["synchronous_commit"]}))
