@@ -155,17 +155,22 @@ def unit_state(module, service):
     return module.run_command(["systemctl", "is-active", service])[1].strip()
 
 
-def stop_server(module, paths, stop_timeout, result):
+def stop_server(module, paths, stop_timeout, result, escalate=True):
     """Clean stop, then immediate shutdown, then SIGKILL; never waits on a stop job.
 
     A clean stop waits for the archiver, which cannot finish while the repository is
     out of reach (a partitioned primary): after stop_timeout the postmaster gets
-    SIGQUIT (immediate shutdown), then SIGKILL.
+    SIGQUIT (immediate shutdown), then SIGKILL. With ``escalate=False`` (a switchover
+    needs the clean shutdown checkpoint) it only waits; the caller checks whether
+    the postmaster is gone.
     """
     data_dir, service = paths['data_dir'], paths['service']
     module.run_command(["systemctl", "stop", "--no-block", service])
     if wait_gone(data_dir, stop_timeout):
         result['how'] = 'clean stop'
+    elif not escalate:
+        result['how'] = None
+        return
     else:
         signal_postmaster(data_dir, signal.SIGQUIT)
         if wait_gone(data_dir, IMMEDIATE_WAIT):

@@ -88,8 +88,12 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
-    as_postgres, inspect_node, node_argument_spec, parse_controldata, pg_paths, run_psql, wait_archiver)
+    as_postgres, inspect_node, node_argument_spec, parse_controldata, pg_paths, postmaster_running, run_psql,
+    stop_server, wait_archiver)
 from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import admin
+
+# Seconds a clean shutdown of the old primary may take.
+STOP_TIMEOUT = 60
 
 
 def main():
@@ -144,12 +148,16 @@ def main():
     result['timings']['pause'] = round(result['paused_at'] - step, 3)
 
     step = time.time()
-    rc, out, err = module.run_command(["systemctl", "stop", paths['service']])
-    if rc != 0:
-        module.run_command(["systemctl", "start", paths['service']])
+    # Never waits on systemd's stop job: in some containers it outlives the server by
+    # the unit's whole stop timeout (an hour). The postmaster gone is what counts.
+    stopped = {}
+    stop_server(module, paths, STOP_TIMEOUT, stopped, escalate=False)
+    if postmaster_running(paths['data_dir']):
         resume_all()
-        module.fail_json(msg="stopping %s failed: %s; started again as primary, PgBouncer resumed"
-                             % (paths['service'], (err or out).strip()), **result)
+        module.fail_json(msg="the clean shutdown of %s did not finish in %d s (still shutting down; not promoted "
+                             "anywhere); PgBouncer resumed. Run status.yml, then start it again or fail over"
+                             % (paths['service'], STOP_TIMEOUT), **result)
+    result['unit_reloaded'] = stopped.get('unit_reloaded', False)
     rc, out, err = module.run_command(as_postgres([paths['bin_dir'] + "/pg_controldata", paths['data_dir']]),
                                       cwd="/", environ_update={"LC_ALL": "C"})
     control = parse_controldata(out)
