@@ -106,6 +106,11 @@ class Writer(threading.Thread):
     def stop(self):
         self._halt.set()
         self.join(30)
+        if self.is_alive():
+            # A commit that never returns (a synchronous commit no standby confirms): closing the
+            # connection from here would wait on it forever. Record it; the daemon thread is left.
+            self.errors.append((time.time(), "a write did not return within 30 s of stop()"))
+            return
         if self.conn is not None and not self.conn.closed:
             self.conn.close()
 
