@@ -41,6 +41,7 @@ import re
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.pgha.cluster.plugins.module_utils.operations import fence_confirmed as _fence_confirmed
+from ansible_collections.pgha.cluster.plugins.module_utils.validate import CLUSTER_WIDE
 from ansible_collections.pgha.cluster.plugins.module_utils.status import build_status, render_table
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import (
     TopologyError, choose_primary, slot_name)
@@ -62,19 +63,12 @@ def node_addresses(hosts, hostvars):
     return result
 
 
-CLUSTER_WIDE_SETTINGS = ("pgha_cluster_name", "pgha_postgresql_version", "pgha_postgresql_port",
-                         "pgha_replication_user", "pgha_sync_mode", "pgha_sync_count", "pgha_pgbouncer_auth_user",
-                         "pgha_admin_user")
-
-
 def inventory_hosts(hosts, hostvars):
     """Host -> {address, settings}: what validation compares across hosts."""
-    result = {}
-    for host in hosts:
-        hv = hostvars[host]
-        result[host] = {"address": str(hv.get("pgha_address") or hv.get("ansible_host") or host),
-                        "settings": dict((name, hv.get(name)) for name in CLUSTER_WIDE_SETTINGS)}
-    return result
+    addresses = node_addresses(hosts, hostvars)
+    return dict((host, {"address": addresses[host],
+                        "settings": dict((name, hostvars[host].get(name)) for name in CLUSTER_WIDE)})
+                for host in hosts)
 
 
 def hba_address(address):

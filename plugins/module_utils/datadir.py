@@ -19,8 +19,7 @@ import re
 import time
 
 ASIDE = ".pgha-aside-"
-# Copies made before this naming (in-place restores).
-LEGACY = ".pre-restore-"
+# Also matches DATADIR.pre-restore-EPOCH, the copies in-place restores made before this naming.
 _NAME = re.compile(r"^(?P<base>.+?)(?:\.pgha-aside-(?P<stamp>\d{8}T\d{6}Z)-(?P<reason>[a-z0-9-]+)"
                    r"|\.pre-restore-(?P<epoch>\d+))$")
 # Room left free on top of the new copy.
@@ -110,13 +109,18 @@ def list_aside(data_dir):
     return entries
 
 
-def move_aside(module, data_dir, reason, needed_bytes=None, commands=None):
-    """Rename ``data_dir`` aside after checking that its file system can hold a
-    new copy of ``needed_bytes`` (default: the size of ``data_dir`` itself).
-    Fails the module (nothing moved) when it cannot. Returns the new path."""
+def room_problem(data_dir, needed_bytes=None):
+    """Whether the file system of ``data_dir`` can hold a new copy of ``needed_bytes``
+    (default: the size of ``data_dir`` itself) while it is kept aside: a refusal or None."""
     if needed_bytes is None:
         needed_bytes = tree_bytes(data_dir)
-    problem = space_problem(free_bytes(os.path.dirname(data_dir.rstrip("/"))), needed_bytes, data_dir)
+    return space_problem(free_bytes(os.path.dirname(data_dir.rstrip("/"))), needed_bytes, data_dir)
+
+
+def move_aside(module, data_dir, reason, needed_bytes=None, commands=None):
+    """Rename ``data_dir`` aside after the room check (``room_problem``). Fails the
+    module (nothing moved) when there is no room. Returns the new path."""
+    problem = room_problem(data_dir, needed_bytes)
     if problem:
         module.fail_json(msg="%s is left in place: %s" % (data_dir, problem))
     target = aside_path(data_dir, reason, time.time())

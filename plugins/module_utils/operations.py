@@ -12,7 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import (
-    TopologyError, format_lsn, lag_bytes, parse_lsn)
+    TopologyError, format_lsn, lag_bytes, parse_lsn, running_primaries)
 
 
 class OperationError(TopologyError):
@@ -150,11 +150,6 @@ def rejoin_check(nodes, node_name, primary, pooler_targets, allow_stray=False):
                              "before rejoining" % (node_name, node.get("timeline"), node.get("current_lsn")))
     return {"stray_primary": stray, "node": node_name, "primary": primary, "role": node.get("role"), "up": node.get("up"),
             "timeline": node.get("timeline"), "primary_timeline": (nodes.get(primary) or {}).get("timeline")}
-
-
-def running_primaries(nodes):
-    """Nodes that answer as writable primaries."""
-    return sorted(h for h, n in nodes.items() if n.get("up") and n.get("role") == "primary")
 
 
 def describe_topology(nodes):

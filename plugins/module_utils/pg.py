@@ -155,7 +155,11 @@ def unit_state(module, service):
     return module.run_command(["systemctl", "is-active", service])[1].strip()
 
 
-def stop_server(module, paths, stop_timeout, result, escalate=True):
+# Seconds a clean stop may take before a rejoin, a re-clone or a restore escalates.
+STOP_TIMEOUT = 30
+
+
+def stop_server(module, paths, stop_timeout=STOP_TIMEOUT, result=None, escalate=True):
     """Clean stop, then immediate shutdown, then SIGKILL; never waits on a stop job.
 
     A clean stop waits for the archiver, which cannot finish while the repository is
@@ -164,6 +168,7 @@ def stop_server(module, paths, stop_timeout, result, escalate=True):
     needs the clean shutdown checkpoint) it only waits; the caller checks whether
     the postmaster is gone.
     """
+    result = {} if result is None else result
     data_dir, service = paths['data_dir'], paths['service']
     module.run_command(["systemctl", "stop", "--no-block", service])
     if wait_gone(data_dir, stop_timeout):

@@ -76,10 +76,9 @@ def clone(module, p, paths, node, desired, commands, reason="reclone"):
     Returns (seconds, path of the copy kept aside or None)."""
     data_dir = paths["data_dir"]
     kept = None
-    if node["data_directory_exists"] or (os.path.isdir(data_dir) and os.listdir(data_dir)
-                                         and os.path.exists(os.path.join(data_dir, "PG_VERSION"))):
-        commands.append(["systemctl", "stop", paths["service"]])
-        stop_server(module, paths, 30, {})
+    if os.path.exists(os.path.join(data_dir, "PG_VERSION")):
+        commands.append(["systemctl", "stop", "--no-block", paths["service"]])
+        stop_server(module, paths)
         if postmaster_running(data_dir):
             module.fail_json(msg="could not stop the server of %s; it was not moved aside" % data_dir)
         kept = move_aside(module, data_dir, reason, commands=commands)

@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.pgha.cluster.plugins.module_utils.topology import lag_bytes
+from ansible_collections.pgha.cluster.plugins.module_utils.topology import lag_bytes, running_primaries
 
 COLUMNS = ("host", "role", "timeline", "lsn", "lag_bytes", "sync_state", "upstream")
 
@@ -15,7 +15,7 @@ COLUMNS = ("host", "role", "timeline", "lsn", "lag_bytes", "sync_state", "upstre
 def build_status(nodes, addresses, bouncers):
     """Status document from pg_node_info results (host -> node), node addresses
     (host -> address) and pgbouncer_info results (host -> info)."""
-    primaries = [h for h in sorted(nodes) if nodes[h].get("up") and nodes[h].get("role") == "primary"]
+    primaries = running_primaries(nodes)
     primary = nodes[primaries[0]] if len(primaries) == 1 else None
     replicas = dict((r.get("application_name"), r) for r in (primary or {}).get("replicas") or [])
     by_address = dict((a, h) for h, a in addresses.items())

@@ -111,6 +111,11 @@ def _describe(host, node):
     return " ".join(parts)
 
 
+def running_primaries(nodes):
+    """Nodes that answer as writable primaries, sorted."""
+    return sorted(h for h, n in nodes.items() if n.get("up") and n.get("role") == "primary")
+
+
 def choose_primary(nodes, initial_primary):
     """Find the current primary from what every database node reported.
 
@@ -132,14 +137,14 @@ def choose_primary(nodes, initial_primary):
         if node.get("system_identifier"):
             sysids.setdefault(str(node["system_identifier"]), []).append(host)
 
-    running_primaries = sorted(h for h, n in nodes.items() if n.get("up") and n.get("role") == "primary")
-    if len(running_primaries) > 1:
+    running = running_primaries(nodes)
+    if len(running) > 1:
         raise TopologyError(
             "more than one node accepts writes: %s. Stop the stale one and bring it "
             "back with rejoin.yml before running site.yml"
-            % "; ".join(_describe(h, nodes[h]) for h in running_primaries))
-    if running_primaries:
-        primary = running_primaries[0]
+            % "; ".join(_describe(h, nodes[h]) for h in running))
+    if running:
+        primary = running[0]
         return {"primary": primary, "fresh": False,
                 "reason": "%s is the running primary" % _describe(primary, nodes[primary])}
 

@@ -73,7 +73,7 @@ import shutil
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.datadir import (
-    free_bytes, list_aside, move_aside, prune_choice, space_problem, tree_bytes)
+    list_aside, move_aside, prune_choice, room_problem, tree_bytes)
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import node_argument_spec, pg_paths, postmaster_running
 
 
@@ -99,13 +99,13 @@ def main():
         if postmaster_running(data_dir):
             module.fail_json(msg="%s is in use by a running server: stop it before moving it aside" % data_dir,
                              **result)
-        needed = p['needed_bytes'] if p['needed_bytes'] is not None else tree_bytes(data_dir)
-        problem = space_problem(free_bytes(os.path.dirname(data_dir)), needed, data_dir)
-        if problem:
-            module.fail_json(msg="%s is left in place: %s" % (data_dir, problem), **result)
         result['changed'] = True
-        if not module.check_mode:
-            result['moved_to'] = move_aside(module, data_dir, p['reason'], needed_bytes=needed)
+        if module.check_mode:
+            problem = room_problem(data_dir, p['needed_bytes'])
+            if problem:
+                module.fail_json(msg="%s would be left in place: %s" % (data_dir, problem), **result)
+        else:
+            result['moved_to'] = move_aside(module, data_dir, p['reason'], needed_bytes=p['needed_bytes'])
     elif p['action'] == 'prune':
         if p['keep'] < 0:
             module.fail_json(msg="keep must be 0 or more, not %d" % p['keep'], **result)

@@ -151,7 +151,7 @@ def main():
     # Never waits on systemd's stop job: in some containers it outlives the server by
     # the unit's whole stop timeout (an hour). The postmaster gone is what counts.
     stopped = {}
-    stop_server(module, paths, STOP_TIMEOUT, stopped, escalate=False)
+    stop_server(module, paths, STOP_TIMEOUT, result=stopped, escalate=False)
     if postmaster_running(paths['data_dir']):
         resume_all()
         module.fail_json(msg="the clean shutdown of %s did not finish in %d s (still shutting down; not promoted "

@@ -81,7 +81,7 @@ def main():
     if module.check_mode:
         module.exit_json(**result)
     if running:
-        stop_server(module, paths, p['stop_timeout'], result)
+        stop_server(module, paths, p['stop_timeout'], result=result)
     if postmaster_running(paths['data_dir']):
         module.fail_json(msg="the server still runs after stop and kill: NOT fenced", **result)
     if os.path.isdir(paths['data_dir']):

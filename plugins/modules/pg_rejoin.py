@@ -156,8 +156,8 @@ def main():
         marker = os.path.join(paths['data_dir'], FENCED_MARKER)
         if node.get('fenced') and not module.check_mode and os.path.exists(marker):
             os.remove(marker)
-        module.exit_json(msg="already streaming from %s" % p['primary_host'], changed=bool(node.get('fenced')),
-                         **dict((k, v) for k, v in result.items() if k != 'changed'))
+        result['changed'] = bool(node.get('fenced'))
+        module.exit_json(msg="already streaming from %s" % p['primary_host'], **result)
 
     result.update(changed=True, action='rewind')
     if module.check_mode:
@@ -177,7 +177,7 @@ def main():
 
     step = time.time()
     stopped = {}
-    stop_server(module, paths, 30, stopped)
+    stop_server(module, paths, result=stopped)
     if postmaster_running(paths['data_dir']):
         module.fail_json(msg="could not stop the server before the rewind; nothing else was done", **result)
     result['stopped'] = stopped.get('how') or 'was not running'
@@ -201,8 +201,7 @@ def main():
                                  "%s" % (why, paths['data_dir'], result['rewind_output']), **result)
         result['action'] = 'clone'
         step = time.time()
-        dummy, result['kept_aside'] = clone(module, p, paths, dict(node, data_directory_exists=True), desired,
-                                            result['commands'], reason="rejoin")
+        dummy, result['kept_aside'] = clone(module, p, paths, node, desired, result['commands'], reason="rejoin")
         result['timings']['clone'] = round(time.time() - step, 3)
     else:
         # pg_rewind copies the source's postgresql.auto.conf: point this node at the primary again.

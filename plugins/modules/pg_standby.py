@@ -18,9 +18,10 @@ description:
     no data directory, or points an existing standby of the same database system
     at the primary (C(primary_conninfo) with C(application_name), C(primary_slot_name)).
   - A standby already configured for the primary is left alone.
-  - A data directory that belongs to another database system is never removed (with I(reclone=true) it is moved aside, after a free-space check)
-    unless I(reclone=true). A node that holds a primary data directory of the
-    same cluster is refused (use the rejoin playbook).
+  - A data directory that belongs to another database system is left alone unless
+    I(reclone=true); then it is moved aside (after a free-space check), never removed.
+    A node that holds a primary data directory of the same cluster is refused (use the
+    rejoin playbook).
   - In check mode returns the plan (action and reason) without acting.
 extends_documentation_fragment:
   - pgha.cluster.node

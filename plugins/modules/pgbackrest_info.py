@@ -104,9 +104,8 @@ plan:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.backup import (
-    system_identifier_of,
     RestoreError, archive_summary, backups_of, choose_backup, describe_window, parse_target, restorable_window,
-    stanza_entry)
+    stanza_entry, system_identifier_of)
 from ansible_collections.pgha.cluster.plugins.module_utils.pgbackrest import archive_listing, info, pgbackrest
 
 

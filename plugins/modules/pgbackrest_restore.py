@@ -235,7 +235,7 @@ def main():
         module.exit_json(changed=True, command=command, report=report)
 
     phases.start("stop local server")
-    stop_server(module, paths, 30, {})
+    stop_server(module, paths)
     if postmaster_running(data_dir):
         finish("could not stop %s" % paths["service"])
     if p['mode'] == 'inplace' and os.path.exists(os.path.join(data_dir, "PG_VERSION")):

@@ -114,6 +114,10 @@ console_error:
   description: With I(console_host) - why it did not.
   returned: when console_host is set
   type: str
+msg:
+  description: With I(console_host) - what was done, or the exact command that finishes it by hand.
+  returned: when console_host is set
+  type: str
 resumed_at:
   description: Epoch time of RESUME.
   returned: when resumed
@@ -187,7 +191,13 @@ def main():
                 result['console_ok'] = rc == 0 or "already" in text or "not paused" in text
                 result['console_error'] = None if result['console_ok'] else (err or out).strip()
                 result['changed'] = rc == 0
-                module.exit_json(**result)
+                if result['console_ok']:
+                    msg = "%s on %s:%s done" % (p['action'].upper(), p['console_host'], p['listen_port'])
+                else:
+                    msg = "%s on %s:%s failed (%s): run psql -h %s -p %s -U %s pgbouncer -c %s" % (
+                        p['action'].upper(), p['console_host'], p['listen_port'], result['console_error'],
+                        p['console_host'], p['listen_port'], p['admin_user'], p['action'].upper())
+                module.exit_json(msg=msg, **result)
             if rc != 0 and not ("already" in text or "not paused" in text):
                 module.fail_json(msg="PgBouncer %s failed: %s" % (p['action'].upper(), (err or out).strip()), **result)
             result['changed'] = rc == 0
