@@ -304,3 +304,18 @@ def test_inplace_restore_rebuilds_the_cluster(report_dir):
     for host in ("pg1", "pg2", "pg3"):
         assert "pgha-aside-" in lab_host(host).check_output("ls /var/lib/postgresql/*/"), host
     assert report.get("kept_aside"), report
+
+
+def test_copies_kept_aside_are_listed_and_removed_only_when_asked():
+    rc, out, recap = playbook("playbooks/aside.yml")
+    assert rc == 0 and "kept /var/lib/postgresql/" in out and "pgha-aside-" in out, out[-3000:]
+    assert all(r["changed"] == 0 for r in recap.values()), recap
+    rc, out, recap = playbook("playbooks/aside.yml", "-e", "pgha_aside_prune=true")
+    assert rc != 0 and "pruning needs -e pgha_aside_keep=N" in out, out[-3000:]
+    assert "pgha-aside-" in lab_host("pg2").check_output("ls /var/lib/postgresql/*/")
+    rc, out, recap = playbook("playbooks/aside.yml", "-e", "pgha_aside_prune=true", "-e", "pgha_aside_keep=0")
+    assert rc == 0 and "removed /var/lib/postgresql/" in out, out[-3000:]
+    for host in ("pg1", "pg2", "pg3"):
+        assert "pgha-aside-" not in lab_host(host).check_output("ls /var/lib/postgresql/*/"), host
+    # The live data directories are untouched.
+    assert psql("pg1", "SELECT count(*) FROM orders") == "1000"

@@ -115,6 +115,23 @@ def test_a_fence_that_fails_stops_the_failover_before_any_promotion():
     assert st["primary"] == primary and st["healthy"], st
 
 
+def test_an_unfenced_failover_is_refused_while_the_old_primary_still_answers():
+    # The controller cannot reach the primary, no fencing command is configured and the user accepts
+    # an unfenced failover: the candidate still reaches the old primary, so it refuses to promote.
+    primary = one_primary()
+    lab("isolate", primary)
+    try:
+        rc, out, recap = playbook("playbooks/failover.yml", "-e", json.dumps({"pgha_fence_command": []}),
+                                  "-e", "pgha_accept_unfenced=true")
+        assert rc != 0, out[-3000:]
+        assert "not promoted: the unfenced failed primary's PostgreSQL still answers" in out, out[-3000:]
+        assert one_primary() == primary
+    finally:
+        lab("heal", primary)
+    st = status()
+    assert st["primary"] == primary and st["healthy"], st
+
+
 def test_failover_with_k_equal_to_the_standbys_commits(app):
     old = one_primary()
     writer = Writer(app, "k-equals-n-%s" % uuid.uuid4().hex[:6])
