@@ -17,7 +17,9 @@ description:
     C(restore_target_problem) (what is wrong with the form of a restore target given as a dict of target,
     time, lsn, xid and name; empty when nothing is), C(drill_host_problems) (why drills must not touch
     some drill hosts, from their pg_node_info results and the cluster's) and C(inplace_confirmation)
-    (empty when an in-place restore is confirmed with the cluster's system identifier, else the refusal).
+    (empty when an in-place restore is confirmed with the cluster's system identifier, else the refusal),
+    C(archive_repair_plan) (which node pushes which missing WAL segment, from the gaps per repository
+    and the segments each node's pg_wal holds; and what exists nowhere).
 options:
   _input:
     description: The report.
@@ -35,6 +37,7 @@ _value:
   type: str
 '''
 
+from ansible_collections.pgha.cluster.plugins.module_utils.archive import repair_plan
 from ansible_collections.pgha.cluster.plugins.module_utils.backup import (
     RestoreError, backup_summary, cluster_changes, cluster_fingerprint, drill_host_problem, inplace_confirmation_problem,
     parse_target, render_report)
@@ -81,6 +84,14 @@ def inplace_confirmation(confirm, nodes, repository_sysid=None):
     return problem or ""
 
 
+def archive_repair_plan(read_results, found_results):
+    """From pgbackrest_info results (one per repository, loop item = repo) and
+    pg_wal_push results (host -> result): who pushes which segment."""
+    gaps = dict((r.get("item"), ((r.get("window") or {}).get("gaps") or [])) for r in read_results or [])
+    found = dict((host, (r or {}).get("found") or []) for host, r in (found_results or {}).items())
+    return repair_plan(gaps, found)
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -92,4 +103,5 @@ class FilterModule(object):
             "restore_target_problem": restore_target_problem,
             "drill_host_problems": drill_host_problems,
             "inplace_confirmation": inplace_confirmation,
+            "archive_repair_plan": archive_repair_plan,
         }

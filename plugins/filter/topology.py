@@ -42,7 +42,7 @@ import re
 from ansible.errors import AnsibleFilterError
 from ansible_collections.pgha.cluster.plugins.module_utils.operations import fence_confirmed as _fence_confirmed
 from ansible_collections.pgha.cluster.plugins.module_utils.validate import CLUSTER_WIDE
-from ansible_collections.pgha.cluster.plugins.module_utils.status import build_status, render_table
+from ansible_collections.pgha.cluster.plugins.module_utils.status import archive_status, build_status, render_table
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import (
     TopologyError, choose_primary, slot_name)
 
@@ -102,8 +102,8 @@ def fence_confirmed(plan, fence_result=None, command_rc=None):
     return {"ok": ok, "how": how}
 
 
-def status_report(nodes, addresses, bouncers=None):
-    return build_status(nodes, addresses, bouncers or {})
+def status_report(nodes, addresses, bouncers=None, archives=None):
+    return build_status(nodes, addresses, bouncers or {}, archive_status(archives))
 
 
 def status_table(status):

@@ -13,12 +13,11 @@ __metaclass__ = type
 import datetime
 import re
 
+from ansible_collections.pgha.cluster.plugins.module_utils.archive import (  # noqa: F401 (re-exported)
+    WAL_SEGMENT_SIZE, archive_index, continuity, describe_gap, replay_gap, wal_segment)
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import TopologyError, format_lsn, parse_lsn
 
 TARGET_KINDS = ("time", "lsn", "xid", "name", "immediate", "latest")
-WAL_SEGMENT_SIZE = 16 * 1024 * 1024
-_WAL_NAME = re.compile(r"^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})(\.partial)?(-[0-9a-f]{40})?(\.\w+)?$")
-_HISTORY = re.compile(r"^([0-9A-F]{8})\.history$")
 _TIME = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?"
     r"\s*(Z|UTC|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
@@ -105,49 +104,6 @@ def parse_target(target=None, time=None, lsn=None, xid=None, name=None):
     return {"kind": kind, "value": None}
 
 
-def wal_segment(name):
-    """(timeline, segment number) of a WAL file name in a repository listing;
-    None for anything else."""
-    match = _WAL_NAME.match(name.rsplit("/", 1)[-1])
-    if not match:
-        return None
-    timeline, log, seg = (int(part, 16) for part in match.groups()[:3])
-    segments_per_log = 0x100000000 // WAL_SEGMENT_SIZE
-    return timeline, log * segments_per_log + seg
-
-
-def archive_summary(listing, segment_size=WAL_SEGMENT_SIZE):
-    """Summarise a `repo-ls --recurse --output=json` of one archive id:
-    timelines present, per timeline the newest segment, the end LSN it
-    covers and when it was archived."""
-    timelines = {}
-    history = set()
-    for path, entry in (listing or {}).items():
-        base = path.rsplit("/", 1)[-1]
-        hist = _HISTORY.match(base)
-        if hist:
-            history.add(int(hist.group(1), 16))
-            continue
-        if entry.get("type", "file") != "file":
-            continue
-        parsed = wal_segment(base)
-        if parsed is None or ".partial" in base:
-            continue
-        timeline, number = parsed
-        current = timelines.setdefault(timeline, {"timeline": timeline, "first": number, "last": number,
-                                                  "last_time": entry.get("time"), "segments": 0})
-        current["segments"] += 1
-        current["first"] = min(current["first"], number)
-        newer = (entry.get("time") or 0) > (current["last_time"] or 0)
-        if number > current["last"] or (number == current["last"] and newer):
-            current["last"] = number
-            current["last_time"] = entry.get("time")
-    for item in timelines.values():
-        item["end_lsn"] = format_lsn((item["last"] + 1) * segment_size)
-        item["start_lsn"] = format_lsn(item["first"] * segment_size)
-    return {"timelines": [timelines[t] for t in sorted(timelines)], "history": sorted(history)}
-
-
 def stanza_entry(info, stanza):
     """The stanza's entry in `pgbackrest info --output=json`, or None."""
     for entry in info or []:
@@ -186,44 +142,80 @@ def backups_of(entry, repo=None):
     return result
 
 
-def restorable_window(backups, archive):
-    """From the end of the oldest backup to the end of the newest archived WAL."""
+def restorable_window(backups, index, history=None, timeline=None, segment_size=WAL_SEGMENT_SIZE):
+    """The continuous restorable window: from the end of the oldest backup
+    whose WAL reaches the newest archived segment without a gap, to the end
+    of that segment, along ``timeline`` (the newest one by default). Older
+    stretches cut off by a gap are in ``runs``, the gaps in ``gaps``.
+    None without any backup."""
     if not backups:
         return None
-    oldest = backups[0]
-    newest_tl = archive["timelines"][-1] if archive and archive.get("timelines") else None
+    found = continuity(backups, index or {}, timeline, history, segment_size)
+    current = found["current"]
+    newest_tl = max(found["path"], key=lambda step: step["timeline"])["timeline"] if found["path"] else None
     window = {
-        "backups": len(backups),
-        "oldest_backup": oldest["label"],
-        "newest_backup": backups[-1]["label"],
-        "earliest_time": format_time(epoch_time(oldest["stop_time"])),
-        "earliest_lsn": oldest["stop_lsn"],
-        "latest_time": None,
-        "latest_lsn": None,
-        "latest_timeline": None,
-        "timelines": [t["timeline"] for t in (archive or {}).get("timelines", [])],
+        "backups": len(found["usable"]),
+        "oldest_backup": None, "newest_backup": None, "earliest_time": None, "earliest_lsn": None,
+        "latest_time": None, "latest_lsn": None, "latest_timeline": newest_tl,
+        "timelines": sorted(set(list((index or {}).get("segments", {})) + list((index or {}).get("history", {})))),
+        "path": found["path"], "gaps": found["gaps"], "runs": [], "unusable": found["unusable"],
+        "continuous": bool(current) and not found["gaps"], "last_segment": found["last_segment"],
     }
-    if newest_tl:
-        window["latest_time"] = format_time(epoch_time(newest_tl["last_time"])) if newest_tl.get("last_time") \
-            else None
-        window["latest_lsn"] = newest_tl["end_lsn"]
-        window["latest_timeline"] = newest_tl["timeline"]
+    for run in found["runs"]:
+        window["runs"].append(dict(run, earliest_time=format_time(epoch_time(run["earliest_stop_time"])),
+                                   latest_time=format_time(epoch_time(run["latest_archived"]))
+                                   if run.get("latest_archived") else None))
+    if current:
+        run = window["runs"][-1]
+        window.update(oldest_backup=run["oldest_backup"], newest_backup=run["newest_backup"],
+                      earliest_time=run["earliest_time"], earliest_lsn=run["earliest_lsn"],
+                      latest_time=run["latest_time"], latest_lsn=run["latest_lsn"],
+                      latest_timeline=run["latest_timeline"], backups=len(run["backups"]))
     return window
+
+
+def describe_run(run):
+    return ("%s (end of backup %s, LSN %s) to %s (%s, LSN %s, timeline %s)"
+            % (run["earliest_time"], run["oldest_backup"], run["earliest_lsn"], run["latest_time"] or "?",
+               "WAL archived up to a gap" if run.get("gap") else "newest archived WAL", run["latest_lsn"],
+               run["latest_timeline"]))
 
 
 def describe_window(window):
     if not window:
         return "the repository holds no backup"
-    return ("restorable window: %s (end of backup %s, LSN %s) to %s (newest archived WAL, LSN %s, timeline %s); "
-            "%d backup(s)" % (window["earliest_time"], window["oldest_backup"], window["earliest_lsn"],
-                              window["latest_time"] or "?", window["latest_lsn"] or "?",
-                              window["latest_timeline"] or "?", window["backups"]))
+    parts = []
+    if window.get("oldest_backup"):
+        parts.append("restorable window: %s to %s (newest archived WAL, LSN %s, timeline %s); %d backup(s)"
+                     % (window["earliest_time"], window["latest_time"] or "?", window["latest_lsn"] or "?",
+                        window["latest_timeline"] or "?", window["backups"]))
+    else:
+        parts.append("no continuous restorable window reaches the newest archived WAL (%s)"
+                     % (window.get("last_segment") or "none archived"))
+    for run in window.get("runs", []):
+        if run.get("gap"):
+            parts.append("earlier window %s" % describe_run(run))
+    for gap in window.get("gaps", []):
+        parts.append("gap: %s" % describe_gap(gap))
+    if not window.get("gaps"):
+        parts.append("no gap")
+    return "; ".join(parts)
+
+
+def _refuse_beyond(run, what, window):
+    if run.get("gap"):
+        raise RestoreError("target %s falls in or after a gap in the archived WAL: %s; from backup %s the WAL is "
+                           "continuous only to LSN %s (archived by %s). Repair the archive (playbooks/backup.yml "
+                           "-e pgha_archive_repair=true) or choose an earlier target; %s"
+                           % (what, describe_gap(run["gap"]), run["newest_backup"], run["latest_lsn"],
+                              run["latest_time"] or "?", describe_window(window)))
+    raise RestoreError("target %s is later than the newest archived WAL; %s" % (what, describe_window(window)))
 
 
 def choose_backup(backups, target, archive, window, timeline=None, backup_set=None):
-    """Validate the target against the repository and pick the backup set to
-    restore from. Raises RestoreError with the window when the target is out
-    of reach. Returns the plan."""
+    """Validate the target against the repository's continuous windows and
+    pick the backup set to restore from. Raises RestoreError with the window
+    (and any gap) when the target is out of reach. Returns the plan."""
     if not backups:
         raise RestoreError("nothing to restore: the repository holds no backup; take one first "
                            "(playbooks/backup.yml)")
@@ -235,57 +227,80 @@ def choose_backup(backups, target, archive, window, timeline=None, backup_set=No
         if int(timeline) not in known_timelines:
             raise RestoreError("timeline %s is not in the repository's archive (timelines %s); %s"
                                % (timeline, known_timelines or "none", describe_window(window)))
+    runs = window.get("runs", [])
+    usable = dict((label, run) for run in runs for label in run["backups"])
     if backup_set:
         chosen = [b for b in backups if b["label"] == backup_set]
         if not chosen:
             raise RestoreError("backup set %s is not in the repository (sets: %s)"
                                % (backup_set, ", ".join(b["label"] for b in backups)))
+        if backup_set not in usable:
+            why = [u["why"] for u in window.get("unusable", []) if u["label"] == backup_set]
+            raise RestoreError("backup set %s cannot be restored along timeline %s: %s; %s"
+                               % (backup_set, window.get("latest_timeline"), "; ".join(why) or "its WAL is not archived",
+                                  describe_window(window)))
         candidates = chosen
     else:
-        candidates = backups
+        candidates = [b for b in backups if b["label"] in usable]
+    if not candidates:
+        raise RestoreError("no backup can be restored along timeline %s: %s; %s"
+                           % (window.get("latest_timeline"), "; ".join("%s: %s" % (u["label"], u["why"])
+                                                                        for u in window.get("unusable", [])),
+                              describe_window(window)))
 
     def last_before(predicate):
-        usable = [b for b in candidates if predicate(b)]
-        return usable[-1] if usable else None
+        found = [b for b in candidates if predicate(b)]
+        return found[-1] if found else None
 
+    warnings = []
     if kind == "time":
         moment = parse_time(value)
-        earliest = epoch_time(backups[0]["stop_time"])
+        earliest = min(epoch_time(b["stop_time"]) for b in backups if b["label"] in usable)
         if moment < earliest:
             raise RestoreError("target time %s is earlier than the end of the oldest backup; %s"
-                               % (value, describe_window(window)))
-        if window["latest_time"] and moment > parse_time(window["latest_time"]):
-            raise RestoreError("target time %s is later than the newest archived WAL; %s"
                                % (value, describe_window(window)))
         chosen = last_before(lambda b: epoch_time(b["stop_time"]) <= moment)
         if chosen is None:
             raise RestoreError("backup set %s ended after the target time %s; %s"
                                % (backup_set, value, describe_window(window)))
+        run = usable[chosen["label"]]
+        if run["latest_time"] and moment > parse_time(run["latest_time"]):
+            _refuse_beyond(run, "time %s" % value, window)
+        if run.get("gap"):
+            warnings.append("the WAL after backup %s stops at a gap (%s): a target later than the last commit "
+                            "before it fails the restore's checks" % (chosen["label"], describe_gap(run["gap"])))
     elif kind == "lsn":
         lsn = parse_lsn(value)
-        if lsn < parse_lsn(backups[0]["stop_lsn"]):
+        if lsn < min(parse_lsn(b["stop_lsn"]) for b in backups if b["label"] in usable):
             raise RestoreError("target LSN %s is before the end of the oldest backup; %s"
-                               % (value, describe_window(window)))
-        if window["latest_lsn"] and lsn > parse_lsn(window["latest_lsn"]):
-            raise RestoreError("target LSN %s is after the end of the newest archived WAL; %s"
                                % (value, describe_window(window)))
         chosen = last_before(lambda b: parse_lsn(b["stop_lsn"]) <= lsn)
         if chosen is None:
             raise RestoreError("backup set %s ended after the target LSN %s; %s"
                                % (backup_set, value, describe_window(window)))
+        run = usable[chosen["label"]]
+        if lsn > parse_lsn(run["latest_lsn"]):
+            if run.get("gap"):
+                _refuse_beyond(run, "LSN %s" % value, window)
+            raise RestoreError("target LSN %s is after the end of the newest archived WAL; %s"
+                               % (value, describe_window(window)))
     else:
         # immediate, latest, xid, name: the newest set (or the one given).
         # An xid or a restore point cannot be placed from the repository's
         # metadata; PostgreSQL refuses one it does not reach, and an older
         # set can be chosen with pgha_restore_set.
         chosen = candidates[-1]
-    if window["latest_timeline"] and chosen["timeline"] and kind != "immediate" and \
-            timeline in (None, "", "latest") and chosen["timeline"] > window["latest_timeline"]:
-        raise RestoreError("backup %s is on timeline %s, newer than the archive's %s; %s"
-                           % (chosen["label"], chosen["timeline"], window["latest_timeline"],
-                              describe_window(window)))
-    return {"target": target, "set": chosen["label"], "backup": chosen, "window": window,
-            "timeline": None if timeline in (None, "") else str(timeline)}
+        run = usable[chosen["label"]]
+        if run.get("gap") and kind == "latest":
+            raise RestoreError("the latest state is out of reach from backup %s: %s. Repair the archive "
+                               "(playbooks/backup.yml -e pgha_archive_repair=true), take a new backup, or give a "
+                               "target before the gap; %s"
+                               % (chosen["label"], describe_gap(run["gap"]), describe_window(window)))
+        if run.get("gap") and kind in ("xid", "name"):
+            warnings.append("the WAL after backup %s stops at a gap (%s): a target after it fails the restore"
+                            % (chosen["label"], describe_gap(run["gap"])))
+    return {"target": target, "set": chosen["label"], "backup": chosen, "window": window, "run": run,
+            "warnings": warnings, "timeline": None if timeline in (None, "") else str(timeline)}
 
 
 def restore_options(stanza, plan, repo=None, delta=True, archive_mode="preserve", target_action="promote",
@@ -368,13 +383,17 @@ def _pg_time(text):
         return None
 
 
-def past_last_commit(target, recovery):
+def past_last_commit(target, recovery, run=None):
     """PostgreSQL refuses to end recovery before a time or LSN target it did
     not pass ("recovery ended before configured recovery target was
-    reached"). When replay got to the end of the archived WAL and the last
-    commit in it is not later than the target, that end is the state at the
-    target (nothing committed in between): safe to replay to the end."""
+    reached"). Only when replay got to the end of the archived WAL (the last
+    segment of the plan's continuous stretch, and no gap after it) and the
+    last commit replayed is not later than the target is that end the state
+    at the target (nothing committed in between): safe to replay to the end.
+    Replay that stopped earlier stopped at missing WAL: never a success."""
     if not recovery.get("error") or "recovery ended before configured recovery target" not in recovery["error"]:
+        return False
+    if not run or run.get("gap") or replay_gap(recovery.get("redo_done"), run) is not None:
         return False
     if target["kind"] == "time":
         last = _pg_time(recovery["last_transaction_time"]) if recovery.get("last_transaction_time") else None
@@ -385,12 +404,33 @@ def past_last_commit(target, recovery):
     return False
 
 
-def target_checks(target, recovery, reached_lsn, after_last_commit=False):
+def short_of_target(recovery, run):
+    """A check when replay ended short of what the plan said the archive
+    holds: the first missing segment, and the LSN and time reached."""
+    gap = replay_gap(recovery.get("redo_done"), run) if run else None
+    if gap is None and run and run.get("gap") and recovery.get("error"):
+        gap = {"first_missing": run["gap"]["first_missing"], "why": describe_gap(run["gap"])}
+    if gap is None:
+        return None
+    return {"name": "WAL continuous to the target", "ok": False,
+            "detail": "replay ended at LSN %s (last replayed commit %s) before the target: first missing WAL "
+                      "segment %s; %s" % (recovery.get("redo_done"), recovery.get("last_transaction_time") or "none",
+                                          gap["first_missing"], gap["why"])}
+
+
+def target_checks(target, recovery, reached_lsn, after_last_commit=False, run=None):
     """Does what recovery reached match the target? A list of checks
-    {name, ok, detail}."""
+    {name, ok, detail}. ``run`` is the plan's continuous stretch: replay that
+    ended before its last segment (or at a gap) fails, naming the first
+    missing segment."""
     checks = []
     kind, value = target["kind"], target["value"]
     stop = recovery.get("stop") or {}
+    short = None
+    if not stop and not after_last_commit and kind != "immediate":
+        short = short_of_target(recovery, run)
+    if short:
+        checks.append(short)
     if recovery.get("error"):
         checks.append({"name": "target reached", "ok": False, "detail": recovery["error"]})
         return checks

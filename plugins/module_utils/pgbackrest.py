@@ -26,16 +26,37 @@ def pgbackrest(module, args, check_rc=False):
     return rc, out, err, seconds
 
 
-def info(module, stanza, repo=None):
-    """`pgbackrest info --output=json` for one stanza (a list of stanza entries)."""
+class PgBackRestError(Exception):
+    """A pgBackRest command that failed or printed what cannot be read."""
+
+
+def _run(module, args, what):
+    rc, out, err, dummy = pgbackrest(module, args)
+    if rc != 0:
+        raise PgBackRestError("pgbackrest %s failed (exit %d): %s" % (what, rc, (err or out).strip()[:500]))
+    return out
+
+
+def info(module, stanza, repo=None, fail=True):
+    """`pgbackrest info --output=json` for one stanza (a list of stanza entries).
+    Fails the module on an error, or raises PgBackRestError with fail=False."""
+    try:
+        return _info(module, stanza, repo)
+    except PgBackRestError as exc:
+        if fail:
+            module.fail_json(msg=str(exc))
+        raise
+
+
+def _info(module, stanza, repo=None):
     args = ["--stanza=%s" % stanza, "--output=json"]
     if repo:
         args.append("--repo=%s" % repo)
-    rc, out, err, dummy = pgbackrest(module, args + ["info"], check_rc=True)
+    out = _run(module, args + ["info"], "info")
     try:
         return json.loads(out or "[]")
     except ValueError:
-        module.fail_json(msg="pgbackrest info printed no JSON: %s" % (out or err)[:500])
+        raise PgBackRestError("pgbackrest info printed no JSON: %s" % out[:500])
 
 
 def archive_listing(module, stanza, archive_id, repo=None):
@@ -43,9 +64,16 @@ def archive_listing(module, stanza, archive_id, repo=None):
     args = ["--stanza=%s" % stanza, "--output=json", "--recurse"]
     if repo:
         args.append("--repo=%s" % repo)
-    rc, out, err, dummy = pgbackrest(module, args + ["repo-ls", "archive/%s/%s" % (stanza, archive_id)],
-                                     check_rc=True)
+    out = _run(module, args + ["repo-ls", "archive/%s/%s" % (stanza, archive_id)], "repo-ls")
     try:
         return json.loads(out or "{}")
     except ValueError:
-        module.fail_json(msg="pgbackrest repo-ls printed no JSON: %s" % (out or err)[:500])
+        raise PgBackRestError("pgbackrest repo-ls printed no JSON: %s" % out[:500])
+
+
+def repo_get(module, stanza, path, repo=None):
+    """A (small, uncompressed) file of a repository as text, e.g. a timeline history file."""
+    args = ["--stanza=%s" % stanza]
+    if repo:
+        args.append("--repo=%s" % repo)
+    return _run(module, args + ["repo-get", path], "repo-get %s" % path)

@@ -7,14 +7,39 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.pgha.cluster.plugins.module_utils.archive import describe_gap
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import lag_bytes, running_primaries
 
 COLUMNS = ("host", "role", "timeline", "lsn", "lag_bytes", "sync_state", "upstream")
 
 
-def build_status(nodes, addresses, bouncers):
+def archive_status(results):
+    """Per repository, what pgbackrest_info (on_error=report) said of it: the
+    restorable window, its gaps, or why it could not be read."""
+    archives = []
+    for result in results or []:
+        repo = result.get("item", result.get("repo"))
+        if result.get("skipped"):
+            continue
+        if result.get("unreachable") or result.get("failed"):
+            archives.append({"repo": repo, "error": result.get("msg") or "the host that reads it cannot be reached"})
+            continue
+        window = result.get("window")
+        archives.append({
+            "repo": repo, "error": result.get("error"), "description": result.get("description"),
+            "backups": len(result.get("backups") or []),
+            "continuous": bool(window and window.get("continuous")),
+            "earliest_time": (window or {}).get("earliest_time"), "latest_time": (window or {}).get("latest_time"),
+            "latest_lsn": (window or {}).get("latest_lsn"), "gaps": (window or {}).get("gaps") or [],
+            "has_window": bool(window and window.get("oldest_backup")),
+        })
+    return archives
+
+
+def build_status(nodes, addresses, bouncers, archives=None):
     """Status document from pg_node_info results (host -> node), node addresses
-    (host -> address) and pgbouncer_info results (host -> info)."""
+    (host -> address), pgbouncer_info results (host -> info) and, optionally,
+    the backup repositories (archive_status)."""
     primaries = running_primaries(nodes)
     primary = nodes[primaries[0]] if len(primaries) == 1 else None
     replicas = dict((r.get("application_name"), r) for r in (primary or {}).get("replicas") or [])
@@ -58,8 +83,10 @@ def build_status(nodes, addresses, bouncers):
         "synchronous_standby_names": (primary or {}).get("synchronous_standby_names"),
         "nodes": rows,
         "poolers": poolers,
+        "archives": archives or [],
     }
     status["problems"] = problems(status)
+    status["warnings"] = warnings(status)
     status["healthy"] = not status["problems"]
     return status
 
@@ -83,6 +110,29 @@ def problems(status):
                          % (pooler["host"], pooler["host"], pooler.get("port") or 6432))
         elif pooler.get("serving") in ("read-only", "error"):
             found.append("PgBouncer %s does not route writes (a client sees: %s)" % (pooler["host"], pooler["serving"]))
+    for archive in status.get("archives") or []:
+        name = "repo%s" % archive["repo"]
+        if archive.get("error"):
+            found.append("%s cannot be read: %s" % (name, archive["error"]))
+            continue
+        if not archive.get("backups"):
+            found.append("%s holds no backup: nothing can be restored from it" % name)
+        elif not archive.get("has_window"):
+            found.append("%s: no backup reaches the newest archived WAL without a gap (%s); repair it with "
+                         "playbooks/backup.yml -e pgha_archive_repair=true"
+                         % (name, "; ".join(describe_gap(g) for g in archive.get("gaps") or []) or "no WAL archived"))
+    return found
+
+
+def warnings(status):
+    """What is restorable only in part: gaps that a later backup stepped over
+    (targets inside them cannot be restored)."""
+    found = []
+    for archive in status.get("archives") or []:
+        if archive.get("has_window"):
+            for gap in archive.get("gaps") or []:
+                found.append("repo%s cannot restore targets inside a gap before its current window: %s"
+                             % (archive["repo"], describe_gap(gap)))
     return found
 
 
@@ -104,6 +154,11 @@ def render_table(status):
                                                      _cell(pooler["target"]),
                                                      " (clients: %s)" % pooler["serving"] if pooler.get("serving")
                                                      else ""))
+    for archive in status.get("archives") or []:
+        if not archive.get("error"):
+            lines.append("backups repo%s: %s" % (archive["repo"], archive.get("description")))
+    for warning in status.get("warnings") or []:
+        lines.append("WARNING: %s" % warning)
     for problem in status.get("problems") or []:
         lines.append("UNHEALTHY: %s" % problem)
     return lines

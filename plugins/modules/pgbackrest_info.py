@@ -13,13 +13,15 @@ module: pgbackrest_info
 short_description: What a pgBackRest repository holds, and a restore plan for a recovery target
 version_added: 0.1.0
 description:
-  - Reads C(pgbackrest info) and the archive listing (C(repo-ls)) of one repository and returns
-    its backups and the restorable window, from the end of the oldest backup to the end of the
-    newest archived WAL file.
+  - Reads C(pgbackrest info), the archive listing (C(repo-ls)) and the newest timeline history file
+    (C(repo-get)) of one repository and returns its backups, the gaps in the archived WAL along that
+    timeline's path (the first and last missing segment of each) and the continuous restorable
+    window, from the end of the oldest backup whose WAL runs without a gap to the newest archived
+    WAL file. Stretches that a gap cuts off are returned too.
   - Given a recovery target, validates it against that window and chooses the backup set to
     restore from (the newest one that ended before a time or LSN target). A target that is
     unparseable, out of the window or on a timeline the archive does not hold fails the task
-    with the window in the message. Changes nothing.
+    with the window in the message; so does a target past a gap, naming the gap. Changes nothing.
 extends_documentation_fragment:
   - pgha.cluster.attributes
 options:
@@ -56,6 +58,13 @@ options:
     description: Validate the target and return a plan (with no target given, C(latest)).
     type: bool
     default: false
+  on_error:
+    description:
+      - C(fail) fails the task when the repository cannot be read; C(report) returns the reason in
+        C(error) instead (for status reports that must not stop at one unreadable repository).
+    type: str
+    choices: [fail, report]
+    default: fail
   archive_first:
     description:
       - Before reading the repository (and after the target's form is checked), run
@@ -84,13 +93,24 @@ backups:
   type: list
   elements: dict
 window:
-  description: Restorable window (earliest/latest time and LSN, timelines); null without backups.
+  description:
+    - Continuous restorable window (earliest/latest time and LSN, timelines), with C(gaps) (each with
+      C(first_missing), C(last_missing), C(from_lsn), C(to_lsn)), C(runs) (every gap-free stretch that
+      starts at a backup), C(continuous) and C(path) (the timelines a restore follows); null without backups.
   returned: always
   type: dict
 archive:
-  description: Archived timelines with their first/last segment, end LSN and time.
+  description: Archived timelines with their first/last segment and count, and the timeline history files.
   returned: always
   type: dict
+description:
+  description: The window and its gaps in one sentence.
+  returned: always
+  type: str
+error:
+  description: Why the repository could not be read (with on_error=report).
+  returned: when on_error is report and reading failed
+  type: str
 archive_warnings:
   description: Why archiving the current WAL first failed, if it did.
   returned: always
@@ -103,10 +123,43 @@ plan:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgha.cluster.plugins.module_utils.archive import archive_index, merge_index, newest_timeline
 from ansible_collections.pgha.cluster.plugins.module_utils.backup import (
-    RestoreError, archive_summary, backups_of, choose_backup, describe_window, parse_target, restorable_window,
-    stanza_entry, system_identifier_of)
-from ansible_collections.pgha.cluster.plugins.module_utils.pgbackrest import archive_listing, info, pgbackrest
+    RestoreError, backups_of, choose_backup, describe_window, parse_target, restorable_window, stanza_entry,
+    system_identifier_of)
+from ansible_collections.pgha.cluster.plugins.module_utils.pgbackrest import (
+    PgBackRestError, archive_listing, info, pgbackrest, repo_get)
+
+
+def summary(index):
+    """Per timeline: first and last archived segment numbers, count, newest time."""
+    timelines = []
+    for timeline in sorted(index["segments"]):
+        numbers = index["segments"][timeline]
+        timelines.append({"timeline": timeline, "first": min(numbers), "last": max(numbers),
+                          "segments": len(numbers), "last_time": numbers[max(numbers)]})
+    return {"timelines": timelines, "history": sorted(index["history"])}
+
+
+def read_repository(module, p):
+    """Backups, archive index and the target timeline's history of one repository."""
+    entry = stanza_entry(info(module, p['stanza'], p['repo'], fail=False), p['stanza'])
+    if entry is None:
+        raise PgBackRestError("stanza %s is not in repo%d" % (p['stanza'], p['repo']))
+    backups = backups_of(entry, p['repo'])
+    index, history, newest_id = {"segments": {}, "history": {}}, None, None
+    for item in entry.get("archive", []):
+        if (item.get("database") or {}).get("repo-key") not in (None, p['repo']):
+            continue
+        if item.get("min"):
+            index = merge_index(index, archive_index(archive_listing(module, p['stanza'], item["id"], p['repo'])))
+            newest_id = item["id"]
+    timeline = p['target_timeline'] if str(p['target_timeline'] or "").isdigit() else None
+    wanted = int(timeline) if timeline else newest_timeline(index)
+    if wanted and wanted > 1 and wanted in index["history"] and newest_id:
+        history = repo_get(module, p['stanza'], "archive/%s/%s/%08X.history" % (p['stanza'], newest_id, wanted),
+                           p['repo'])
+    return entry, backups, index, history, wanted
 
 
 def main():
@@ -123,6 +176,7 @@ def main():
             set=dict(type='str'),
             plan=dict(type='bool', default=False),
             archive_first=dict(type='bool', default=False),
+            on_error=dict(type='str', default='fail', choices=['fail', 'report']),
         ),
         supports_check_mode=True,
     )
@@ -141,26 +195,21 @@ def main():
             warnings.append("could not archive the current WAL first (pgbackrest check, exit %d): %s"
                             % (rc, (err or out).strip()))
             module.warn(warnings[-1])
-    entry = stanza_entry(info(module, p['stanza'], p['repo']), p['stanza'])
-    if entry is None:
-        module.fail_json(msg="stanza %s is not in repo%d" % (p['stanza'], p['repo']))
-    backups = backups_of(entry, p['repo'])
-    archive = {"timelines": [], "history": []}
-    for item in entry.get("archive", []):
-        if (item.get("database") or {}).get("repo-key") not in (None, p['repo']):
-            continue
-        if item.get("min"):
-            listing = archive_listing(module, p['stanza'], item["id"], p['repo'])
-            summary = archive_summary(listing)
-            archive["timelines"].extend(summary["timelines"])
-            archive["history"].extend(summary["history"])
-    window = restorable_window(backups, archive)
-    result = dict(changed=False, backups=backups, window=window, archive=archive, archive_warnings=warnings)
+    try:
+        entry, backups, index, history, timeline = read_repository(module, p)
+    except PgBackRestError as exc:
+        if p['on_error'] == 'report':
+            module.exit_json(changed=False, error=str(exc), backups=[], window=None, archive={},
+                             description="repo%d cannot be read: %s" % (p['repo'], exc), archive_warnings=warnings)
+        module.fail_json(msg=str(exc))
+    window = restorable_window(backups, index, history, timeline)
+    result = dict(changed=False, backups=backups, window=window, archive=summary(index), archive_warnings=warnings,
+                  description=describe_window(window))
     if p['plan']:
         try:
             if window is None:
                 raise RestoreError(describe_window(window) + "; take a backup first (playbooks/backup.yml)")
-            result["plan"] = choose_backup(backups, target, archive, window, p['target_timeline'], p['set'])
+            result["plan"] = choose_backup(backups, target, index, window, p['target_timeline'], p['set'])
         except RestoreError as exc:
             module.fail_json(msg="restore refused, nothing was changed: %s" % exc, **result)
         result["plan"]["repo"] = p['repo']

@@ -104,8 +104,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.backup import (
-    epoch_time, format_time, parse_recovery_log, past_last_commit, probe_checks, restore_options, target_checks,
-    wal_replayed)
+    epoch_time, format_time, parse_recovery_log, past_last_commit, probe_checks, restore_options, short_of_target,
+    target_checks, wal_replayed)
 from ansible_collections.pgha.cluster.plugins.module_utils.backup import drill_host_problem
 from ansible_collections.pgha.cluster.plugins.module_utils.datadir import move_aside
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
@@ -277,7 +277,7 @@ def main():
     phases.start("recovery to the target")
     state, recovery, offset = recover()
     report["target_after_last_commit"] = False
-    if state != "f" and past_last_commit(plan["target"], recovery):
+    if state != "f" and past_last_commit(plan["target"], recovery, plan.get("run")):
         # Nothing was committed between the target and the end of the archived
         # WAL: the end of the archive is the state at the target. Replay to it.
         phases.start("recovery to the end of the archive (no commit after the target)")
@@ -291,9 +291,13 @@ def main():
     report["new_timeline"] = recovery.get("new_timeline")
     report["wal_replayed_bytes"] = wal_replayed(recovery, backup)
     if state != "f":
+        short = short_of_target(recovery, plan.get("run"))
+        if short:
+            report["checks"].append(short)
         tail = log_tail(log_file, offset).strip().splitlines()[-8:]
-        finish("the restored server did not finish recovery and promote (%s): %s"
-               % (recovery.get("error") or "state %s" % state, " / ".join(tail)))
+        finish("the restored server did not finish recovery and promote (%s)%s: %s"
+               % (recovery.get("error") or "state %s" % state, "; %s" % short["detail"] if short else "",
+                  " / ".join(tail)))
 
     phases.start("verify")
     # Recovery settings stay in postgresql.auto.conf after the promotion;
@@ -307,7 +311,7 @@ def main():
     checks.append({"name": "server started, consistent and writable", "ok": qrc == 0,
                    "detail": "%s databases accept connections" % qout.strip() if qrc == 0 else qerr.strip()})
     checks.extend(target_checks(plan["target"], recovery, report["reached_lsn"],
-                                after_last_commit=report["target_after_last_commit"]))
+                                after_last_commit=report["target_after_last_commit"], run=plan.get("run")))
     if p['amcheck']:
         argv = as_postgres([os.path.join(paths["bin_dir"], "pg_amcheck"), "--all", "--install-missing",
                             "-h", "/var/run/postgresql", "-p", str(p['port'])])

@@ -29,19 +29,25 @@ INFO = [{
     ],
 }]
 
-LISTING = {
-    ".": {"type": "path"},
-    "0000000100000000": {"type": "path"},
-    "0000000100000000/000000010000000000000005-35528a7f67a355b9dc533c6a4a36b4e44467262e.zst":
-        {"type": "file", "size": 100, "time": T0 - 2},
-    "0000000100000000/000000010000000000000013-497cecb510bd891bfd7815b3c0be1e9a03276ec3.zst":
-        {"type": "file", "size": 100, "time": T0 + 230},
-    "0000000100000000/000000010000000000000013.00000028.backup": {"type": "file", "size": 10, "time": T0 + 231},
-    "00000002.history": {"type": "file", "size": 40, "time": T0 + 300},
-    "0000000200000000/000000020000000000000014-68470203cbcd711fb2ec5426e7a5ea1c655e7e7a.zst":
-        {"type": "file", "size": 100, "time": T0 + 400},
-    "0000000200000000/000000010000000000000014.partial-aa.zst": {"type": "file", "size": 100, "time": T0 + 301},
-}
+def listing(timeline_segments, history=(2,), partial=True):
+    """A repo-ls listing: {timeline: [segment numbers]} archived at T0 + number."""
+    result = {".": {"type": "path"}}
+    for timeline, numbers in timeline_segments.items():
+        result["%08X00000000" % timeline] = {"type": "path"}
+        for number in numbers:
+            result["%08X00000000/%08X%08X%08X-%s.zst" % (timeline, timeline, 0, number, "ab" * 20)] = \
+                {"type": "file", "size": 100, "time": T0 + number * 20}
+    for timeline in history:
+        result["%08X.history" % timeline] = {"type": "file", "size": 40, "time": T0 + 300}
+    result["0000000100000000/000000010000000000000013.00000028.backup"] = {"type": "file", "size": 10}
+    if partial:
+        result["0000000100000000/000000010000000000000014.partial-aa.zst"] = {"type": "file", "size": 100}
+    return result
+
+
+# Timeline 2 began at 0/14000100 (a promotion): segment 0x14 is read from timeline 2.
+HISTORY = "1\t0/14000100\tno recovery target specified\n"
+LISTING = listing({1: range(5, 0x14), 2: [0x14]})
 
 
 def utc(seconds):
@@ -52,8 +58,8 @@ def utc(seconds):
 def repo1():
     entry = bk.stanza_entry(INFO, "main")
     backups = bk.backups_of(entry, 1)
-    archive = bk.archive_summary(LISTING)
-    return backups, archive, bk.restorable_window(backups, archive)
+    archive = bk.archive_index(LISTING)
+    return backups, archive, bk.restorable_window(backups, archive, HISTORY)
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -112,23 +118,26 @@ def test_backups_of_one_repository_oldest_first():
     assert bk.stanza_entry(INFO, "other") is None
 
 
-def test_archive_summary_skips_partial_and_backup_files():
-    summary = bk.archive_summary(LISTING)
-    assert [t["timeline"] for t in summary["timelines"]] == [1, 2]
-    tl1, tl2 = summary["timelines"]
-    assert tl1["last"] == 0x13 and tl1["segments"] == 2 and tl1["end_lsn"] == "0/14000000"
-    assert tl2["end_lsn"] == "0/15000000" and tl2["last_time"] == T0 + 400
-    assert summary["history"] == [2]
+def test_archive_index_skips_partial_and_backup_files():
+    index = bk.archive_index(LISTING)
+    assert sorted(index["segments"]) == [1, 2]
+    assert sorted(index["segments"][1]) == list(range(5, 0x14))
+    assert list(index["segments"][2]) == [0x14]
+    assert list(index["history"]) == [2]
 
 
 def test_window_runs_from_the_oldest_backup_to_the_newest_wal(repo1):
     dummy, dummy2, window = repo1
     assert window["earliest_time"] == utc(T0)
     assert window["earliest_lsn"] == "0/6000088"
-    assert window["latest_time"] == utc(T0 + 400)
+    assert window["latest_time"] == utc(T0 + 0x14 * 20)
     assert window["latest_lsn"] == "0/15000000"
     assert window["latest_timeline"] == 2 and window["timelines"] == [1, 2]
-    assert "restorable window: %s" % utc(T0) in bk.describe_window(window)
+    assert window["gaps"] == [] and window["continuous"]
+    assert [s["timeline"] for s in window["path"]] == [1, 2] and window["path"][0]["end_lsn"] == "0/14000100"
+    assert window["last_segment"] == "000000020000000000000014"
+    text = bk.describe_window(window)
+    assert "restorable window: %s" % utc(T0) in text and text.endswith("no gap")
 
 
 def test_time_target_picks_the_newest_backup_that_ended_before_it(repo1):
@@ -277,27 +286,142 @@ def test_render_report_and_summary():
     assert bk.backup_summary(None) == "no backup"
 
 
-def test_a_target_after_the_last_commit_replays_to_the_end():
+def test_a_target_after_the_last_commit_replays_to_the_end_only_at_the_end_of_the_archive(repo1):
+    backups, archive, window = repo1
+    run = window["runs"][-1]
+    # Replay ended in the newest archived segment (0x14) with the last commit before the target.
     failed = bk.parse_recovery_log(
-        "LOG:  redo done at 0/75000090 system usage: CPU\n"
+        "LOG:  redo done at 0/14FF0090 system usage: CPU\n"
         "LOG:  last completed transaction was at log time 2026-11-21 10:34:59.224497+00\n"
         "FATAL:  recovery ended before configured recovery target was reached\n")
-    assert bk.past_last_commit(bk.parse_target(time="2026-11-21 10:34:59.427755+00"), failed)
+    target = bk.parse_target(time="2026-11-21 10:34:59.427755+00")
+    assert bk.past_last_commit(target, failed, run)
+    # Without the plan's stretch nothing proves replay reached the end.
+    assert not bk.past_last_commit(target, failed)
     # A commit later than the target was replayed: that is not this case.
-    assert not bk.past_last_commit(bk.parse_target(time="2026-11-21 10:34:59.000000+00"), failed)
-    assert bk.past_last_commit(bk.parse_target(lsn="0/75000100"), failed)
-    assert not bk.past_last_commit(bk.parse_target(lsn="0/74000000"), failed)
+    assert not bk.past_last_commit(bk.parse_target(time="2026-11-21 10:34:59.000000+00"), failed, run)
+    assert bk.past_last_commit(bk.parse_target(lsn="0/14FF0100"), failed, run)
+    assert not bk.past_last_commit(bk.parse_target(lsn="0/14000000"), failed, run)
     # An xid or a restore point that was never reached stays an error.
-    assert not bk.past_last_commit(bk.parse_target(xid="99999"), failed)
-    assert not bk.past_last_commit(bk.parse_target(time="2026-11-21 10:34:59.427755+00"),
-                                   bk.parse_recovery_log("LOG:  redo done at 0/75000090"))
-    ended = bk.parse_recovery_log("LOG:  redo done at 0/75000090 system usage\n"
+    assert not bk.past_last_commit(bk.parse_target(xid="99999"), failed, run)
+    assert not bk.past_last_commit(target, bk.parse_recovery_log("LOG:  redo done at 0/14FF0090"), run)
+    ended = bk.parse_recovery_log("LOG:  redo done at 0/14FF0090 system usage\n"
                                   "LOG:  last completed transaction was at log time 2026-11-21 10:34:59.224497+00\n")
-    check = bk.target_checks(bk.parse_target(time="2026-11-21 10:34:59.427755+00"), ended, None,
-                             after_last_commit=True)[0]
+    check = bk.target_checks(target, ended, None, after_last_commit=True, run=run)[0]
     assert check["ok"] and "no commit after the target" in check["detail"]
-    check = bk.target_checks(bk.parse_target(lsn="0/75000100"), ended, None, after_last_commit=True)[0]
+    check = bk.target_checks(bk.parse_target(lsn="0/14FF0100"), ended, None, after_last_commit=True, run=run)[0]
     assert check["ok"]
+
+
+def test_replay_that_stops_before_the_end_of_the_archive_is_never_a_pass(repo1):
+    """The drill that reported pass with rows missing: replay stopped 6 segments
+    before the newest archived WAL ("recovery ended before the target")."""
+    backups, archive, window = repo1
+    run = window["runs"][-1]
+    short = bk.parse_recovery_log(
+        "LOG:  redo done at 0/E000090 system usage: CPU\n"
+        "LOG:  last completed transaction was at log time 2026-11-21 10:34:31.000000+00\n"
+        "FATAL:  recovery ended before configured recovery target was reached\n")
+    target = bk.parse_target(time="2026-11-21 10:34:59.427755+00")
+    assert not bk.past_last_commit(target, short, run)
+    checks = bk.target_checks(target, short, None, run=run)
+    assert [c["ok"] for c in checks] == [False, False]
+    assert "first missing WAL segment 00000002000000000000000F" in checks[0]["detail"]
+    assert "0/E000090" in checks[0]["detail"] and "10:34:31" in checks[0]["detail"]
+    # latest: PostgreSQL ends quietly at the first missing file; the check does not.
+    latest = bk.target_checks(bk.parse_target(), bk.parse_recovery_log("LOG:  redo done at 0/E000090"), None, run=run)
+    assert [c["ok"] for c in latest] == [False, True]
+    assert bk.target_checks(bk.parse_target(), bk.parse_recovery_log("LOG:  redo done at 0/14000090"), None,
+                            run=run)[0]["ok"]
+
+
+# --- Continuity of the archive across promotions ---------------------------------------------
+
+FULL = [b for b in bk.backups_of(bk.stanza_entry(INFO, "main"), 1)]
+
+
+def plan(listing_, target, history=HISTORY, backups=None, **kwargs):
+    index = bk.archive_index(listing_)
+    window = bk.restorable_window(backups or FULL, index, history)
+    return window, bk.choose_backup(backups or FULL, bk.parse_target(**target), index, window, **kwargs)
+
+
+def test_failover_backlog_lost_is_a_named_gap_and_latest_is_refused():
+    """The old primary archived up to 0x10; 0x11-0x13 were in its backlog when it
+    died; the promoted node archived timeline 2 from 0x14."""
+    lost = listing({1: range(5, 0x11), 2: [0x14, 0x15]})
+    window = bk.restorable_window(FULL[:1], bk.archive_index(lost), HISTORY)
+    assert [g["first_missing"] for g in window["gaps"]] == ["000000010000000000000011"]
+    gap = window["gaps"][0]
+    assert gap["last_missing"] == "000000010000000000000013" and gap["segments"] == 3
+    assert (gap["from_lsn"], gap["to_lsn"]) == ("0/11000000", "0/14000000")
+    assert not window["continuous"] and window["oldest_backup"] is None
+    assert window["runs"][0]["latest_lsn"] == "0/11000000" and window["runs"][0]["ends_at"] == "gap"
+    text = bk.describe_window(window)
+    assert "no continuous restorable window" in text and "gap: WAL 000000010000000000000011 to " \
+        "000000010000000000000013 missing" in text
+    with pytest.raises(bk.RestoreError, match="latest state is out of reach from backup 20261121-101132F: "
+                                              "WAL 000000010000000000000011"):
+        plan(lost, {}, backups=FULL[:1])
+    # A time inside the backlog (after the last segment before the gap was archived) is refused.
+    with pytest.raises(bk.RestoreError, match="falls in or after a gap in the archived WAL") as exc:
+        plan(lost, {"time": utc(T0 + 0x10 * 20 + 5)}, backups=FULL[:1])
+    assert "continuous only to LSN 0/11000000" in str(exc.value)
+    with pytest.raises(bk.RestoreError, match="falls in or after a gap"):
+        plan(lost, {"lsn": "0/12000000"}, backups=FULL[:1])
+    # Before the gap: accepted, with a warning that a later target fails the checks.
+    dummy, ok = plan(lost, {"lsn": "0/10000000"}, backups=FULL[:1])
+    assert ok["set"] == "20261121-101132F" and ok["run"]["gap"]["first_missing"] == "000000010000000000000011"
+    dummy, ok = plan(lost, {"time": utc(T0 + 100)}, backups=FULL[:1])
+    assert ok["warnings"] and "stops at a gap" in ok["warnings"][0]
+
+
+def test_replay_that_reaches_a_gap_fails_with_the_gap():
+    lost = listing({1: range(5, 0x11), 2: [0x14]})
+    dummy, ok = plan(lost, {"time": utc(T0 + 100)}, backups=FULL[:1])
+    rec = bk.parse_recovery_log("LOG:  redo done at 0/10FFFF00 system usage\n"
+                                "FATAL:  recovery ended before configured recovery target was reached\n")
+    assert not bk.past_last_commit(ok["target"], rec, ok["run"])
+    check = bk.short_of_target(rec, ok["run"])
+    assert not check["ok"] and "first missing WAL segment 000000010000000000000011" in check["detail"]
+
+
+def test_a_backup_after_the_gap_starts_a_new_continuous_window():
+    gap = listing({1: [5, 6, 7, 8, 9, 0x13], 2: [0x14]})
+    window, chosen = plan(gap, {})
+    assert chosen["set"] == "20261121-101132F_20261121-101524I"
+    assert window["oldest_backup"] == "20261121-101132F_20261121-101524I"
+    assert window["gaps"][0]["first_missing"] == "00000001000000000000000A"
+    assert window["runs"][0]["latest_lsn"] == "0/A000000" and window["runs"][1]["gap"] is None
+    # The older stretch still serves targets before its gap.
+    dummy, early = plan(gap, {"lsn": "0/9000000"})
+    assert early["set"] == "20261121-101132F"
+
+
+def test_the_switch_segment_is_read_from_the_new_timeline():
+    # Timeline 1's 0x14 exists only as .partial: timeline 2's 0x14 holds its WAL up to the switch.
+    missing_new = listing({1: range(5, 0x14), 2: [0x15]})
+    window = bk.restorable_window(FULL, bk.archive_index(missing_new), HISTORY)
+    assert [g["first_missing"] for g in window["gaps"]] == ["000000020000000000000014"]
+    # Not archived yet is the end of the archive, not a gap.
+    pending = listing({1: range(5, 0x14)})
+    window = bk.restorable_window(FULL, bk.archive_index(pending), HISTORY, timeline=1)
+    assert window["gaps"] == [] and window["latest_lsn"] == "0/14000000"
+
+
+def test_a_backup_of_an_abandoned_timeline_is_not_on_the_path():
+    abandoned = dict(FULL[-1], label="OLD", timeline=3, start_lsn="0/13000028", stop_lsn="0/13000100")
+    window = bk.restorable_window(FULL + [abandoned], bk.archive_index(LISTING), HISTORY)
+    assert {"label": "OLD", "why": "on timeline 3, not on the path of timeline 2"} in window["unusable"]
+    with pytest.raises(bk.RestoreError, match="backup set OLD cannot be restored along timeline 2"):
+        plan(LISTING, {}, backups=FULL + [abandoned], backup_set="OLD")
+
+
+@pytest.mark.parametrize("timeline, number, expected", [(2, 0x13, 1), (2, 0x14, 2), (2, 0x99, 2), (1, 0x14, 1)])
+def test_path_timeline(timeline, number, expected):
+    from ansible_collections.pgha.cluster.plugins.module_utils import archive
+    path = archive.timeline_path(timeline, HISTORY if timeline == 2 else None)
+    assert archive.path_timeline(path, number) == expected
 
 
 # --- Identity before destruction -----------------------------------------------------------
