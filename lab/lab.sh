@@ -312,9 +312,22 @@ NFT
   log "$1 isolated from the controller"
 }
 
+# Cut HOST off from the backup repositories (the repository host and the
+# S3-compatible store) while it still reaches its peers and the controller:
+# its WAL archiving stalls and WAL piles up in pg_wal.
+cut_archive() {
+  netns_nft "$1" -f - <<NFT
+table inet pgha_archive {
+  chain output { type filter hook output priority 0; policy accept; ip daddr $(host_ip backup1) drop; ip daddr $gateway tcp dport $s3_port drop; }
+}
+NFT
+  log "$1 cut off from the backup repositories"
+}
+
 heal() {
   netns_nft "$1" delete table inet pgha_partition 2>/dev/null || true
   netns_nft "$1" delete table inet pgha_isolate 2>/dev/null || true
+  netns_nft "$1" delete table inet pgha_archive 2>/dev/null || true
   log "$1 healed"
 }
 
@@ -336,6 +349,7 @@ case "${1:-}" in
   isolate) isolate "${2:?host}" ;;
   heal) heal "${2:?host}" ;;
   fence) fence "${2:?host}" ;;
+  cut-archive) cut_archive "${2:?host}" ;;
   start) podman start "${2:?host}" >/dev/null && LAB_HOSTS=$2 wait_ssh ;;
-  *) echo "usage: lab/lab.sh image|up|down|logs|partition HOST|isolate HOST|heal HOST|fence HOST|start HOST" >&2; exit 2 ;;
+  *) echo "usage: lab/lab.sh image|up|down|logs|partition HOST|isolate HOST|cut-archive HOST|heal HOST|fence HOST|start HOST" >&2; exit 2 ;;
 esac

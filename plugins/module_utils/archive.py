@@ -155,9 +155,12 @@ def continuity(backups, index, timeline=None, history=None, segment_size=WAL_SEG
     segments = index.get("segments", {})
     timeline = int(timeline) if timeline else newest_timeline(index)
     result = {"timeline": timeline, "path": [], "usable": [], "unusable": [], "gaps": [], "runs": [],
-              "current": None, "last_segment": None}
+              "current": None, "last_segment": None, "missing_history": None}
     if timeline is None:
         return result
+    if timeline > 1 and not history:
+        # Without its history file a restore cannot follow this timeline back to the backups.
+        result["missing_history"] = "%08X.history" % timeline
     path = timeline_path(timeline, history)
     result["path"] = [{"timeline": s["timeline"], "begin_lsn": format_lsn(s["begin"]),
                        "end_lsn": format_lsn(s["end"]) if s["end"] is not None else None} for s in path]
@@ -177,6 +180,10 @@ def continuity(backups, index, timeline=None, history=None, segment_size=WAL_SEG
         return result
     first = min(segment_of(b["start_lsn"], segment_size) for b in on)
     last = max(archived)
+    if len(path) > 1:
+        # The older timelines' WAL up to the newest switch point is due even
+        # before the new timeline's first segment is archived: missing, it is a gap.
+        last = max(last, path[-1]["begin"] // segment_size - 1)
     result["last_segment"] = segment_name(path_timeline(path, last, segment_size), last, segment_size)
     missing = [n for n in range(first, last + 1) if not present(n)]
     gaps, start = [], None
@@ -227,6 +234,9 @@ def continuity(backups, index, timeline=None, history=None, segment_size=WAL_SEG
 
 
 def describe_gap(gap):
+    if gap.get("history"):
+        return ("timeline history file %s missing (a restore cannot follow timeline %s back to the backups)"
+                % (gap["history"], gap.get("timeline")))
     return ("WAL %s%s missing (LSN %s to %s, %d segment(s), after %s)"
             % (gap["first_missing"], " to %s" % gap["last_missing"] if gap["segments"] > 1 else "",
                gap["from_lsn"], gap["to_lsn"], gap["segments"], gap["after_segment"]))
@@ -268,6 +278,8 @@ def repair_plan(gaps_by_repo, found_by_host):
     wanted = []
     for repo in sorted(gaps_by_repo):
         for gap in gaps_by_repo[repo] or []:
+            if gap.get("history") and gap["history"] not in wanted:
+                wanted.append(gap["history"])
             for name in gap.get("missing") or []:
                 if name not in wanted:
                     wanted.append(name)
@@ -280,7 +292,8 @@ def repair_plan(gaps_by_repo, found_by_host):
                 break
     nowhere = {}
     for repo in sorted(gaps_by_repo):
-        lost = [n for gap in gaps_by_repo[repo] or [] for n in gap.get("missing") or [] if n not in placed]
+        lost = [n for gap in gaps_by_repo[repo] or [] for n in ([gap["history"]] if gap.get("history") else []) +
+                (gap.get("missing") or []) if n not in placed]
         if lost:
             nowhere[repo] = lost
     return {"push": push, "nowhere": nowhere, "wanted": sorted(wanted)}

@@ -159,8 +159,15 @@ def restorable_window(backups, index, history=None, timeline=None, segment_size=
         "latest_time": None, "latest_lsn": None, "latest_timeline": newest_tl,
         "timelines": sorted(set(list((index or {}).get("segments", {})) + list((index or {}).get("history", {})))),
         "path": found["path"], "gaps": found["gaps"], "runs": [], "unusable": found["unusable"],
-        "continuous": bool(current) and not found["gaps"], "last_segment": found["last_segment"],
+        "continuous": bool(current) and not found["gaps"] and not found["missing_history"],
+        "last_segment": found["last_segment"], "missing_history": found["missing_history"],
     }
+    if found["missing_history"]:
+        # A gap of its own: repair pushes the file from a node's pg_wal.
+        window["gaps"] = [{"history": found["missing_history"], "missing": [], "segments": 0,
+                           "first_missing": found["missing_history"], "last_missing": found["missing_history"],
+                           "from_lsn": None, "to_lsn": None, "timeline": found["timeline"],
+                           "after_segment": None}] + window["gaps"]
     for run in found["runs"]:
         window["runs"].append(dict(run, earliest_time=format_time(epoch_time(run["earliest_stop_time"])),
                                    latest_time=format_time(epoch_time(run["latest_archived"]))

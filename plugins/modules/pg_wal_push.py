@@ -30,7 +30,7 @@ options:
     type: str
     required: true
   segments:
-    description: WAL segment file names to look for (and push).
+    description: WAL segment (or timeline history) file names to look for (and push).
     type: list
     elements: str
     required: true
@@ -77,6 +77,7 @@ from ansible_collections.pgha.cluster.plugins.module_utils.pg import node_argume
 from ansible_collections.pgha.cluster.plugins.module_utils.pgbackrest import pgbackrest
 
 _SEGMENT = re.compile(r"^[0-9A-F]{24}$")
+_HISTORY = re.compile(r"^[0-9A-F]{8}\.history$")
 
 
 def main():
@@ -89,7 +90,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    bad = [name for name in p['segments'] if not _SEGMENT.match(name)]
+    bad = [name for name in p['segments'] if not _SEGMENT.match(name) and not _HISTORY.match(name)]
     if bad:
         module.fail_json(msg="not WAL segment names: %s" % ", ".join(bad))
     paths = pg_paths(p['version'], p['cluster'], data_dir=p['data_dir'], bin_dir=p['bin_dir'])
@@ -97,7 +98,7 @@ def main():
     found = []
     for name in sorted(set(p['segments'])):
         path = os.path.join(wal_dir, name)
-        if os.path.isfile(path) and os.path.getsize(path) == WAL_SEGMENT_SIZE:
+        if os.path.isfile(path) and (_HISTORY.match(name) or os.path.getsize(path) == WAL_SEGMENT_SIZE):
             found.append(name)
     pushed, failed = [], {}
     if p['push'] and not module.check_mode:

@@ -478,3 +478,13 @@ def test_system_identifier_of_the_backups():
 def test_restore_point_names_with_quotes_or_control_characters_are_refused(name):
     with pytest.raises(RestoreError, match="holds a quote, a backslash or a control character"):
         parse_target(name=name)
+
+
+def test_wal_due_before_the_newest_switch_point_is_a_gap_before_the_new_timeline_archives():
+    """Right after a failover that lost a backlog: the history file says timeline 1
+    ran to 0/14000100, its segments 0x11-0x13 are missing, and timeline 2 has
+    archived nothing yet."""
+    lost = listing({1: range(5, 0x11)})
+    window = bk.restorable_window(FULL[:1], bk.archive_index(lost), HISTORY)
+    assert [g["first_missing"] for g in window["gaps"]] == ["000000010000000000000011"]
+    assert window["oldest_backup"] is None and not window["continuous"]
