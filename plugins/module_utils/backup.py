@@ -13,8 +13,8 @@ __metaclass__ = type
 import datetime
 import re
 
-from ansible_collections.pgha.cluster.plugins.module_utils.archive import (  # noqa: F401 (re-exported)
-    WAL_SEGMENT_SIZE, archive_index, continuity, describe_gap, replay_gap, wal_segment)
+from ansible_collections.pgha.cluster.plugins.module_utils.archive import (
+    WAL_SEGMENT_SIZE, continuity, describe_gap, replay_gap)
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import TopologyError, format_lsn, parse_lsn
 
 TARGET_KINDS = ("time", "lsn", "xid", "name", "immediate", "latest")
@@ -250,10 +250,9 @@ def choose_backup(backups, target, archive, window, timeline=None, backup_set=No
     else:
         candidates = [b for b in backups if b["label"] in usable]
     if not candidates:
+        why = "; ".join("%s: %s" % (u["label"], u["why"]) for u in window.get("unusable", []))
         raise RestoreError("no backup can be restored along timeline %s: %s; %s"
-                           % (window.get("latest_timeline"), "; ".join("%s: %s" % (u["label"], u["why"])
-                                                                        for u in window.get("unusable", [])),
-                              describe_window(window)))
+                           % (window.get("latest_timeline"), why, describe_window(window)))
 
     def last_before(predicate):
         found = [b for b in candidates if predicate(b)]

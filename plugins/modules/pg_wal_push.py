@@ -47,7 +47,7 @@ EXAMPLES = r'''
   pgha.cluster.pg_wal_push:
     version: 15
     stanza: main
-    segments: [000000010000000000000011, 000000010000000000000012]
+    segments: ["000000010000000000000011", "000000010000000000000012"]
     push: true
 '''
 

@@ -1,4 +1,4 @@
-"""pgha-archive, the archive_command of every database node (a script the
+"""pgha_archive.py, the archive_command of every database node (a script the
 postgresql role installs; stdlib only, so it is loaded from its file)."""
 import importlib.machinery
 import importlib.util
@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-PATH = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "postgresql", "files", "pgha-archive")
+PATH = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "postgresql", "files", "pgha_archive.py")
 
 
 def load():

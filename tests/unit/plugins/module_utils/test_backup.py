@@ -2,6 +2,7 @@ import datetime
 
 import pytest
 
+from ansible_collections.pgha.cluster.plugins.module_utils import archive as arc
 from ansible_collections.pgha.cluster.plugins.module_utils import backup as bk
 
 # What `pgbackrest info --output=json` prints for one stanza (trimmed): a
@@ -28,6 +29,7 @@ INFO = [{
          "info": {"size": 23202209}, "error": False},
     ],
 }]
+
 
 def listing(timeline_segments, history=(2,), partial=True):
     """A repo-ls listing: {timeline: [segment numbers]} archived at T0 + number."""
@@ -58,7 +60,7 @@ def utc(seconds):
 def repo1():
     entry = bk.stanza_entry(INFO, "main")
     backups = bk.backups_of(entry, 1)
-    archive = bk.archive_index(LISTING)
+    archive = arc.archive_index(LISTING)
     return backups, archive, bk.restorable_window(backups, archive, HISTORY)
 
 
@@ -119,7 +121,7 @@ def test_backups_of_one_repository_oldest_first():
 
 
 def test_archive_index_skips_partial_and_backup_files():
-    index = bk.archive_index(LISTING)
+    index = arc.archive_index(LISTING)
     assert sorted(index["segments"]) == [1, 2]
     assert sorted(index["segments"][1]) == list(range(5, 0x14))
     assert list(index["segments"][2]) == [0x14]
@@ -337,11 +339,11 @@ def test_replay_that_stops_before_the_end_of_the_archive_is_never_a_pass(repo1):
 
 # --- Continuity of the archive across promotions ---------------------------------------------
 
-FULL = [b for b in bk.backups_of(bk.stanza_entry(INFO, "main"), 1)]
+FULL = list(bk.backups_of(bk.stanza_entry(INFO, "main"), 1))
 
 
 def plan(listing_, target, history=HISTORY, backups=None, **kwargs):
-    index = bk.archive_index(listing_)
+    index = arc.archive_index(listing_)
     window = bk.restorable_window(backups or FULL, index, history)
     return window, bk.choose_backup(backups or FULL, bk.parse_target(**target), index, window, **kwargs)
 
@@ -350,7 +352,7 @@ def test_failover_backlog_lost_is_a_named_gap_and_latest_is_refused():
     """The old primary archived up to 0x10; 0x11-0x13 were in its backlog when it
     died; the promoted node archived timeline 2 from 0x14."""
     lost = listing({1: range(5, 0x11), 2: [0x14, 0x15]})
-    window = bk.restorable_window(FULL[:1], bk.archive_index(lost), HISTORY)
+    window = bk.restorable_window(FULL[:1], arc.archive_index(lost), HISTORY)
     assert [g["first_missing"] for g in window["gaps"]] == ["000000010000000000000011"]
     gap = window["gaps"][0]
     assert gap["last_missing"] == "000000010000000000000013" and gap["segments"] == 3
@@ -401,17 +403,17 @@ def test_a_backup_after_the_gap_starts_a_new_continuous_window():
 def test_the_switch_segment_is_read_from_the_new_timeline():
     # Timeline 1's 0x14 exists only as .partial: timeline 2's 0x14 holds its WAL up to the switch.
     missing_new = listing({1: range(5, 0x14), 2: [0x15]})
-    window = bk.restorable_window(FULL, bk.archive_index(missing_new), HISTORY)
+    window = bk.restorable_window(FULL, arc.archive_index(missing_new), HISTORY)
     assert [g["first_missing"] for g in window["gaps"]] == ["000000020000000000000014"]
     # Not archived yet is the end of the archive, not a gap.
     pending = listing({1: range(5, 0x14)})
-    window = bk.restorable_window(FULL, bk.archive_index(pending), HISTORY, timeline=1)
+    window = bk.restorable_window(FULL, arc.archive_index(pending), HISTORY, timeline=1)
     assert window["gaps"] == [] and window["latest_lsn"] == "0/14000000"
 
 
 def test_a_backup_of_an_abandoned_timeline_is_not_on_the_path():
     abandoned = dict(FULL[-1], label="OLD", timeline=3, start_lsn="0/13000028", stop_lsn="0/13000100")
-    window = bk.restorable_window(FULL + [abandoned], bk.archive_index(LISTING), HISTORY)
+    window = bk.restorable_window(FULL + [abandoned], arc.archive_index(LISTING), HISTORY)
     assert {"label": "OLD", "why": "on timeline 3, not on the path of timeline 2"} in window["unusable"]
     with pytest.raises(bk.RestoreError, match="backup set OLD cannot be restored along timeline 2"):
         plan(LISTING, {}, backups=FULL + [abandoned], backup_set="OLD")
@@ -485,6 +487,6 @@ def test_wal_due_before_the_newest_switch_point_is_a_gap_before_the_new_timeline
     ran to 0/14000100, its segments 0x11-0x13 are missing, and timeline 2 has
     archived nothing yet."""
     lost = listing({1: range(5, 0x11)})
-    window = bk.restorable_window(FULL[:1], bk.archive_index(lost), HISTORY)
+    window = bk.restorable_window(FULL[:1], arc.archive_index(lost), HISTORY)
     assert [g["first_missing"] for g in window["gaps"]] == ["000000010000000000000011"]
     assert window["oldest_backup"] is None and not window["continuous"]

@@ -1,11 +1,10 @@
-#!/usr/bin/python3
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, pgha maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""pgha-archive: PostgreSQL's archive_command on every pgha database node
+"""pgha_archive: PostgreSQL's archive_command on every pgha database node
 (installed by the pgha.cluster.postgresql role; archive_mode = always).
 
-    archive_command = '/usr/local/sbin/pgha-archive pgbackrest --stanza=NAME archive-push "%p"'
+    archive_command = '/usr/bin/python3 /usr/local/lib/pgha/pgha_archive.py pgbackrest --stanza=NAME archive-push "%p"'
 
 On the primary it runs the pgBackRest command it is given: one archiver writes
 to the repositories, as pgBackRest requires.
@@ -30,6 +29,8 @@ Standard library only; exit 0 means archived (or nothing to keep).
 
 from __future__ import absolute_import, division, print_function
 
+__metaclass__ = type
+
 import json
 import os
 import re
@@ -47,7 +48,7 @@ _FILE_TLI = re.compile(r"^([0-9A-F]{8})[0-9A-F]{16}(\.partial|\.[0-9A-F]{8}\.bac
 
 
 def say(text):
-    sys.stderr.write("pgha-archive: %s\n" % text)
+    sys.stderr.write("pgha_archive: %s\n" % text)
 
 
 def parse_lsn(text):
@@ -200,6 +201,7 @@ def hold(name, argv, data_dir="."):
         return 1
     wait = 0.0 if postmaster_status(data_dir) == "stopping" else HOLD_WAIT
     deadline = time.monotonic() + wait
+    error = None
     while True:
         try:
             missing = missing_from(name, stanza, repos, version, pgbackrest=argv[0])
@@ -242,7 +244,7 @@ def push(name, argv, data_dir="."):
 
 def main(argv):
     if len(argv) < 2 or "pgbackrest" not in os.path.basename(argv[0]):
-        say("usage: pgha-archive pgbackrest --stanza=NAME archive-push %p")
+        say("usage: pgha_archive.py pgbackrest --stanza=NAME archive-push %p")
         return 2
     name = os.path.basename(argv[-1])
     standby = os.path.exists("standby.signal") or os.path.exists("recovery.signal")
