@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 ---
 module: pg_wal_push
 short_description: Find WAL segments in a node's pg_wal and push them to the repositories (archive repair)
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Runs on a database node. Looks for the named WAL segment files in the cluster's C(pg_wal) (a
     standby keeps the WAL it received until the primary archived it; a former primary keeps its

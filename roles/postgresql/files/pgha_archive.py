@@ -1,13 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, pgha maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""pgha_archive: PostgreSQL's archive_command on every pgha database node
-(installed by the pgha.cluster.postgresql role; archive_mode = always).
+"""pgha_archive: the decisions of PostgreSQL's archive_command on every pgha
+database node (installed by the pgha.cluster.postgresql role; archive_mode =
+always). The command itself is the shell script pgha-archive:
 
-    archive_command = '/usr/bin/python3 /usr/local/lib/pgha/pgha_archive.py pgbackrest --stanza=NAME archive-push "%p"'
+    archive_command = '/usr/local/sbin/pgha-archive pgbackrest --stanza=NAME archive-push "%p"'
 
-On the primary it runs the pgBackRest command it is given: one archiver writes
-to the repositories, as pgBackRest requires.
+On the primary it runs the pgBackRest command it is given (no interpreter is
+started): one archiver writes to the repositories, as pgBackRest requires.
 
 On a standby it archives nothing: it *holds* each WAL file it received until
 the file is in every repository (PostgreSQL keeps a file whose archive_command
@@ -39,8 +40,9 @@ import sys
 import time
 
 CONFIG = "/etc/pgbackrest/pgbackrest.conf"
-HOLD_WAIT = 10.0
-POLL = 1.0
+# A standby waits up to 10 s for the primary's push (checks after 1, 3, 6 and
+# 10 s), then fails so that PostgreSQL keeps the file and asks again.
+HOLD_WAITS = (1.0, 2.0, 3.0, 4.0)
 SEGMENT_SIZE = 16 * 1024 * 1024
 _SEGMENT = re.compile(r"^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$")
 _HISTORY = re.compile(r"^([0-9A-F]{8})\.history$")
@@ -144,18 +146,49 @@ def pgbackrest_ls(pgbackrest, stanza, repo, path):
     return list(json.loads(proc.stdout or "{}").keys())
 
 
-def missing_from(name, stanza, repos, version, pgbackrest="pgbackrest", ls=pgbackrest_ls):
-    """The repositories that do not hold the WAL file yet."""
+ID_CACHE = "/var/spool/pgbackrest/pgha-archive-ids.json"
+ID_CACHE_SECONDS = 600
+
+
+def cached_ids(path=ID_CACHE, now=None):
+    """Archive ids per repository read in the last ten minutes (repo-ls is a
+    round trip, over SSH for a repository host)."""
+    try:
+        with open(path) as handle:
+            data = json.load(handle)
+    except (IOError, OSError, ValueError):
+        return {}
+    now = time.time() if now is None else now
+    return dict((int(repo), entry[0]) for repo, entry in data.items()
+                if isinstance(entry, list) and len(entry) == 2 and now - entry[1] < ID_CACHE_SECONDS)
+
+
+def save_ids(ids, path=ID_CACHE):
+    try:
+        tmp = "%s.%d" % (path, os.getpid())
+        with open(tmp, "w") as handle:
+            json.dump(dict((str(repo), [value, time.time()]) for repo, value in ids.items()), handle)
+        os.rename(tmp, path)
+    except (IOError, OSError):
+        pass
+
+
+def missing_from(name, stanza, repos, version, pgbackrest="pgbackrest", ls=pgbackrest_ls, ids=None):
+    """The repositories that do not hold the WAL file yet. ``ids`` caches
+    each repository's archive id (filled in as they are read)."""
+    ids = {} if ids is None else ids
     missing = []
     for repo in repos:
-        archive_id = archive_dir_name(ls(pgbackrest, stanza, repo, "archive/%s" % stanza), version)
-        if archive_id is None:
-            missing.append(repo)
-            continue
+        if repo not in ids:
+            found = archive_dir_name(ls(pgbackrest, stanza, repo, "archive/%s" % stanza), version)
+            if found is None:
+                missing.append(repo)
+                continue
+            ids[repo] = found
         if _HISTORY.match(name):
-            path = "archive/%s/%s" % (stanza, archive_id)
+            path = "archive/%s/%s" % (stanza, ids[repo])
         else:
-            path = "archive/%s/%s/%s" % (stanza, archive_id, name[:16])
+            path = "archive/%s/%s/%s" % (stanza, ids[repo], name[:16])
         if not listed(name, ls(pgbackrest, stanza, repo, path)):
             missing.append(repo)
     return missing
@@ -199,20 +232,28 @@ def hold(name, argv, data_dir="."):
     if not stanza or not repos or not version:
         say("cannot tell where %s goes (stanza %s, repositories %s, version %r): kept" % (name, stanza, repos, version))
         return 1
-    wait = 0.0 if postmaster_status(data_dir) == "stopping" else HOLD_WAIT
-    deadline = time.monotonic() + wait
-    error = None
+    waits = [] if postmaster_status(data_dir) == "stopping" else list(HOLD_WAITS)
+    ids = cached_ids()
+    known, from_cache = dict(ids), set(ids)
+    missing, error = repos, None
     while True:
         try:
-            missing = missing_from(name, stanza, repos, version, pgbackrest=argv[0])
+            missing = missing_from(name, stanza, missing, version, pgbackrest=argv[0], ids=ids)
+            error = None
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
-            missing, error = None, str(exc)
-        if missing == []:
+            error = str(exc)
+        for repo in set(missing) & from_cache:  # a cached archive id may be stale (stanza-upgrade): read it again
+            ids.pop(repo, None)
+            from_cache.discard(repo)
+        if ids != known:
+            save_ids(ids)
+            known = dict(ids)
+        if not missing and error is None:
             return 0
-        if time.monotonic() >= deadline:
+        if not waits:
             break
-        time.sleep(POLL)
-    if missing is None:
+        time.sleep(waits.pop(0))
+    if error is not None:
         say("%s kept on this standby: the repositories cannot be read (%s)" % (name, error))
     else:
         say("%s kept on this standby until the primary has archived it (not yet in %s)"
@@ -220,35 +261,45 @@ def hold(name, argv, data_dir="."):
     return 1
 
 
-def push(name, argv, data_dir="."):
-    """The primary's archive_command: the pgBackRest command as given."""
-    rc = subprocess.run(argv, check=False).returncode
-    if rc == 0:
-        return 0
-    current, switches = wal_state(data_dir)
+def refused(name, argv, data_dir="."):
+    """On the primary, after pgBackRest refused to push ``name``: an older
+    timeline's segment that every repository already holds (the former
+    primary archived it, possibly with other bytes) counts as archived."""
+    current, dummy = wal_state(data_dir)
     tli = file_timeline(name)
     if tli is None or tli >= current or segment_start(name) is None:
-        return rc
-    # An older timeline's segment the former primary archived with other bytes.
+        return 1
     try:
         missing = missing_from(name, stanza_of(argv), read_repos(read(CONFIG)),
                                read(os.path.join(data_dir, "PG_VERSION")).strip(), pgbackrest=argv[0])
     except (OSError, ValueError, subprocess.SubprocessError):
-        return rc
+        return 1
     if missing:
-        return rc
+        return 1
     say("%s (timeline %d, older than this primary's %d) is already in every repository, archived by the former "
         "primary: counted as archived" % (name, tli, current))
     return 0
 
 
 def main(argv):
+    """pgha-archive (a shell script, so the primary's path starts no
+    interpreter) calls this with the pgBackRest command line: for a standby,
+    or with --refused first when pgBackRest refused the primary's push."""
+    after_refusal = bool(argv) and argv[0] == "--refused"
+    if after_refusal:
+        argv = argv[1:]
     if len(argv) < 2 or "pgbackrest" not in os.path.basename(argv[0]):
-        say("usage: pgha_archive.py pgbackrest --stanza=NAME archive-push %p")
+        say("usage: pgha_archive.py [--refused] pgbackrest --stanza=NAME archive-push %p")
         return 2
     name = os.path.basename(argv[-1])
-    standby = os.path.exists("standby.signal") or os.path.exists("recovery.signal")
-    return hold(name, argv) if standby else push(name, argv)
+    if not after_refusal and not (os.path.exists("standby.signal") or os.path.exists("recovery.signal")):
+        # Called directly on a primary: push, as pgha-archive does.
+        after_refusal = subprocess.run(argv, check=False).returncode != 0
+        if not after_refusal:
+            return 0
+    if after_refusal:
+        return refused(name, argv)
+    return hold(name, argv)
 
 
 if __name__ == "__main__":

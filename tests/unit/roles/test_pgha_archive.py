@@ -94,3 +94,36 @@ def test_hold_lets_go_of_a_former_primarys_wal_and_keeps_the_rest(tmp_path, monk
 def test_usage():
     assert arc.main([]) == 2
     assert arc.main(["cp", "x"]) == 2
+    assert arc.main(["--refused", "cp", "x"]) == 2
+
+
+def test_a_refused_push_counts_only_for_an_older_timeline(tmp_path, monkeypatch):
+    (tmp_path / "pg_wal").mkdir()
+    (tmp_path / "pg_wal" / "00000002.history").write_text(HISTORY2)
+    argv = ["pgbackrest", "--stanza=main", "archive-push", "pg_wal/x"]
+    monkeypatch.setattr(arc, "missing_from", lambda *a, **k: [])
+    # The current timeline: a refusal stays an error (two writers).
+    assert arc.refused("000000020000000000000015", argv, str(tmp_path)) == 1
+    assert arc.refused("00000002.history", argv, str(tmp_path)) == 1
+    # Timeline 1's segment, already in every repository: archived.
+    assert arc.refused("000000010000000000000013", argv, str(tmp_path)) == 0
+    monkeypatch.setattr(arc, "missing_from", lambda *a, **k: [2])
+    assert arc.refused("000000010000000000000013", argv, str(tmp_path)) == 1
+
+
+def test_archive_ids_are_cached_for_ten_minutes(tmp_path):
+    path = str(tmp_path / "ids.json")
+    arc.save_ids({1: "15-1", 2: "15-2"}, path)
+    assert arc.cached_ids(path) == {1: "15-1", 2: "15-2"}
+    assert arc.cached_ids(path, now=arc.time.time() + 601) == {}
+    assert arc.cached_ids(str(tmp_path / "none.json")) == {}
+
+
+def test_the_shell_command_starts_no_interpreter_on_the_primary(tmp_path):
+    import subprocess
+    script = os.path.join(os.path.dirname(PATH), "pgha-archive")
+    ok = subprocess.run([script, "true", "pgbackrest"], cwd=str(tmp_path), check=False)
+    assert ok.returncode == 0
+    # A refused push goes to the helper (absent here: the command fails, never succeeds silently).
+    refused = subprocess.run([script, "false"], cwd=str(tmp_path), check=False, stderr=subprocess.DEVNULL)
+    assert refused.returncode != 0
