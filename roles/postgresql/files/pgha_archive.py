@@ -43,6 +43,7 @@ CONFIG = "/etc/pgbackrest/pgbackrest.conf"
 # A standby waits up to 10 s for the primary's push (checks after 1, 3, 6 and
 # 10 s), then fails so that PostgreSQL keeps the file and asks again.
 HOLD_WAITS = (1.0, 2.0, 3.0, 4.0)
+PROMOTION_SETTLE = 0.3
 SEGMENT_SIZE = 16 * 1024 * 1024
 _SEGMENT = re.compile(r"^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$")
 _HISTORY = re.compile(r"^([0-9A-F]{8})\.history$")
@@ -236,7 +237,13 @@ def hold(name, argv, data_dir="."):
     ids = cached_ids()
     known, from_cache = dict(ids), set(ids)
     missing, error = repos, None
+    if _HISTORY.match(name):
+        # A promotion writes its timeline history file a moment before it
+        # removes standby.signal: this may be the new primary's own file.
+        time.sleep(PROMOTION_SETTLE)
     while True:
+        if not standby(data_dir):
+            return push(name, argv, data_dir)
         try:
             missing = missing_from(name, stanza, missing, version, pgbackrest=argv[0], ids=ids)
             error = None
@@ -281,6 +288,19 @@ def refused(name, argv, data_dir="."):
     return 0
 
 
+def standby(data_dir="."):
+    """Recovery (a standby, or an archive recovery) is signalled by a file."""
+    return os.path.exists(os.path.join(data_dir, "standby.signal")) or \
+        os.path.exists(os.path.join(data_dir, "recovery.signal"))
+
+
+def push(name, argv, data_dir="."):
+    """The primary's path: the pgBackRest command as given, then the refusal rule."""
+    if subprocess.run(argv, check=False).returncode == 0:
+        return 0
+    return refused(name, argv, data_dir)
+
+
 def main(argv):
     """pgha-archive (a shell script, so the primary's path starts no
     interpreter) calls this with the pgBackRest command line: for a standby,
@@ -292,13 +312,10 @@ def main(argv):
         say("usage: pgha_archive.py [--refused] pgbackrest --stanza=NAME archive-push %p")
         return 2
     name = os.path.basename(argv[-1])
-    if not after_refusal and not (os.path.exists("standby.signal") or os.path.exists("recovery.signal")):
-        # Called directly on a primary: push, as pgha-archive does.
-        after_refusal = subprocess.run(argv, check=False).returncode != 0
-        if not after_refusal:
-            return 0
     if after_refusal:
         return refused(name, argv)
+    if not standby():
+        return push(name, argv)  # called directly on a primary
     return hold(name, argv)
 
 

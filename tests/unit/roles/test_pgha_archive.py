@@ -127,3 +127,17 @@ def test_the_shell_command_starts_no_interpreter_on_the_primary(tmp_path):
     # A refused push goes to the helper (absent here: the command fails, never succeeds silently).
     refused = subprocess.run([script, "false"], cwd=str(tmp_path), check=False, stderr=subprocess.DEVNULL)
     assert refused.returncode != 0
+
+
+def test_a_standby_promoted_while_holding_pushes_at_once(tmp_path, monkeypatch):
+    """A promotion writes its history file before it removes standby.signal: the
+    hold notices the promotion and pushes (the new primary's own file)."""
+    (tmp_path / "pg_wal").mkdir()
+    (tmp_path / "PG_VERSION").write_text("15\n")
+    conf = tmp_path / "pgbackrest.conf"
+    conf.write_text("[global]\nrepo1-host=10.0.0.5\n")
+    monkeypatch.setattr(arc, "CONFIG", str(conf))
+    monkeypatch.setattr(arc, "PROMOTION_SETTLE", 0)
+    monkeypatch.setattr(arc, "missing_from", lambda *a, **k: pytest.fail("a promoted node reads no repository"))
+    assert arc.hold("00000002.history", ["/bin/true", "--stanza=main", "archive-push", "x"], str(tmp_path)) == 0
+    assert arc.hold("00000002.history", ["/bin/false", "--stanza=main", "archive-push", "x"], str(tmp_path)) == 1
