@@ -40,10 +40,10 @@ import sys
 import time
 
 CONFIG = "/etc/pgbackrest/pgbackrest.conf"
-# A standby waits up to 10 s for the primary's push (checks after 1, 3, 6 and
-# 10 s), then fails so that PostgreSQL keeps the file and asks again.
-HOLD_WAITS = (1.0, 2.0, 3.0, 4.0)
-PROMOTION_SETTLE = 0.3
+# A standby waits up to 11 s for the primary's push (checks after 1, 2, 4, 7
+# and 11 s), then fails so that PostgreSQL keeps the file and asks again.
+HOLD_WAITS = (1.0, 1.0, 2.0, 3.0, 4.0)
+PROMOTION_SETTLE = 2.0
 SEGMENT_SIZE = 16 * 1024 * 1024
 _SEGMENT = re.compile(r"^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$")
 _HISTORY = re.compile(r"^([0-9A-F]{8})\.history$")
@@ -220,6 +220,21 @@ def wal_state(data_dir="."):
     return current, switches
 
 
+def history_on_standby(name, argv, data_dir=".", settle=None):
+    """A timeline history file on a standby. A promotion writes its own a
+    moment before it removes standby.signal: when the signal goes within
+    PROMOTION_SETTLE seconds, this is the new primary's file and it is
+    pushed. Otherwise it was received from the primary, which archives it;
+    it is not held (a restore reads the newest history file, which lists every
+    switch, and PostgreSQL never removes one from pg_wal)."""
+    deadline = time.monotonic() + (PROMOTION_SETTLE if settle is None else settle)
+    while standby(data_dir):
+        if time.monotonic() >= deadline:
+            return 0
+        time.sleep(0.05)
+    return push(name, argv, data_dir)
+
+
 def hold(name, argv, data_dir="."):
     """A standby's archive_command: 0 once the file is in every repository."""
     stanza = stanza_of(argv)
@@ -238,9 +253,8 @@ def hold(name, argv, data_dir="."):
     known, from_cache = dict(ids), set(ids)
     missing, error = repos, None
     if _HISTORY.match(name):
-        # A promotion writes its timeline history file a moment before it
-        # removes standby.signal: this may be the new primary's own file.
-        time.sleep(PROMOTION_SETTLE)
+        return history_on_standby(name, argv, data_dir)
+    time.sleep(waits.pop(0) if waits else 0)  # the primary's push is rarely done before
     while True:
         if not standby(data_dir):
             return push(name, argv, data_dir)

@@ -138,6 +138,12 @@ def test_a_standby_promoted_while_holding_pushes_at_once(tmp_path, monkeypatch):
     conf.write_text("[global]\nrepo1-host=10.0.0.5\n")
     monkeypatch.setattr(arc, "CONFIG", str(conf))
     monkeypatch.setattr(arc, "PROMOTION_SETTLE", 0)
+    monkeypatch.setattr(arc, "HOLD_WAITS", ())
     monkeypatch.setattr(arc, "missing_from", lambda *a, **k: pytest.fail("a promoted node reads no repository"))
     assert arc.hold("00000002.history", ["/bin/true", "--stanza=main", "archive-push", "x"], str(tmp_path)) == 0
     assert arc.hold("00000002.history", ["/bin/false", "--stanza=main", "archive-push", "x"], str(tmp_path)) == 1
+    assert arc.hold("000000020000000000000005", ["/bin/true", "--stanza=main", "archive-push", "x"],
+                    str(tmp_path)) == 0
+    # Still a standby: a history file it received is not held, and nothing is pushed.
+    (tmp_path / "standby.signal").write_text("")
+    assert arc.hold("00000002.history", ["/bin/false", "--stanza=main", "archive-push", "x"], str(tmp_path)) == 0
