@@ -344,8 +344,11 @@ def rejoin_plan(nodes, addresses, pooler_targets, target=None):
             if host == primary or node.get("unreachable"):
                 continue
             upstream = node.get("upstream") or {}
-            if not (node.get("up") and node.get("role") == "standby" and upstream.get("status") == "streaming"
-                    and upstream.get("host") == primary_address):
+            # A node the boot guard fenced may stream at once (its old primary_conninfo names the new
+            # primary): it is rejoined anyway, so that its obsolete fenced marker is cleared.
+            if node.get("fenced") or not (node.get("up") and node.get("role") == "standby"
+                                          and upstream.get("status") == "streaming"
+                                          and upstream.get("host") == primary_address):
                 targets.append(host)
     # A writable primary that PgBouncer does not use (a fenced node powered on again) is
     # stopped and rewound; its writes after the failover were never acknowledged through PgBouncer.

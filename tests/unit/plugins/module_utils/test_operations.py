@@ -179,6 +179,13 @@ def test_rejoin_plan_finds_nodes_not_streaming_from_the_primary():
     assert plan["primary"] == "pg2" and plan["rejoin"] == ["pg1"]
 
 
+def test_rejoin_plan_takes_a_streaming_node_the_boot_guard_fenced():
+    """Its marker would make the next switchover refuse to restart it as a standby."""
+    nodes = cluster(pg1=standby(fenced=True, upstream={"status": "streaming", "host": "10.0.0.12"}),
+                    pg2=primary(replicas=[]), pg3=standby(upstream={"status": "streaming", "host": "10.0.0.12"}))
+    assert ops.rejoin_plan(nodes, ADDR, {"pooler1": "10.0.0.12"})["rejoin"] == ["pg1"]
+
+
 def test_rejoin_plan_refuses_the_primary_and_split_brain():
     nodes = cluster()
     with pytest.raises(ops.OperationError, match="pg1 is the current primary"):
