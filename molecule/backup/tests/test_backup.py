@@ -35,8 +35,11 @@ def test_archiving_works_and_every_repository_has_a_backup():
     archiver = psql(primary, "SELECT archived_count > 0, failed_count = 0 OR last_archived_time > last_failed_time "
                              "FROM pg_stat_archiver")
     assert archiver == "t|t", archiver
-    settings = psql(primary, "SELECT current_setting('archive_mode'), current_setting('archive_command')")
-    assert settings == "on|pgbackrest --stanza=main archive-push %p", settings
+    # Every node archives with pgha-archive (the primary pushes, a standby holds WAL until it is archived).
+    for node in status()["nodes"]:
+        settings = psql(node["host"], "SELECT current_setting('archive_mode'), current_setting('archive_command')")
+        assert settings == 'always|/usr/local/sbin/pgha-archive pgbackrest --stanza=main archive-push "%p"', \
+            (node["host"], settings)
 
 
 def test_schedules_are_installed():
