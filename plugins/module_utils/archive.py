@@ -242,13 +242,6 @@ def describe_gap(gap):
                gap["from_lsn"], gap["to_lsn"], gap["segments"], gap["after_segment"]))
 
 
-def run_for(continuity_result, label):
-    for run in continuity_result.get("runs", []):
-        if label in run["backups"]:
-            return run
-    return None
-
-
 def replay_gap(reached_lsn, run, segment_size=WAL_SEGMENT_SIZE):
     """Did a replay that ended at ``reached_lsn`` stop short of the WAL the
     plan's stretch holds? Returns None (it reached the stretch's last
