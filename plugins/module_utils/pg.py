@@ -53,6 +53,19 @@ SELECT json_build_object(
 """
 
 
+# Every session pgha opens as a superuser: only pg_catalog (and pg_temp, last) is
+# searched, so no object a database owner creates can stand in for a built-in
+# function or operator (CVE-2018-1058 class).
+SAFE_PGOPTIONS = "-c search_path=pg_catalog,pg_temp"
+
+
+def libpq_env(**extra):
+    """The environment of every libpq client pgha runs (psql, pg_rewind...)."""
+    env = {"PGOPTIONS": SAFE_PGOPTIONS, "PGAPPNAME": "pgha"}
+    env.update(extra)
+    return env
+
+
 def node_argument_spec(**extra):
     """The options every module acting on the local cluster takes (doc fragment
     pgha.cluster.node), plus the module's own."""
@@ -89,7 +102,7 @@ def run_psql(module, bin_dir, port, sql, database="postgres", socket_dir="/var/r
     """Run one SQL string through psql over the local socket. Returns (rc, out, err)."""
     argv = as_postgres([os.path.join(bin_dir, "psql"), "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1",
                         "-h", socket_dir, "-p", str(port), "-d", database, "-c", sql])
-    env = {"PGCONNECT_TIMEOUT": str(timeout), "PGAPPNAME": "pgha"}
+    env = libpq_env(PGCONNECT_TIMEOUT=str(timeout))
     rc, out, err = module.run_command(argv, cwd="/", environ_update=env, check_rc=check_rc)
     return rc, out, err
 

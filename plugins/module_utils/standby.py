@@ -15,11 +15,12 @@ import time
 from ansible_collections.pgha.cluster.plugins.module_utils.datadir import move_aside
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
     as_postgres, postmaster_running, read_file, run_psql, stop_server)
+from ansible_collections.pgha.cluster.plugins.module_utils.tls import client_tls
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import build_conninfo, merge_auto_conf, quote_setting
 
 
 def desired_upstream(p):
-    return {
+    desired = {
         "host": p["primary_host"],
         "port": str(p["primary_port"]),
         "user": p["replication_user"],
@@ -27,12 +28,16 @@ def desired_upstream(p):
         "slot_name": p["slot_name"],
         "passfile": p["passfile"],
     }
+    desired.update(client_tls(p))
+    return desired
 
 
 def conninfo_text(desired):
+    """primary_conninfo (and pg_basebackup's): TLS with the server's certificate verified."""
     return build_conninfo({
         "host": desired["host"], "port": desired["port"], "user": desired["user"],
         "application_name": desired["application_name"], "passfile": desired["passfile"],
+        "sslmode": desired["sslmode"], "sslrootcert": desired["sslrootcert"],
         "connect_timeout": "5",
     })
 

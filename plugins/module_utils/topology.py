@@ -172,7 +172,7 @@ def choose_primary(nodes, initial_primary):
         % (", ".join(running_standbys) or "none", ", ".join(with_data)))
 
 
-CONNINFO_KEYS = ("host", "port", "user", "application_name")
+CONNINFO_KEYS = ("host", "port", "user", "application_name", "sslmode", "sslrootcert")
 
 
 def conninfo_differences(current, desired):

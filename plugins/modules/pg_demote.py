@@ -24,6 +24,7 @@ description:
 extends_documentation_fragment:
   - pgha.cluster.attributes
   - pgha.cluster.node
+  - pgha.cluster.tls
 options:
   poolers:
     description: PgBouncer hosts to pause, each with C(host) and optional C(port) (6432).
@@ -88,9 +89,11 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
-    as_postgres, inspect_node, node_argument_spec, parse_controldata, pg_paths, postmaster_running, run_psql,
+    as_postgres, inspect_node, libpq_env, node_argument_spec, parse_controldata, pg_paths, postmaster_running, run_psql,
     stop_server, wait_archiver)
 from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import admin
+from ansible_collections.pgha.cluster.plugins.module_utils.tls import client_tls, tls_argument_spec
+from ansible_collections.pgha.cluster.plugins.module_utils.topology import build_conninfo
 
 # Seconds a clean shutdown of the old primary may take.
 STOP_TIMEOUT = 60
@@ -105,6 +108,7 @@ def main():
             await_promotion=dict(type='dict'),
             await_timeout=dict(type='int', default=20),
             replication_user=dict(type='str'),
+            **tls_argument_spec()
         ),
         required_by={'await_promotion': 'replication_user'},
         supports_check_mode=True,
@@ -170,7 +174,7 @@ def main():
     result['timeline'] = int(control.get("Latest checkpoint's TimeLineID", node['timeline']))
     if p['await_promotion']:
         target = p['await_promotion']
-        seen = await_promotion(module, paths, target, p['replication_user'], result['timeline'], p['await_timeout'])
+        seen = await_promotion(module, paths, target, p['replication_user'], result['timeline'], p['await_timeout'], p)
         result['target_timeline'] = seen
         if seen is None:
             module.fail_json(msg="%s could not be reached for %d s after this primary stopped: it may or may not "
@@ -186,25 +190,25 @@ def main():
     module.exit_json(**result)
 
 
-def identify_timeline(module, paths, target, user):
-    conninfo = "host=%s port=%s user=%s dbname=replication replication=true connect_timeout=2" % (
-        target['host'], target.get('port', 5432), user)
+def identify_timeline(module, paths, target, user, tls):
+    conninfo = build_conninfo(dict(client_tls(tls), host=target['host'], port=str(target.get('port', 5432)), user=user,
+                                   dbname='replication', replication='true', connect_timeout='2'))
     rc, out, err = module.run_command(as_postgres([paths['bin_dir'] + "/psql", "-X", "-A", "-t", "-q", "-F", " ",
                                                    "-d", conninfo, "-c", "IDENTIFY_SYSTEM"]),
-                                      cwd="/", environ_update={"PGPASSFILE": "/var/lib/postgresql/.pgpass"})
+                                      cwd="/", environ_update=libpq_env(PGPASSFILE="/var/lib/postgresql/.pgpass"))
     if rc != 0 or not out.strip():
         return None
     fields = out.split()
     return int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else None
 
 
-def await_promotion(module, paths, target, user, old_timeline, timeout):
+def await_promotion(module, paths, target, user, old_timeline, timeout, tls):
     """The target's timeline once it is newer than old_timeline; the last one seen at the deadline
     (None if the target never answered)."""
     deadline = time.time() + timeout
     seen = None
     while time.time() < deadline:
-        timeline = identify_timeline(module, paths, target, user)
+        timeline = identify_timeline(module, paths, target, user, tls)
         if timeline is not None:
             seen = timeline
             if timeline > old_timeline:

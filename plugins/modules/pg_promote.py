@@ -95,7 +95,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
-    as_postgres, inspect_node, node_argument_spec, pg_paths, run_psql)
+    as_postgres, inspect_node, libpq_env, node_argument_spec, pg_paths, run_psql)
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import format_lsn, parse_lsn
 
 RECEIVER_SQL = ("SELECT json_build_object('status', (SELECT status FROM pg_stat_wal_receiver), "
@@ -192,8 +192,8 @@ def commit_write(module, paths, port, timeout):
     argv = ["timeout", str(timeout)] + as_postgres(
         [os.path.join(paths['bin_dir'], 'psql'), "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1",
          "-h", "/var/run/postgresql", "-p", str(port), "-d", "postgres", "-c", "SELECT txid_current()"])
-    rc, out, err = module.run_command(argv, cwd="/", environ_update={"PGAPPNAME": WRITE_CHECK_APP,
-                                                                     "PGCONNECT_TIMEOUT": "5"})
+    rc, out, err = module.run_command(argv, cwd="/", environ_update=libpq_env(PGAPPNAME=WRITE_CHECK_APP,
+                                                                              PGCONNECT_TIMEOUT="5"))
     if rc == 0 and "canceling wait for synchronous replication" not in err:
         return True, "transaction %s committed" % out.strip()
     run_psql(module, paths['bin_dir'], port,

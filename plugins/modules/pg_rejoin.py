@@ -30,6 +30,7 @@ description:
 extends_documentation_fragment:
   - pgha.cluster.attributes
   - pgha.cluster.node
+  - pgha.cluster.tls
 options:
   primary_host:
     description: Address of the current primary.
@@ -47,9 +48,15 @@ options:
     description: The primary's timeline; a standby on it that streams is left alone.
     type: int
   replication_user:
-    description: Role for pg_rewind and streaming (password from the postgres user's C(.pgpass)).
+    description: Role for streaming (password from the postgres user's C(.pgpass)).
     type: str
     required: true
+  rewind_user:
+    description:
+      - Role pg_rewind logs in as, to database C(postgres), with this host's certificate (C(cert)
+        authentication in C(pg_hba.conf); no password). It may only read the files pg_rewind needs.
+    type: str
+    default: pgha_rewind
   application_name:
     description: Name the standby reports to the primary.
     type: str
@@ -112,9 +119,11 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.operations import rewind_failure
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
-    FENCED_MARKER, as_postgres, inspect_node, node_argument_spec, pg_paths, postmaster_running, stop_server)
+    FENCED_MARKER, as_postgres, inspect_node, libpq_env, node_argument_spec, pg_paths, postmaster_running, stop_server)
 from ansible_collections.pgha.cluster.plugins.module_utils.standby import (
     clone, configure, conninfo_text, desired_upstream)
+from ansible_collections.pgha.cluster.plugins.module_utils.tls import client_tls, tls_argument_spec
+from ansible_collections.pgha.cluster.plugins.module_utils.topology import build_conninfo
 
 
 def main():
@@ -130,6 +139,8 @@ def main():
             passfile=dict(type='path', default='/var/lib/postgresql/.pgpass', no_log=False),
             fallback_clone=dict(type='bool', default=True),
             stop_stray_primary=dict(type='bool', default=False),
+            rewind_user=dict(type='str', default='pgha_rewind'),
+            **tls_argument_spec()
         ),
         supports_check_mode=True,
     )
@@ -163,12 +174,12 @@ def main():
     if module.check_mode:
         module.exit_json(**result)
 
-    source = "host=%s port=%s user=%s dbname=postgres passfile=%s connect_timeout=5" % (
-        p['primary_host'], p['primary_port'], p['replication_user'], p['passfile'])
+    source = build_conninfo(dict(client_tls(p, client_cert=True), host=p['primary_host'], port=str(p['primary_port']),
+                                 user=p['rewind_user'], dbname='postgres', connect_timeout='5'))
     # The source must answer before anything here is stopped: pg_rewind needs it.
     probe = as_postgres([os.path.join(paths['bin_dir'], 'psql'), '-X', '-A', '-t', '-q', '-d', source,
                          '-c', 'SELECT pg_is_in_recovery()'])
-    rc, out, err = module.run_command(probe, cwd="/", environ_update={"LC_ALL": "C"})
+    rc, out, err = module.run_command(probe, cwd="/", environ_update=libpq_env(LC_ALL="C"))
     if rc != 0 or out.strip() != "f":
         module.fail_json(msg="rejoin refused, this node was not touched: the primary %s:%s %s"
                              % (p['primary_host'], p['primary_port'],
@@ -187,7 +198,7 @@ def main():
     argv = as_postgres([os.path.join(paths['bin_dir'], 'pg_rewind'), '--target-pgdata', paths['data_dir'],
                         '--source-server', source, '--progress'])
     result['commands'].append(argv)
-    rc, out, err = module.run_command(argv, cwd="/", environ_update={"LC_ALL": "C"})
+    rc, out, err = module.run_command(argv, cwd="/", environ_update=libpq_env(LC_ALL="C"))
     result['rewind_output'] = "\n".join((out + err).strip().splitlines()[-5:])
     result['timings']['rewind'] = round(time.time() - step, 3)
     if rc != 0:

@@ -25,6 +25,7 @@ description:
   - In check mode returns the plan (action and reason) without acting.
 extends_documentation_fragment:
   - pgha.cluster.node
+  - pgha.cluster.tls
 options:
   primary_host:
     description: Address of the primary.
@@ -117,6 +118,7 @@ kept_aside:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import inspect_node, node_argument_spec, pg_paths
+from ansible_collections.pgha.cluster.plugins.module_utils.tls import tls_argument_spec
 from ansible_collections.pgha.cluster.plugins.module_utils.standby import (
     clone, configure, conninfo_text, desired_upstream, register)
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import (
@@ -135,6 +137,7 @@ def main():
             passfile=dict(type='path', default='/var/lib/postgresql/.pgpass', no_log=False),
             reclone=dict(type='bool', default=False),
             clean_switchover_lsn=dict(type='str'),
+            **tls_argument_spec()
         ),
         supports_check_mode=True,
     )

@@ -36,12 +36,30 @@ def test_check_mode_plans_a_clone_and_runs_nothing(run_module, commands):
     assert "host=10.0.0.1" in result["diff"]["after"] and "application_name=pg2" in result["diff"]["after"]
 
 
+VERIFIED = {"sslmode": "verify-full", "sslrootcert": "/etc/pgha/tls/ca.crt"}
+
+
 def test_configured_standby_is_left_alone(run_module, commands):
+    current = node(primary_conninfo=dict(VERIFIED, host="10.0.0.1", port="5432", user="replicator",
+                                         application_name="pg2"), primary_slot_name="pg2")
+    with mock.patch.object(pg_standby, "inspect_node", return_value=current):
+        rc, result = run_module(pg_standby, ARGS)
+    assert rc == 0 and result["changed"] is False and result["action"] == "none" and commands == []
+
+
+def test_standby_streaming_without_verified_tls_is_reconfigured(run_module, commands):
     current = node(primary_conninfo={"host": "10.0.0.1", "port": "5432", "user": "replicator",
                                      "application_name": "pg2"}, primary_slot_name="pg2")
     with mock.patch.object(pg_standby, "inspect_node", return_value=current):
         rc, result = run_module(pg_standby, ARGS)
-    assert rc == 0 and result["changed"] is False and result["action"] == "none" and commands == []
+    assert rc == 0 and result["action"] == "configure" and "sslmode" in result["reason"]
+    sql = " ".join(argv[-1] for argv in commands)
+    assert "sslmode=verify-full" in sql and "sslrootcert=/etc/pgha/tls/ca.crt" in sql
+
+
+def test_a_mode_without_tls_is_refused(run_module, commands):
+    rc, result = run_module(pg_standby, dict(ARGS, sslmode="prefer"))
+    assert rc == 1 and "sslmode" in result["msg"] and commands == []
 
 
 def test_foreign_data_directory_is_refused_before_any_change(run_module, commands):
