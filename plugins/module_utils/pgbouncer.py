@@ -10,6 +10,7 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.pgha.cluster.plugins.module_utils.tls import tls_env
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import build_conninfo, parse_conninfo
 
 _DB_LINE = re.compile(r"^(\s*\*\s*=\s*)(.*)$")
@@ -53,7 +54,7 @@ def repoint_ini(ini_text, host, port):
 def admin(module, sql, user, password, port=6432, host="127.0.0.1", check_rc=True, timeout=5):
     """Run one admin console command; returns (rc, out, err)."""
     argv = ["psql", "-X", "-A", "-t", "-q", "-h", host, "-p", str(port), "-U", user, "-d", "pgbouncer", "-c", sql]
-    env = {"PGPASSWORD": password, "PGCONNECT_TIMEOUT": str(timeout), "PGAPPNAME": "pgha"}
+    env = dict(tls_env(host), PGPASSWORD=password, PGCONNECT_TIMEOUT=str(timeout), PGAPPNAME="pgha")
     rc, out, err = module.run_command(argv, cwd="/", environ_update=env)
     if rc != 0 and check_rc:
         module.fail_json(msg="PgBouncer admin console %s:%s refused %s: %s" % (host, port, sql, (err or out).strip()))

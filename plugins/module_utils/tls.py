@@ -38,3 +38,49 @@ def client_tls(p, client_cert=False):
     if client_cert:
         params.update(sslcert=CERT_FILE, sslkey=KEY_FILE)
     return params
+
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def tls_env(host):
+    """libpq environment of a psql call to PgBouncer or a database node at
+    ``host``: TLS, the server's certificate verified against the cluster CA.
+    Nothing for loopback (a certificate names the host's own addresses only)."""
+    if str(host) in LOOPBACK or str(host).startswith("/"):
+        return {}
+    return {"PGSSLMODE": "verify-full", "PGSSLROOTCERT": CA_FILE}
+
+
+def _is_ip(name):
+    import socket
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, name)
+            return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+def subject_alt_names(names):
+    """subjectAltName entries for a host certificate. An address is both an
+    IP and a DNS entry: libpq and PgBouncer match IP entries, pgBackRest (up
+    to 2.5x) only DNS ones."""
+    sans = []
+    for name in names:
+        name = str(name).strip()
+        if not name:
+            continue
+        entries = ["IP:" + name, "DNS:" + name] if _is_ip(name) else ["DNS:" + name]
+        for entry in entries:
+            if entry not in sans:
+                sans.append(entry)
+    return sans
+
+
+def missing_names(current, desired):
+    """Entries of ``desired`` a certificate's subjectAltName (``current``, as
+    community.crypto.x509_certificate_info reports it) lacks."""
+    have = set(str(entry).replace("IP Address:", "IP:") for entry in (current or []))
+    return [entry for entry in desired if entry not in have]

@@ -129,12 +129,13 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import admin, repoint_ini, wildcard_target
+from ansible_collections.pgha.cluster.plugins.module_utils.tls import tls_env
 
 
 def is_writable(module, host, port, user, password):
     argv = ["psql", "-X", "-A", "-t", "-q", "-h", host, "-p", str(port), "-U", user, "-d", "postgres",
             "-c", "SELECT pg_is_in_recovery()"]
-    env = {"PGPASSWORD": password or "", "PGCONNECT_TIMEOUT": "2", "PGAPPNAME": "pgha"}
+    env = dict(tls_env(host), PGPASSWORD=password or "", PGCONNECT_TIMEOUT="2", PGAPPNAME="pgha")
     rc, out, err = module.run_command(argv, cwd="/", environ_update=env)
     return rc == 0 and out.strip() == "f"
 
