@@ -82,14 +82,12 @@ def test_no_trust_on_host_lines(sql):
     assert rows == "0"
 
 
-def test_pgbouncer_admin_console_answers(lab):
-    conn = psycopg2.connect(host=lab["addresses"]["pooler1"], port=6432, dbname="pgbouncer",
-                            user=lab["pgha_admin_user"], password=lab["pgha_admin_password"], connect_timeout=5)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SHOW CONFIG")
-        config = dict((row[0], row[1]) for row in cur.fetchall())
-    conn.close()
+def test_pgbouncer_admin_console_answers_on_the_pooler(lab):
+    from labtools import lab_host
+    out = lab_host("pooler1").check_output(
+        "PGPASSWORD=%s psql -XAt -F= -h 127.0.0.1 -p 6432 -U %s pgbouncer -c 'SHOW CONFIG'",
+        lab["pgha_admin_password"], lab["pgha_admin_user"])
+    config = dict(line.split("=")[:2] for line in out.splitlines() if "=" in line)
     assert config["listen_port"] == "6432" and config["pool_mode"] == "transaction"
 
 
