@@ -49,14 +49,66 @@ def test_schedules_are_installed():
         assert unit in timers, timers
 
 
-def test_logical_backup_runs_and_restores_with_pg_restore():
+# Names that were options, paths or line breaks to the former shell script.
+HOSTILE_NAMES = ["-f.pgpass", "../escape", "two\nlines"]
+
+
+def lab_address(name):
+    import yaml
+    with open(os.path.join(ROOT, "inventories", "lab", "hosts.yml")) as handle:
+        groups = yaml.safe_load(handle)["pgha_lab"]["children"]
+    return [g["hosts"][name]["ansible_host"] for g in groups.values() if name in g["hosts"]][0]
+
+
+def _ident(text):
+    return '"%s"' % text.replace('"', '""')
+
+
+def test_logical_backup_dumps_hostile_database_names_safely_encrypted_and_restores():
+    primary = status()["primary"]
+    for name in HOSTILE_NAMES:
+        psql(primary, "DROP DATABASE IF EXISTS %s" % _ident(name))
+        psql(primary, "CREATE DATABASE %s" % _ident(name))
+    psql(primary, "CREATE TABLE marker AS SELECT 'kept ' || g AS note FROM generate_series(1, 3) g",
+         db=HOSTILE_NAMES[0])
     backup1 = lab_host("backup1")
-    backup1.check_output("systemctl start pgha-logical-backup.service")
-    listing = backup1.check_output("ls /var/backups/pgha/logical/latest/")
-    assert "globals.sql" in listing and "postgres.dump" in listing, listing
-    toc = backup1.check_output("runuser -u postgres -- pg_restore -l /var/backups/pgha/logical/latest/postgres.dump")
-    assert "pgha_pgbouncer_lookup" in toc or "FUNCTION" in toc, toc[:500]
-    assert "CREATE ROLE replicator" in backup1.check_output("cat /var/backups/pgha/logical/latest/globals.sql")
+    home_before = backup1.check_output("ls -a /var/lib/postgresql /var/backups/pgha")
+    try:
+        backup1.check_output("systemctl start pgha-logical-backup.service")
+        latest = "/var/backups/pgha/logical/latest"
+        manifest = json.loads(backup1.check_output("cat %s/MANIFEST.json" % latest))
+        assert manifest["encrypted"] and manifest["failed"] == []
+        assert set(HOSTILE_NAMES + ["postgres"]) <= set(manifest["databases"].values()), manifest
+        files = backup1.check_output("ls -A %s" % latest).splitlines()
+        assert all(f.startswith("db_") and f.endswith(".dump.enc") for f in files
+                   if f not in ("MANIFEST.json", "globals.sql.enc")), files
+        # Nothing landed outside the backup folder (no ../escape, no ~/.pgpass written by pg_dump -f).
+        assert backup1.check_output("ls -a /var/lib/postgresql /var/backups/pgha") == home_before
+        # Encrypted at rest: no dump header in the file, and the globals carry no password verifier.
+        files_by_name = dict((v, k) for k, v in manifest["databases"].items())
+        raw = backup1.check_output("head -c 5 %s/%s | od -c | head -1", latest, files_by_name[HOSTILE_NAMES[0]])
+        assert "P   G   D   M   P" not in raw, raw
+        decrypt = "cd / && runuser -u postgres -- python3 /usr/local/lib/pgha/pgha_logical_backup.py decrypt " \
+                  "/etc/pgha/logical-backup.json %s/%s"
+        globals_sql = backup1.check_output(decrypt % (latest, "globals.sql.enc"))
+        assert "CREATE ROLE replicator" in globals_sql and "SCRAM-SHA-256$" not in globals_sql
+        # Restore the dump of "-f.pgpass" into a new database on the primary: the rows come back.
+        dump = subprocess.run(["ssh", "-i", os.path.join(ROOT, ".lab", "id_ed25519"), "-o", "StrictHostKeyChecking=no",
+                               "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+                               "root@" + lab_address("backup1"), decrypt % (latest, files_by_name[HOSTILE_NAMES[0]])],
+                              stdout=subprocess.PIPE, check=True).stdout
+        assert dump.startswith(b"PGDMP")
+        psql(primary, "DROP DATABASE IF EXISTS pgha_restored_dump")
+        psql(primary, "CREATE DATABASE pgha_restored_dump TEMPLATE template0")
+        subprocess.run(["ssh", "-i", os.path.join(ROOT, ".lab", "id_ed25519"), "-o", "StrictHostKeyChecking=no",
+                        "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "root@" + lab_address(primary),
+                        "cd / && runuser -u postgres -- pg_restore --no-owner -d pgha_restored_dump"],
+                       input=dump, check=True)
+        assert psql(primary, "SELECT string_agg(note, ',' ORDER BY note) FROM marker",
+                    db="pgha_restored_dump") == "kept 1,kept 2,kept 3"
+    finally:
+        for name in HOSTILE_NAMES + ["pgha_restored_dump"]:
+            psql(primary, "DROP DATABASE IF EXISTS %s" % _ident(name))
 
 
 def test_backup_playbook_takes_a_differential_backup():
