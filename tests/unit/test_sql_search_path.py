@@ -25,16 +25,14 @@ def tasks_in(node, inherited=None):
     """(task, module_defaults in force) for every task in a loaded YAML document."""
     if isinstance(node, list):
         for item in node:
-            for found in tasks_in(item, inherited):
-                yield found
+            yield from tasks_in(item, inherited)
     elif isinstance(node, dict):
         defaults = dict(inherited or {})
         defaults.update(node.get("module_defaults") or {})
         yield node, defaults
         for key in ("block", "rescue", "always", "tasks", "pre_tasks", "post_tasks", "handlers"):
             if key in node:
-                for found in tasks_in(node[key], defaults):
-                    yield found
+                yield from tasks_in(node[key], defaults)
 
 
 def safe_options(args):

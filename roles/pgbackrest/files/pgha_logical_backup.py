@@ -81,7 +81,7 @@ def env():
 def psql(config, host, sql, dbname="postgres"):
     argv = [config["bin_dir"] + "/psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1",
             "-d", conninfo(node_params(config, host, dbname)), "-c", sql]
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(), cwd="/")
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(), cwd="/", check=False)
     return proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
 
 
@@ -123,7 +123,7 @@ def encrypted_copy(argv, out_path, passphrase):
     """Run argv; its output goes to out_path, through openssl when there is a passphrase."""
     with open(out_path, "wb") as sink:
         if not passphrase:
-            proc = subprocess.run(argv, stdout=sink, stderr=subprocess.PIPE, env=env(), cwd="/")
+            proc = subprocess.run(argv, stdout=sink, stderr=subprocess.PIPE, env=env(), cwd="/", check=False)
             return proc.returncode, proc.stderr.decode("utf-8", "replace")
         dump = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(), cwd="/")
         enc = _with_passphrase(passphrase, ["openssl", "enc", "-e", "-salt"] + CIPHER,
