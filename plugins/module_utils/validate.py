@@ -333,3 +333,51 @@ def s3_text_problems(s3_repos):
             if isinstance(repo[key], str) and _has_control(repo[key]):
                 errors.append("pgha_backup_s3_repos[%d].%s holds a newline or a control character" % (index, key))
     return errors
+
+
+# systemd OnCalendar: weekdays, dates, times, ranges, lists, repetitions (no
+# newline, quote, ';' or '%', which systemd or the unit file would read).
+_CALENDAR = re.compile(r"^[A-Za-z0-9*,./:~ +-]+$")
+# Paths written into pgbackrest.conf, units and pgha's programs' configuration.
+_PATH = re.compile(r"^/[A-Za-z0-9_./@+-]*$")
+_PGBOUNCER_KEY = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def config_text_problems(schedules=None, paths=None, roles=None, pgbouncer_parameters=None, secrets=None):
+    """Inventory values that land in a configuration file or a systemd unit
+    and could break out of it (a newline starts a new setting, a quote ends a
+    value). Each argument maps the variable's name to its value; unset (None
+    or empty) values are skipped, the defaults are safe."""
+    errors = []
+    for name, value in sorted((schedules or {}).items()):
+        text = _text(value)
+        if text and text.lower() != "off" and not _CALENDAR.match(text):
+            errors.append("%s %r is not a systemd calendar expression (e.g. 'Sun *-*-* 01:00:00'): no quotes, "
+                          "';', '%%' or newlines" % (name, value))
+    for name, value in sorted((paths or {}).items()):
+        text = _text(value)
+        if not text:
+            continue
+        if not _PATH.match(text) or "/../" in text + "/" or text.endswith("/..") or len(text) > 255:
+            errors.append("%s %r must be an absolute path of letters, digits and _ . / @ + - (no '..', spaces, "
+                          "quotes or newlines)" % (name, value))
+    for name, value in sorted((roles or {}).items()):
+        problem = role_name_problem(value)
+        if problem:
+            errors.append("%s: %s; pick another role name" % (name, problem))
+        elif _text(value) == "postgres":
+            errors.append("%s is postgres: pgha never hands out the superuser; use a dedicated role" % name)
+    params = pgbouncer_parameters or {}
+    if not isinstance(params, dict):
+        errors.append("pgbouncer_parameters must be a mapping of setting -> value")
+        params = {}
+    for key, value in sorted(params.items(), key=lambda kv: _text(kv[0])):
+        if not _PGBOUNCER_KEY.match(_text(key)) or _has_control(_text(value)):
+            errors.append("pgbouncer_parameters %r: a setting is lower-case letters, digits and '_', its value "
+                          "has no newline or control character" % (key,))
+    for name, value in sorted((secrets or {}).items()):
+        if _has_control(_text(value)):
+            # The value itself is never shown.
+            errors.append("%s holds a newline or a control character: it would break the file it is written to "
+                          "(.pgpass, userlist.txt, pgbackrest.conf); choose another" % name)
+    return errors

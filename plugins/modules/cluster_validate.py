@@ -66,6 +66,13 @@ options:
     type: list
     elements: str
     default: []
+  texts:
+    description:
+      - Inventory values that land in a configuration file or a systemd unit, checked so that none can break out
+        of it - C(schedules) (OnCalendar expressions), C(paths), C(roles) (extra role names),
+        C(pgbouncer_parameters). The secrets (I(secrets)) get the same check, and are never shown.
+    type: dict
+    default: {}
 author:
   - pgha maintainers (@pgha)
 '''
@@ -94,7 +101,7 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.validate import (
-    validate_backup, validate_inputs, validate_safety)
+    config_text_problems, validate_backup, validate_inputs, validate_safety)
 
 
 def main():
@@ -110,6 +117,7 @@ def main():
             client_networks=dict(type='list', elements='raw', default=[]),
             archiving=dict(type='bool', default=False),
             allow_unsafe=dict(type='list', elements='str', default=[]),
+            texts=dict(type='dict', default={}, no_log=False),
         ),
         supports_check_mode=True,
     )
@@ -121,6 +129,9 @@ def main():
     if p['hosts'] is not None:
         errors += validate_safety(p['hosts'], p['groups'], p['parameters'], p['client_networks'], p['archiving'],
                                   p['allow_unsafe'])
+    texts = p['texts'] or {}
+    errors += config_text_problems(texts.get('schedules'), texts.get('paths'), texts.get('roles'),
+                                   texts.get('pgbouncer_parameters'), p['secrets'])
     if errors:
         module.fail_json(msg="invalid inputs, nothing was changed:\n- " + "\n- ".join(errors), errors=errors)
     module.exit_json(changed=False, errors=[])

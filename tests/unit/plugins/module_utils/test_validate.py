@@ -164,3 +164,36 @@ def test_s3_fields_with_newlines_are_refused():
     errors = validate.validate_backup({"pgha_backup": ["b1"]}, [
         {"endpoint": "s3.example", "bucket": "b\n[global]", "key": True, "key_secret": True}], False, False)
     assert any("pgha_backup_s3_repos[0].bucket holds a newline" in e for e in errors), errors
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"schedules": {"pgbackrest_schedule_full": "Sun *-*-* 01:00:00\nExecStart=/bin/sh"}},
+     "pgbackrest_schedule_full"),
+    ({"schedules": {"pgha_drill_schedule": "daily; rm -rf /"}}, "not a systemd calendar"),
+    ({"paths": {"pgbackrest_logical_dir": "/var/backups/../../etc"}}, "no '..'"),
+    ({"paths": {"pgbackrest_repo_path": "relative/path"}}, "absolute path"),
+    ({"paths": {"tls_ca_dir": "/tmp/ca dir"}}, "tls_ca_dir"),
+    ({"roles": {"pgha_dump_user": "all"}}, "pg_hba keyword"),
+    ({"roles": {"pgha_rewind_user": "postgres"}}, "never hands out the superuser"),
+    ({"roles": {"pgha_rewind_user": "rw\nhost all all 0.0.0.0/0 trust"}}, "plain identifier"),
+    ({"pgbouncer_parameters": {"auth_type": "trust\nadmin_users = x"}}, "pgbouncer_parameters 'auth_type'"),
+    ({"pgbouncer_parameters": {"Bad Key": "1"}}, "lower-case"),
+    ({"secrets": {"pgha_admin_password": "pw\nwith newline"}}, "pgha_admin_password holds a newline"),
+])
+def test_values_that_could_break_out_of_a_configuration_file_are_refused(kwargs, fragment):
+    errors = validate.config_text_problems(**kwargs)
+    assert len(errors) == 1 and fragment in errors[0], errors
+    # A secret's value is never echoed.
+    assert "with newline" not in errors[0]
+
+
+def test_safe_values_and_unset_ones_pass():
+    assert validate.config_text_problems(
+        schedules={"pgbackrest_schedule_full": "Sun *-*-* 01:00:00", "pgbackrest_schedule_incr": "*-*-* 07,13,19:00:00",
+                   "pgbackrest_schedule_diff": "Mon..Sat *-*-* 01:00:00", "pgha_drill_schedule": "off",
+                   "pgbackrest_logical_schedule": None},
+        paths={"pgbackrest_repo_path": "/var/lib/pgbackrest", "tls_ca_dir": "/root/.pgha/ca/main",
+               "pgbackrest_logical_dir": ""},
+        roles={"pgha_rewind_user": "pgha_rewind", "pgha_dump_user": None},
+        pgbouncer_parameters={"query_wait_timeout": 60},
+        secrets={"pgha_admin_password": "s3cr3t:with\\odd'\"chars"}) == []
