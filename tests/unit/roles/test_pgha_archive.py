@@ -1,23 +1,13 @@
 """pgha_archive.py, the archive_command of every database node (a script the
 postgresql role installs; stdlib only, so it is loaded from its file)."""
-import importlib.machinery
-import importlib.util
 import os
 
 import pytest
 
-PATH = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "postgresql", "files", "pgha_archive.py")
+from scripts import load_script, script_path
 
-
-def load():
-    loader = importlib.machinery.SourceFileLoader("pgha_archive", PATH)
-    spec = importlib.util.spec_from_loader("pgha_archive", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
-arc = load()
+PATH = script_path("postgresql", "pgha_archive.py")
+arc = load_script("postgresql", "pgha_archive.py")
 HISTORY2 = "1\t0/14000100\tno recovery target specified\n"
 HISTORY3 = HISTORY2 + "2\t0/20000000\tno recovery target specified\n"
 

@@ -1,26 +1,15 @@
 """pgha_logical_backup.py (installed by the pgbackrest role on the repository
 host; stdlib only, so it is loaded from its file): database names are data."""
-import importlib.machinery
-import importlib.util
 import os
 import shutil
 import subprocess
 
 import pytest
 
-PATH = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "pgbackrest", "files",
-                    "pgha_logical_backup.py")
+from scripts import load_script, script_path
 
-
-def load():
-    loader = importlib.machinery.SourceFileLoader("pgha_logical_backup", PATH)
-    spec = importlib.util.spec_from_loader("pgha_logical_backup", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
-lb = load()
+PATH = script_path("pgbackrest", "pgha_logical_backup.py")
+lb = load_script("pgbackrest", "pgha_logical_backup.py")
 
 
 @pytest.mark.parametrize("name", ["-f.pgpass", "../escape", "..", ".", "a/b", "two\nlines", "--help", "db name",
