@@ -199,3 +199,16 @@ def test_certificate_renewal_under_writes_loses_no_transaction(mallory, lab):
     served = run_on("pooler1", "echo | openssl s_client -starttls postgres -connect %s:5432 2>/dev/null "
                     "| openssl x509 -noout -serial", lab["addresses"]["pg1"]).stdout
     assert served == after
+
+
+def test_the_rewind_role_logs_in_by_certificate_from_a_member_only(lab):
+    conninfo = ("host=%s user=pgha_rewind dbname=%%s sslmode=verify-full sslrootcert=/etc/pgha/tls/ca.crt "
+                "sslcert=/etc/pgha/tls/host.crt sslkey=/etc/pgha/tls/host.key" % lab["addresses"]["pg1"])
+    member = run_on("pg2", "cd / && runuser -u postgres -- psql -XAtq -d %s -c %s", conninfo % "postgres",
+                    "SELECT count(*) > 0 FROM pg_ls_dir('global', false, false)")
+    assert member.rc == 0 and member.stdout.strip() == "t", member.stderr
+    other_db = run_on("pg2", "cd / && runuser -u postgres -- psql -XAtq -d %s -c 'SELECT 1'", conninfo % "template1")
+    assert other_db.rc != 0 and "rejects connection" in other_db.stderr, other_db.stderr
+    # The pooler's certificate is from the same CA, but the pooler is not a member.
+    pooler = run_on("pooler1", "cd / && psql -XAtq -d %s -c 'SELECT 1'", conninfo % "postgres")
+    assert pooler.rc != 0 and "rejects connection" in pooler.stderr, pooler.stderr
