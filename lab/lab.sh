@@ -242,6 +242,18 @@ wait_ssh() {
   done
 }
 
+# The containers' SSH host keys, read with podman exec (a channel that needs no
+# trust in the network), so Ansible checks them like on real hosts.
+pin_host_keys() {
+  local h
+  : >"$state/known_hosts.tmp"
+  for h in $LAB_HOSTS; do
+    printf '%s %s\n' "$(host_ip "$h")" "$(podman exec "$h" cat /etc/ssh/ssh_host_ed25519_key.pub | cut -d' ' -f1,2)" \
+      >>"$state/known_hosts.tmp"
+  done
+  mv "$state/known_hosts.tmp" "$state/known_hosts"
+}
+
 up() {
   local image="$base_image" h
   if [ "$LAB_BAKED" = 1 ]; then build_baked; image=$baked_image; else build_base; fi
@@ -259,10 +271,11 @@ up() {
       "$image" >/dev/null
   done
   wait_ssh
+  pin_host_keys
   s3_up
   printf '%s\n' "$LAB_OS" >"$state/os"
-  printf -- '---\n# Written by lab/lab.sh up (LAB_OS=%s); git-ignored.\npgha_postgresql_version: %s\nansible_ssh_private_key_file: %s\npgha_lab_s3_ca_file: %s\n' \
-    "$LAB_OS" "$pg_version" "$state/id_ed25519" "$state/s3/ca.pem" >"$top/inventories/lab/group_vars/all/lab.yml"
+  printf -- '---\n# Written by lab/lab.sh up (LAB_OS=%s); git-ignored.\npgha_postgresql_version: %s\nansible_ssh_private_key_file: %s\npgha_lab_s3_ca_file: %s\n# Host keys read through podman when the containers started (not over the network).\nansible_ssh_common_args: -o StrictHostKeyChecking=yes -o UserKnownHostsFile=%s -o LogLevel=ERROR\n' \
+    "$LAB_OS" "$pg_version" "$state/id_ed25519" "$state/s3/ca.pem" "$state/known_hosts" >"$top/inventories/lab/group_vars/all/lab.yml"
   log "up: $LAB_HOSTS on $network ($subnet), image $image; S3 at https://$s3_name:$s3_port/$s3_bucket"
 }
 

@@ -63,10 +63,15 @@ def test_role_created_after_deploy_logs_in_through_pgbouncer_on_the_primary(sql,
         sql("pg1", "DROP ROLE %s" % name)
 
 
-def test_wrong_password_through_pgbouncer_is_rejected(lab):
-    with pytest.raises(psycopg2.OperationalError, match="authentication failed"):
-        psycopg2.connect(host=lab["addresses"]["pooler1"], port=6432, dbname="postgres",
-                         user=lab["pgha_replication_user"], password="wrong", connect_timeout=5)
+def test_wrong_password_through_pgbouncer_is_rejected(sql, lab):
+    name = "app_%s" % uuid.uuid4().hex[:8]
+    sql("pg1", "CREATE ROLE %s LOGIN PASSWORD '%s'" % (name, uuid.uuid4().hex))
+    try:
+        with pytest.raises(psycopg2.OperationalError, match="authentication failed"):
+            psycopg2.connect(host=lab["addresses"]["pooler1"], port=6432, dbname="postgres",
+                             user=name, password="wrong", connect_timeout=5)
+    finally:
+        sql("pg1", "DROP ROLE %s" % name)
 
 
 def test_replication_from_a_non_member_address_is_rejected(lab):
