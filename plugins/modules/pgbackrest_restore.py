@@ -60,6 +60,8 @@ options:
     description:
       - Queries to run on the restored server. Each has C(sql), optional C(name), C(database)
         (default postgres) and C(expect) (the first column of the first row, compared as text).
+      - They run as the superuser with C(search_path = pg_catalog, pg_temp) (so no object in the restored
+        data can stand in for a built-in): qualify tables with their schema.
     type: list
     elements: dict
     default: []
@@ -82,7 +84,7 @@ EXAMPLES = r'''
     plan: "{{ restore_info.plan }}"
     probes:
       - name: orders before the bad delete
-        sql: SELECT count(*) FROM orders
+        sql: SELECT count(*) FROM public.orders
         expect: 1000
   register: drill
 '''

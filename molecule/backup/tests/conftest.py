@@ -38,6 +38,7 @@ def restore(report_dir, *extra):
 
 def probes(rows_md5):
     return json.dumps({"pgha_restore_probes": [
-        {"name": "rows of orders", "sql": "SELECT md5(string_agg(id || ':' || note, ',' ORDER BY id)) FROM orders",
+        # Probes run as the superuser with search_path = pg_catalog, pg_temp: tables are schema-qualified.
+        {"name": "rows of orders", "sql": "SELECT md5(string_agg(id || ':' || note, ',' ORDER BY id)) FROM public.orders",
          "expect": rows_md5},
     ]})

@@ -20,7 +20,7 @@ from labtools import lab_sh
 
 POOLER = "10.213.77.21"
 STATE = {}
-ROWS = "SELECT md5(string_agg(id || ':' || note, ',' ORDER BY id)) FROM continuity"
+ROWS = "SELECT md5(string_agg(id || ':' || note, ',' ORDER BY id)) FROM public.continuity"
 
 
 def probes(rows_md5):
