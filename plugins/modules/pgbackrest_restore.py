@@ -60,8 +60,8 @@ options:
     description:
       - Queries to run on the restored server. Each has C(sql), optional C(name), C(database)
         (default postgres) and C(expect) (the first column of the first row, compared as text).
-      - They run as the superuser with C(search_path = pg_catalog, pg_temp) (so no object in the restored
-        data can stand in for a built-in): qualify tables with their schema.
+      - They run as the superuser with C(search_path = pg_catalog, pg_temp), so that no object in the restored
+        data can stand in for a built-in. Qualify tables with their schema, for example C(public.orders).
     type: list
     elements: dict
     default: []
