@@ -227,6 +227,16 @@ def role_name_problem(name):
     return None
 
 
+def role_setting_problems(setting, name):
+    """Errors for a role name set in the inventory (it lands in pg_hba.conf and pgbouncer_hba.conf)."""
+    problem = role_name_problem(name)
+    if problem:
+        return ["%s: %s; pick another role name" % (setting, problem)]
+    if _text(name) == "postgres":
+        return ["%s is postgres: pgha never hands out the superuser; use a dedicated role" % setting]
+    return []
+
+
 def validate_safety(hosts, groups, parameters=None, client_networks=None, archiving=False, allow_unsafe=()):
     """Errors that would let a run break pgha's guarantees. ``hosts`` maps every
     inventory host to {address, settings (the cluster-wide ones as that host sees
@@ -286,16 +296,11 @@ def validate_safety(hosts, groups, parameters=None, client_networks=None, archiv
         errors.append("pgha_cluster_name %r must be letters, digits, '_' and '-' (it names directories, a "
                       "systemd unit and the pgBackRest stanza): no '/', '..', ';' or spaces" % (name,))
     for role in ROLE_SETTINGS:
-        problem = role_name_problem(settings.get(role))
-        if problem:
-            errors.append("%s: %s; pick another role name" % (role, problem))
+        errors += role_setting_problems(role, settings.get(role))
     replication = _text(settings.get("pgha_replication_user"))
     if replication and replication == _text(settings.get("pgha_pgbouncer_auth_user")):
         errors.append("pgha_replication_user and pgha_pgbouncer_auth_user are both %r: the lookup role must not "
                       "be able to stream or rewind; use two roles" % replication)
-    for role in ROLE_SETTINGS:
-        if _text(settings.get(role)) == "postgres":
-            errors.append("%s is postgres: pgha never hands out the superuser; use a dedicated role" % role)
 
     for network in client_networks or []:
         problem = network_problem(network)
@@ -362,11 +367,7 @@ def config_text_problems(schedules=None, paths=None, roles=None, pgbouncer_param
             errors.append("%s %r must be an absolute path of letters, digits and _ . / @ + - (no '..', spaces, "
                           "quotes or newlines)" % (name, value))
     for name, value in sorted((roles or {}).items()):
-        problem = role_name_problem(value)
-        if problem:
-            errors.append("%s: %s; pick another role name" % (name, problem))
-        elif _text(value) == "postgres":
-            errors.append("%s is postgres: pgha never hands out the superuser; use a dedicated role" % name)
+        errors += role_setting_problems(name, value)
     params = pgbouncer_parameters or {}
     if not isinstance(params, dict):
         errors.append("pgbouncer_parameters must be a mapping of setting -> value")

@@ -152,8 +152,21 @@ def test_failover_with_k_equal_to_the_standbys_commits(app):
     test_failover_with_k_equal_to_the_standbys_commits.state = (old, new)
 
 
-def test_a_command_fenced_primary_powered_on_again_starts_read_only():
+def _foreign_ca(tmp_path):
+    """A CA certificate that signed none of the lab's certificates."""
+    key, crt = str(tmp_path / "foreign.key"), str(tmp_path / "foreign.crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-subj", "/CN=foreign", "-days", "1", "-keyout", key, "-out", crt], check=True,
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return crt
+
+
+def test_a_command_fenced_primary_powered_on_again_starts_read_only(tmp_path):
     old, new = test_failover_with_k_equal_to_the_standbys_commits.state
+    # Its CA file is replaced while it is off: no peer's certificate verifies from there. A certificate
+    # problem must not look like an absent peer (the boot guard would then let it start writable).
+    subprocess.run(["podman", "cp", "%s:/etc/pgha/tls/ca.crt" % old, str(tmp_path / "ca.crt")], check=True)
+    subprocess.run(["podman", "cp", _foreign_ca(tmp_path), "%s:/etc/pgha/tls/ca.crt" % old], check=True)
     lab("start", old)
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -166,6 +179,11 @@ def test_a_command_fenced_primary_powered_on_again_starts_read_only():
     assert old in fenced_markers()
     journal = run(old, "journalctl", "-u", "postgresql@%s-main" % version(), "--no-pager").stdout
     assert "pgha-boot-guard: peer" in journal and "Starting read-only" in journal
+    assert "does not verify" in journal
+    # The real CA back, and the services that read it at start (pgBackRest's TLS server) or on reload.
+    subprocess.run(["podman", "cp", str(tmp_path / "ca.crt"), "%s:/etc/pgha/tls/ca.crt" % old], check=True)
+    run(old, "systemctl", "restart", "pgha-pgbackrest.service")
+    run(old, "systemctl", "reload", "postgresql@%s-main" % version())
 
 
 def test_rejoin_while_the_old_primary_cannot_reach_the_new_one_keeps_its_data():
