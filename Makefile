@@ -12,7 +12,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SYSTEM_PACKAGES := podman runc fuse-overlayfs slirp4netns uidmap iptables nftables mmdebstrap openssh-client git shellcheck python3-venv curl openssl nginx-light
 
-.PHONY: help deps system-deps venv collection-link lab-image lab-up lab-down lab-logs demo site status \
+.PHONY: help deps system-deps venv collection-link collections lab-image lab-up lab-down lab-logs demo site status \
         test unit lint sanity molecule molecule-default molecule-trixie molecule-operations molecule-backup build \
         bench-deploy bench-switchover bench-failover bench-restore switchover failover rejoin clean
 
@@ -24,7 +24,7 @@ help:
 	@echo "make switchover / failover / rejoin  day-2 operations on the lab (-e via ANSIBLE args: see README)"
 	@echo "make bench-deploy / bench-switchover / bench-failover / bench-restore   benchmarks (print figures)"
 
-deps: system-deps venv collection-link
+deps: system-deps venv collections
 
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; done; \
@@ -39,10 +39,20 @@ $(VENV)/.installed: requirements.txt
 
 venv: $(VENV)/.installed
 
-# Ansible finds this checkout as the collection pgha.cluster.
+# Ansible finds this checkout as the collection pgha.cluster through the link
+# .collections/ansible_collections/pgha/cluster (committed; recreated here if
+# missing), next to the collections requirements.yml declares.
 collection-link:
 	@mkdir -p .collections/ansible_collections/pgha
-	@ln -sfn ../../.. .collections/ansible_collections/pgha/cluster
+	@[ -L .collections/ansible_collections/pgha/cluster ] || ln -sfn ../../.. .collections/ansible_collections/pgha/cluster
+
+# Exactly the collections requirements.yml declares (from a pinned ansible wheel:
+# Galaxy is not reachable from every machine; see tools/install-collections).
+.collections/.installed: requirements.yml tools/install-collections $(VENV)/.installed
+	$(BIN)/python tools/install-collections
+	touch $@
+
+collections: collection-link .collections/.installed
 
 lab-image: deps
 	lab/lab.sh image
@@ -73,6 +83,8 @@ unit: deps
 
 lint: deps
 	ansible-lint --profile production
+	antsibull-docs lint-collection-docs --plugin-docs .
+	antsibull-changelog lint
 
 sanity: deps
 	PY=$(PY) tests/sanity/run.sh

@@ -6,36 +6,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-DOCUMENTATION = r'''
-name: restore_report_markdown
-short_description: Render a restore report (pgbackrest_restore's report) as Markdown
-version_added: 0.1.0
-description:
-  - Also provides C(s3_repos_public) (S3 repositories with their keys replaced by whether they are set),
-    C(backup_summary) (one line for a backup set), C(cluster_fingerprint) (role, timeline, system identifier and upstream of each
-    node, from pg_node_info results), C(cluster_changes) (differences between two fingerprints) and
-    C(restore_target_problem) (what is wrong with the form of a restore target given as a dict of target,
-    time, lsn, xid and name; empty when nothing is), C(drill_host_problems) (why drills must not touch
-    some drill hosts, from their pg_node_info results and the cluster's) and C(inplace_confirmation)
-    (empty when an in-place restore is confirmed with the cluster's system identifier, else the refusal),
-    C(archive_repair_plan) (which node pushes which missing WAL segment, from the gaps per repository
-    and the segments each node's pg_wal holds; and what exists nowhere).
-options:
-  _input:
-    description: The report.
-    type: dict
-    required: true
-'''
-
-EXAMPLES = r'''
-markdown: "{{ report | pgha.cluster.restore_report_markdown }}"
-'''
-
-RETURN = r'''
-_value:
-  description: Markdown text.
-  type: str
-'''
+# Each filter's documentation is in its own file next to this one (NAME.yml).
 
 from ansible_collections.pgha.cluster.plugins.module_utils.archive import repair_plan
 from ansible_collections.pgha.cluster.plugins.module_utils.backup import (

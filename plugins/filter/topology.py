@@ -6,36 +6,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-DOCUMENTATION = r'''
-name: current_primary
-short_description: Decide the current primary from every node's pg_node_info
-version_added: 0.1.0
-description:
-  - Takes a dict host -> pg_node_info C(node) result and returns C(primary),
-    C(fresh) and C(reason). Fails (naming the nodes and their LSNs) on two
-    writable primaries, no running primary while standbys exist, or nodes
-    that could not be inspected.
-positional: initial_primary
-options:
-  _input:
-    description: Host to node state.
-    type: dict
-    required: true
-  initial_primary:
-    description: The inventory's initial primary, used only on a fresh cluster.
-    type: str
-    required: true
-'''
-
-EXAMPLES = r'''
-primary: "{{ nodes | pgha.cluster.current_primary('pg1') }}"
-'''
-
-RETURN = r'''
-_value:
-  description: C(primary), C(fresh) and C(reason).
-  type: dict
-'''
+# Each filter's documentation is in its own file next to this one (NAME.yml).
 
 import re
 
@@ -102,8 +73,8 @@ def fence_confirmed(plan, fence_result=None, command_rc=None):
     return {"ok": ok, "how": how}
 
 
-def status_report(nodes, addresses, bouncers=None, archives=None):
-    return build_status(nodes, addresses, bouncers or {}, archive_status(archives))
+def status_report(nodes, addresses, bouncers=None, archives=None, expect=None):
+    return build_status(nodes, addresses, bouncers or {}, archive_status(archives), expect)
 
 
 def status_table(status):

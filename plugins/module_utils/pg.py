@@ -38,6 +38,11 @@ SELECT json_build_object(
   'primary_conninfo', current_setting('primary_conninfo'),
   'primary_slot_name', current_setting('primary_slot_name'),
   'synchronous_standby_names', current_setting('synchronous_standby_names'),
+  'archiver', (SELECT row_to_json(a) FROM (
+      SELECT current_setting('archive_mode') AS archive_mode, archived_count, last_archived_wal,
+             extract(epoch FROM last_archived_time)::bigint AS last_archived_time, failed_count,
+             last_failed_wal, extract(epoch FROM last_failed_time)::bigint AS last_failed_time
+      FROM pg_stat_archiver) a),
   'upstream', (SELECT row_to_json(r) FROM (
       SELECT status, sender_host AS host, sender_port AS port, slot_name,
              received_tli AS timeline, flushed_lsn::text AS flushed_lsn

@@ -7,10 +7,27 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
+import time
+
 from ansible_collections.pgha.cluster.plugins.module_utils.archive import describe_gap
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import lag_bytes, running_primaries
 
 COLUMNS = ("host", "role", "timeline", "lsn", "lag_bytes", "sync_state", "upstream")
+VERDICTS = ("healthy", "degraded", "down")
+# What status expects when the caller says nothing (status.yml passes the
+# inventory's pgha_sync_* and pgha_status_* settings).
+EXPECT_DEFAULTS = {
+    "sync_mode": "off",
+    "sync_count": 0,
+    # Newest backup of each repository: the default schedules take one a day.
+    "backup_max_age_hours": 36,
+    # Newest restore drill (its report on the controller), when there is one.
+    "drill_max_age_days": 8,
+    "drill": None,
+    "drill_hosts": False,
+    "now": None,
+}
 
 
 def archive_status(results):
@@ -32,14 +49,27 @@ def archive_status(results):
             "earliest_time": (window or {}).get("earliest_time"), "latest_time": (window or {}).get("latest_time"),
             "latest_lsn": (window or {}).get("latest_lsn"), "gaps": (window or {}).get("gaps") or [],
             "has_window": bool(window and window.get("oldest_backup")),
+            "latest_backup": _latest_backup(result.get("backups") or []),
         })
     return archives
 
 
-def build_status(nodes, addresses, bouncers, archives=None):
+def _latest_backup(backups):
+    """Label, type and stop time (epoch seconds) of the newest backup set."""
+    done = [b for b in backups if b.get("stop_time") is not None]
+    if not done:
+        return None
+    newest = max(done, key=lambda b: b["stop_time"])
+    return {"label": newest.get("label"), "type": newest.get("type"), "stop_time": newest["stop_time"]}
+
+
+def build_status(nodes, addresses, bouncers, archives=None, expect=None):
     """Status document from pg_node_info results (host -> node), node addresses
     (host -> address), pgbouncer_info results (host -> info) and, optionally,
-    the backup repositories (archive_status)."""
+    the backup repositories (archive_status) and what the cluster is expected
+    to have (``expect``: see EXPECT_DEFAULTS). Its ``verdict`` is healthy,
+    degraded or down, with the ``reasons``."""
+    expect = dict(EXPECT_DEFAULTS, **(expect or {}))
     primaries = running_primaries(nodes)
     primary = nodes[primaries[0]] if len(primaries) == 1 else None
     replicas = dict((r.get("application_name"), r) for r in (primary or {}).get("replicas") or [])
@@ -69,6 +99,7 @@ def build_status(nodes, addresses, bouncers, archives=None):
             "lsn": lsn, "lag_bytes": lag, "sync_state": sync,
             "upstream": by_address.get(upstream, upstream) if upstream else None,
             "streaming": (node.get("upstream") or {}).get("status") == "streaming",
+            "archiver": node.get("archiver") if node.get("role") == "primary" else None,
         })
     poolers = []
     for host in sorted(bouncers):
@@ -84,11 +115,115 @@ def build_status(nodes, addresses, bouncers, archives=None):
         "nodes": rows,
         "poolers": poolers,
         "archives": archives or [],
+        "expect": expect,
     }
-    status["problems"] = problems(status)
+    now = expect.get("now")
+    status["problems"] = problems(status) + expectation_problems(status, time.time() if now is None else now)
     status["warnings"] = warnings(status)
-    status["healthy"] = not status["problems"]
+    status["verdict"], status["reasons"] = verdict(status)
+    status["healthy"] = status["verdict"] == "healthy"
     return status
+
+
+def verdict(status):
+    """(verdict, reasons): down when clients cannot write (no single writable
+    primary, or no PgBouncer that routes writes), degraded on any other
+    problem, healthy otherwise."""
+    reasons = list(status["problems"])
+    down = len(status["primaries"]) != 1
+    poolers = status["poolers"]
+    if status["primary"] and poolers and not [p for p in poolers if _pooler_routes(p, status["primary"])]:
+        down = True
+        reasons.insert(0, "no PgBouncer routes writes to the primary %s: clients cannot write" % status["primary"])
+    if down:
+        return "down", reasons
+    return ("degraded" if reasons else "healthy"), reasons
+
+
+def _pooler_routes(pooler, primary):
+    return (pooler.get("active") and not pooler.get("unreachable") and pooler.get("target") == primary
+            and pooler.get("serving") not in ("stalled", "read-only", "error"))
+
+
+def report_epoch(report):
+    """Epoch seconds of a restore report's start ('YYYY-MM-DD HH:MM:SS.ffffff+00', UTC)."""
+    text = str((report or {}).get("started") or "")
+    for fmt in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
+        try:
+            moment = datetime.datetime.strptime(text.split("+")[0].strip(), fmt)
+        except ValueError:
+            continue
+        return (moment - datetime.datetime(1970, 1, 1)).total_seconds()
+    return None
+
+
+def _age(now, then):
+    return None if then is None else max(0.0, float(now) - float(then))
+
+
+def _hours(seconds):
+    return "%.1f h" % (seconds / 3600.0)
+
+
+def expectation_problems(status, now):
+    """What falls short of the expected: standbys that do not stream, fewer
+    synchronous standbys than k, archiving that fails, a newest backup or
+    restore drill that is too old or failed."""
+    expect = status["expect"]
+    found = []
+    primary = status["primary"]
+    if primary:
+        for row in status["nodes"]:
+            if row["host"] == primary:
+                continue
+            if row["role"] == "unreachable":
+                found.append("standby %s cannot be reached" % row["host"])
+            elif not row["up"]:
+                found.append("standby %s is not running (%s)" % (row["host"], row["role"]))
+            elif row["role"] == "standby" and not row.get("streaming"):
+                found.append("standby %s does not stream (its WAL receiver is not streaming; upstream %s)"
+                             % (row["host"], row.get("upstream") or "none"))
+        mode = str(expect.get("sync_mode") or "off")
+        k = int(expect.get("sync_count") or 0)
+        if mode in ("quorum", "priority") and k > 0:
+            sync = [r["host"] for r in status["nodes"] if r.get("sync_state") in ("sync", "quorum")]
+            if len(sync) < k:
+                found.append("%d synchronous standby(s) (%s) where %s needs %d: commits wait until %d confirm"
+                             % (len(sync), ", ".join(sync) or "none", mode, k, k))
+        for row in status["nodes"]:
+            archiver = row.get("archiver") or {}
+            if row["host"] != primary or archiver.get("archive_mode") in (None, "off"):
+                continue
+            failed, archived = archiver.get("last_failed_time"), archiver.get("last_archived_time")
+            if failed is not None and (archived is None or failed >= archived):
+                found.append("archiving fails on %s: WAL %s failed %s ago (last success: %s); WAL piles up in "
+                             "pg_wal until it works again"
+                             % (primary, archiver.get("last_failed_wal") or "?", _hours(_age(now, failed)),
+                                "%s, %s ago" % (archiver.get("last_archived_wal"), _hours(_age(now, archived)))
+                                if archived is not None else "never"))
+    max_backup = float(expect.get("backup_max_age_hours") or 0) * 3600
+    for archive in status.get("archives") or []:
+        latest = archive.get("latest_backup")
+        if archive.get("error") or not latest or not max_backup:
+            continue
+        age = _age(now, latest["stop_time"])
+        if age > max_backup:
+            found.append("repo%s: the newest backup (%s, %s) is %s old, more than %s: check the backup timers "
+                         "(pgha-backup-*.timer on the repository host) or run playbooks/backup.yml"
+                         % (archive["repo"], latest["label"], latest["type"], _hours(age), _hours(max_backup)))
+    drill = expect.get("drill")
+    if drill:
+        started = report_epoch(drill)
+        if not drill.get("passed"):
+            found.append("the latest restore drill (%s on %s) failed: see its report"
+                         % (drill.get("started"), drill.get("host")))
+        elif started is not None and expect.get("drill_max_age_days"):
+            age = _age(now, started)
+            if age > float(expect["drill_max_age_days"]) * 86400:
+                found.append("the latest restore drill (%s) is %.1f days old, more than %s: run playbooks/restore.yml "
+                             "-e pgha_restore_mode=drill" % (drill.get("started"), age / 86400.0,
+                                                              expect["drill_max_age_days"]))
+    return found
 
 
 def problems(status):
@@ -126,8 +261,13 @@ def problems(status):
 
 def warnings(status):
     """What is restorable only in part: gaps that a later backup stepped over
-    (targets inside them cannot be restored)."""
+    (targets inside them cannot be restored); a cluster with drill hosts but
+    no restore drill on record."""
     found = []
+    expect = status.get("expect") or {}
+    if expect.get("drill_hosts") and not expect.get("drill") and status.get("archives"):
+        found.append("no restore drill on record: an untested backup is a hope; run playbooks/restore.yml "
+                     "-e pgha_restore_mode=drill (or schedule it with playbooks/drill_schedule.yml)")
     for archive in status.get("archives") or []:
         if archive.get("has_window"):
             for gap in archive.get("gaps") or []:
@@ -159,6 +299,11 @@ def render_table(status):
             lines.append("backups repo%s: %s" % (archive["repo"], archive.get("description")))
     for warning in status.get("warnings") or []:
         lines.append("WARNING: %s" % warning)
-    for problem in status.get("problems") or []:
-        lines.append("UNHEALTHY: %s" % problem)
+    verdict_ = status.get("verdict") or ("healthy" if not status.get("problems") else "degraded")
+    reasons = status.get("reasons", status.get("problems")) or []
+    lines.append("verdict: %s%s" % (verdict_.upper() if verdict_ != "healthy" else verdict_,
+                                    " (%d reason%s)" % (len(reasons), "" if len(reasons) == 1 else "s")
+                                    if reasons else ""))
+    for reason in reasons:
+        lines.append("%s: %s" % (verdict_.upper(), reason))
     return lines

@@ -10,26 +10,58 @@ __metaclass__ = type
 import ipaddress
 import re
 
-SUPPORTED_VERSIONS = (13, 14, 15, 16, 17, 18)
+SUPPORTED_VERSIONS = (14, 15, 16, 17, 18)
 SYNC_MODES = ("off", "quorum", "priority")
 DB_GROUP = "pgha_postgresql"
 POOLER_GROUP = "pgha_pgbouncer"
 
+# What must be chosen: the rest of the cluster-wide settings have defaults.
 REQUIRED_SETTINGS = (
     "pgha_cluster_name",
     "pgha_postgresql_version",
-    "pgha_postgresql_port",
-    "pgha_replication_user",
-    "pgha_sync_mode",
-    "pgha_sync_count",
-    "pgha_pgbouncer_auth_user",
-    "pgha_admin_user",
 )
-REQUIRED_SECRETS = (
-    "pgha_replication_password",
-    "pgha_pgbouncer_auth_password",
-    "pgha_admin_password",
-)
+# Defaults of the cluster-wide settings left unset (effective_settings applies
+# them; validate.yml hands the result to every host).
+SETTING_DEFAULTS = {
+    "pgha_postgresql_port": 5432,
+    "pgha_replication_user": "replicator",
+    "pgha_sync_mode": "quorum",
+    "pgha_sync_count": 1,
+    "pgha_pgbouncer_auth_user": "pgbouncer_auth",
+    "pgha_admin_user": "pgha_admin",
+}
+# Secrets by the component that uses them: only deployed components need theirs.
+DATABASE_SECRETS = ("pgha_replication_password",)
+POOLER_SECRETS = ("pgha_pgbouncer_auth_password", "pgha_admin_password")
+REQUIRED_SECRETS = DATABASE_SECRETS + POOLER_SECRETS
+# Read-only playbooks (status) need no secret; everything else needs those of
+# the components in the inventory.
+PURPOSES = ("change", "read")
+# Groups a host may share: PgBouncer on a database node (the three-node layout).
+SHARED_GROUPS = frozenset((DB_GROUP, POOLER_GROUP))
+
+
+def effective_settings(settings, db_count):
+    """The cluster-wide settings with defaults for the unset ones. A single
+    database node has no standby to wait for: synchronous replication then
+    defaults to off."""
+    result = dict(settings or {})
+    for name, default in SETTING_DEFAULTS.items():
+        if result.get(name) in (None, ""):
+            result[name] = default
+    if (settings or {}).get("pgha_sync_mode") in (None, "") and db_count < 2:
+        result["pgha_sync_mode"] = "off"
+    return result
+
+
+def required_secrets(groups, purpose="change"):
+    """Names of the secrets the deployed components need for ``purpose``."""
+    if purpose == "read":
+        return ()
+    names = DATABASE_SECRETS if groups.get(DB_GROUP) else ()
+    if groups.get(POOLER_GROUP):
+        names += POOLER_SECRETS
+    return names
 
 
 def _as_int(value):
@@ -41,14 +73,17 @@ def _as_int(value):
         return None
 
 
-def validate_inputs(groups, initial_primaries, settings, secrets):
+def validate_inputs(groups, initial_primaries, settings, secrets, purpose="change"):
     """Return a list of error messages (empty when the inputs are usable).
 
     ``groups`` maps role group name -> list of hosts; ``initial_primaries`` is
     the list of hosts that set ``pgha_initial_primary: true``; ``settings`` and
-    ``secrets`` map variable name -> value (None when unset).
+    ``secrets`` map variable name -> value (None when unset); unset settings
+    that have a default take it (``effective_settings``). ``purpose`` is
+    ``read`` for playbooks that change nothing (no secret needed).
     """
     errors = []
+    settings = effective_settings(settings, len(groups.get(DB_GROUP) or []))
     db_hosts = list(groups.get(DB_GROUP) or [])
     poolers = list(groups.get(POOLER_GROUP) or [])
 
@@ -58,16 +93,16 @@ def validate_inputs(groups, initial_primaries, settings, secrets):
         errors.append("PgBouncer host(s) %s have no database node to point at: add hosts to %s"
                       % (", ".join(poolers), DB_GROUP))
 
-    # A host has one role.
+    # A host has one role, except PgBouncer on a database node.
     owners = {}
     for group in sorted(groups):
         for host in groups.get(group) or []:
             owners.setdefault(host, []).append(group)
     for host in sorted(owners):
-        if len(owners[host]) > 1:
-            errors.append("%s is in two roles (%s): a host is either a database node or a "
-                          "pooler (or a backup host); remove it from all but one group"
-                          % (host, " and ".join(owners[host])))
+        if len(owners[host]) > 1 and not set(owners[host]) <= SHARED_GROUPS:
+            errors.append("%s is in two roles (%s): a host is a database node (which may also run "
+                          "PgBouncer), a pooler, a backup host or a drill host; remove it from all "
+                          "but one group" % (host, " and ".join(owners[host])))
 
     if not initial_primaries:
         if db_hosts:
@@ -114,7 +149,9 @@ def validate_inputs(groups, initial_primaries, settings, secrets):
                           "nodes minus the primary): set pgha_sync_count to at most %d, add "
                           "standbys, or set pgha_sync_mode: off" % (k, standbys, len(db_hosts), standbys))
 
-    absent = [name for name in REQUIRED_SECRETS if not secrets.get(name)]
+    if purpose not in PURPOSES:
+        errors.append("unknown validation purpose %r (one of %s)" % (purpose, ", ".join(PURPOSES)))
+    absent = [name for name in required_secrets(groups, purpose) if not secrets.get(name)]
     if absent:
         errors.append("missing required secrets: %s. Set them in the inventory, ideally encrypted "
                       "with ansible-vault (the lab generates them with make lab-up)" % ", ".join(absent))
@@ -291,6 +328,7 @@ def validate_safety(hosts, groups, parameters=None, client_networks=None, archiv
     settings = {}
     for host in db_hosts[:1]:
         settings = hosts.get(host, {}).get("settings") or {}
+    settings = effective_settings(settings, len(db_hosts))
     name = _text(settings.get("pgha_cluster_name"))
     if name and (not _CLUSTER_NAME.match(name) or len(name) > NAME_BYTES):
         errors.append("pgha_cluster_name %r must be letters, digits, '_' and '-' (it names directories, a "

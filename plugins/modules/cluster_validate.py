@@ -29,13 +29,26 @@ options:
     elements: str
     required: true
   settings:
-    description: The cluster-wide settings by variable name (unset ones as null).
+    description:
+      - The cluster-wide settings by variable name (unset ones as null). Unset
+        ones that have a default take it (see RV(settings)); the cluster name
+        and the PostgreSQL version must be set.
     type: dict
     required: true
   secrets:
-    description: The required secrets by variable name (unset ones as null). Never returned.
+    description:
+      - The secrets by variable name (unset ones as null). Never returned. The
+        replication password is needed when there are database nodes, PgBouncer's
+        two when there are PgBouncer hosts.
     type: dict
     required: true
+  purpose:
+    description:
+      - V(change) for playbooks that change the cluster, V(read) for read-only
+        ones (they need no secret).
+    type: str
+    choices: [change, read]
+    default: change
   backup:
     description:
       - Backup inputs - C(s3_repos) (the C(pgha_backup_s3_repos) entries with C(key) and C(key_secret)
@@ -92,6 +105,13 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+settings:
+  description:
+    - The cluster-wide settings with the defaults of the unset ones applied
+      (the secrets are not part of it).
+  returned: success
+  type: dict
+  sample: {"pgha_postgresql_port": 5432, "pgha_sync_mode": "quorum", "pgha_sync_count": 1}
 errors:
   description: Problems found (empty when valid).
   returned: always
@@ -101,7 +121,7 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.validate import (
-    config_text_problems, validate_backup, validate_inputs, validate_safety)
+    config_text_problems, effective_settings, validate_backup, validate_inputs, validate_safety)
 
 
 def main():
@@ -111,6 +131,7 @@ def main():
             initial_primaries=dict(type='list', elements='str', required=True),
             settings=dict(type='dict', required=True),
             secrets=dict(type='dict', required=True, no_log=True),
+            purpose=dict(type='str', choices=['change', 'read'], default='change'),
             backup=dict(type='dict'),
             hosts=dict(type='dict'),
             parameters=dict(type='dict', default={}),
@@ -122,7 +143,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    errors = validate_inputs(p['groups'], p['initial_primaries'], p['settings'], p['secrets'])
+    errors = validate_inputs(p['groups'], p['initial_primaries'], p['settings'], p['secrets'], p['purpose'])
     if p['backup'] is not None:
         errors += validate_backup(p['groups'], p['backup'].get('s3_repos') or [], p['backup'].get('cipher', True),
                                   p['backup'].get('cipher_pass_set', False))
@@ -134,7 +155,8 @@ def main():
                                    texts.get('pgbouncer_parameters'), p['secrets'])
     if errors:
         module.fail_json(msg="invalid inputs, nothing was changed:\n- " + "\n- ".join(errors), errors=errors)
-    module.exit_json(changed=False, errors=[])
+    settings = effective_settings(p['settings'], len(p['groups'].get('pgha_postgresql') or []))
+    module.exit_json(changed=False, errors=[], settings=settings)
 
 
 if __name__ == '__main__':

@@ -27,9 +27,11 @@ extends_documentation_fragment:
   - pgha.cluster.tls
 options:
   poolers:
-    description: PgBouncer hosts to pause, each with C(host) and optional C(port) (6432).
+    description:
+      - PgBouncer hosts to pause, each an address or a dict with C(host) and
+        optional C(port) (6432).
     type: list
-    elements: dict
+    elements: raw
     default: []
   admin_user:
     description: PgBouncer admin console user.
@@ -102,7 +104,7 @@ STOP_TIMEOUT = 60
 def main():
     module = AnsibleModule(
         argument_spec=node_argument_spec(
-            poolers=dict(type='list', elements='dict', default=[]),
+            poolers=dict(type='list', elements='raw', default=[]),
             admin_user=dict(type='str'),
             admin_password=dict(type='str', no_log=True),
             await_promotion=dict(type='dict'),
@@ -140,7 +142,8 @@ def main():
                   host=pooler['host'], check_rc=False)
 
     step = time.time()
-    for pooler in p['poolers']:
+    poolers = [pooler if isinstance(pooler, dict) else {'host': str(pooler)} for pooler in p['poolers']]
+    for pooler in poolers:
         rc, out, err = admin(module, "PAUSE", p['admin_user'], p['admin_password'], port=pooler.get('port', 6432),
                              host=pooler['host'], check_rc=False, timeout=5)
         if rc != 0 and "already" not in (err or out).lower():

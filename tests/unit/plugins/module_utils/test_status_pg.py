@@ -49,14 +49,17 @@ def test_build_status_rows():
     assert rows["pg3"]["role"] == "down (standby)" and rows["pg3"]["lsn"] == "0/4000000"
     assert s["poolers"] == [{"host": "pooler1", "active": True, "port": 6432, "target": "pg1", "serving": None,
                              "unreachable": False}]
-    assert s["healthy"] and s["problems"] == []
+    # pg3 is down: the cluster serves writes, but it is degraded.
+    assert not s["healthy"] and s["verdict"] == "degraded"
+    assert s["reasons"] == ["standby pg3 is not running (down (standby))"]
 
 
 def test_render_table_warns_on_split_brain():
     nodes = dict(NODES, pg2=dict(NODES["pg2"], role="primary", current_lsn="0/6000000"))
     lines = render_table(build_status(nodes, ADDR, {}))
     assert lines[0].split() == ["HOST", "ROLE", "TL", "LSN", "LAG(B)", "SYNC", "UPSTREAM"]
-    assert lines[-1] == "UNHEALTHY: 2 writable primaries (pg1, pg2)"
+    assert lines[-2] == "verdict: DOWN (1 reason)"
+    assert lines[-1] == "DOWN: 2 writable primaries (pg1, pg2)"
 
 
 def test_unreachable_node_is_shown():
@@ -75,11 +78,17 @@ import pytest  # noqa: E402
     ({"unreachable": True}, "PgBouncer pooler1 cannot be reached"),
 ])
 def test_a_paused_or_misrouted_pooler_is_unhealthy(bouncer, fragment):
-    s = build_status(NODES, ADDR, {"pooler1": dict(bouncer, listen_port=6432)})
+    s = build_status(HEALTHY, ADDR, {"pooler1": dict(bouncer, listen_port=6432)})
     assert not s["healthy"] and any(fragment in p for p in s["problems"]), s["problems"]
-    assert any(line.startswith("UNHEALTHY: ") and fragment in line for line in render_table(s))
+    # The only pooler does not route writes: clients cannot write.
+    assert s["verdict"] == "down"
+    assert any(line.startswith("DOWN: ") and fragment in line for line in render_table(s))
 
 
 def test_a_pooler_serving_writes_is_healthy():
-    s = build_status(NODES, ADDR, {"pooler1": {"active": True, "target": "10.0.0.1", "serving": "writes"}})
-    assert s["healthy"]
+    s = build_status(HEALTHY, ADDR, {"pooler1": {"active": True, "target": "10.0.0.1", "serving": "writes"}})
+    assert s["healthy"] and s["verdict"] == "healthy" and s["reasons"] == []
+    assert render_table(s)[-1] == "verdict: healthy"
+
+
+HEALTHY = dict(NODES, pg3=dict(NODES["pg2"]))

@@ -37,14 +37,54 @@ def test_valid_inputs():
     ({"settings": {"pgha_cluster_name": None}}, "missing required settings: pgha_cluster_name"),
     ({"secrets": {"pgha_replication_password": None, "pgha_admin_password": ""}},
      "missing required secrets: pgha_replication_password, pgha_admin_password"),
-    ({"groups": {"pgha_postgresql": ["pg1", "pg2"], "pgha_pgbouncer": ["pg2"]}},
-     "pg2 is in two roles (pgha_pgbouncer and pgha_postgresql)"),
+    ({"groups": {"pgha_postgresql": ["pg1", "pg2"], "pgha_backup": ["pg2"]}},
+     "pg2 is in two roles (pgha_backup and pgha_postgresql)"),
+    ({"groups": {"pgha_postgresql": ["pg1", "pg2"], "pgha_pgbouncer": ["pooler1"], "pgha_drill": ["pooler1"]}},
+     "pooler1 is in two roles (pgha_drill and pgha_pgbouncer)"),
+    ({"settings": {"pgha_postgresql_version": 13}}, "PostgreSQL version 13 is not supported"),
+    ({"settings": {"pgha_postgresql_version": None}}, "missing required settings: pgha_postgresql_version"),
     ({"groups": {"pgha_postgresql": [], "pgha_pgbouncer": ["pooler1"]}, "primaries": ()},
      "PgBouncer host(s) pooler1 have no database node to point at"),
 ])
 def test_each_bad_input_is_named(kwargs, fragment):
     errors = run(**kwargs)
     assert any(fragment in e for e in errors), errors
+
+
+def test_pgbouncer_on_each_database_node_is_a_layout():
+    groups = {"pgha_postgresql": ["pg1", "pg2", "pg3"], "pgha_pgbouncer": ["pg1", "pg2", "pg3"]}
+    assert run(groups=groups) == []
+
+
+def test_obvious_settings_have_defaults():
+    unset = dict((name, None) for name in validate.SETTING_DEFAULTS)
+    assert run(settings=unset) == []
+    effective = validate.effective_settings(dict(GOOD_SETTINGS, **unset), 3)
+    assert effective == GOOD_SETTINGS
+    # A given value wins over the default.
+    assert validate.effective_settings({"pgha_postgresql_port": 5433}, 3)["pgha_postgresql_port"] == 5433
+
+
+def test_a_single_node_defaults_to_no_synchronous_replication():
+    groups = {"pgha_postgresql": ["pg1"]}
+    assert validate.effective_settings({}, 1)["pgha_sync_mode"] == "off"
+    assert run(groups=groups, settings={"pgha_sync_mode": None, "pgha_sync_count": None}) == []
+    # Asked for explicitly, it is still refused.
+    assert "pgha_sync_count is 1 but the cluster has 0 standby(s)" in run(groups=groups)[0]
+
+
+def test_pooler_secrets_only_with_a_pooler():
+    no_pooler = {"pgha_postgresql": ["pg1", "pg2"]}
+    assert validate_inputs(no_pooler, ["pg1"], GOOD_SETTINGS, {"pgha_replication_password": "a"}) == []
+    errors = validate_inputs(GROUPS, ["pg1"], GOOD_SETTINGS, {"pgha_replication_password": "a"})
+    assert errors == ["missing required secrets: pgha_pgbouncer_auth_password, pgha_admin_password. Set them in the "
+                      "inventory, ideally encrypted with ansible-vault (the lab generates them with make lab-up)"]
+
+
+def test_read_only_playbooks_need_no_secret():
+    assert validate_inputs(GROUPS, ["pg1"], GOOD_SETTINGS, {}, purpose="read") == []
+    assert "unknown validation purpose 'write'" in validate_inputs(GROUPS, ["pg1"], GOOD_SETTINGS, GOOD_SECRETS,
+                                                                  purpose="write")[0]
 
 
 def test_sync_count_ignored_when_sync_off():

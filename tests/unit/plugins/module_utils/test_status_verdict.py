@@ -1,0 +1,121 @@
+"""status.yml's verdict: healthy, degraded or down, with the reasons."""
+import pytest
+
+from ansible_collections.pgha.cluster.plugins.module_utils.status import archive_status, build_status, report_epoch
+
+NOW = 1800000000
+ADDR = {"pg1": "10.0.0.1", "pg2": "10.0.0.2", "pg3": "10.0.0.3", "pooler1": "10.0.0.9"}
+STREAMING = {"status": "streaming", "host": "10.0.0.1"}
+
+
+def nodes(**changes):
+    base = {
+        "pg1": {"up": True, "role": "primary", "timeline": 1, "current_lsn": "0/5000000",
+                "synchronous_standby_names": 'ANY 1 ("pg2", "pg3")',
+                "archiver": {"archive_mode": "on", "last_archived_wal": "000000010000000000000004",
+                             "last_archived_time": NOW - 60, "last_failed_time": None},
+                "replicas": [{"application_name": "pg2", "sync_state": "quorum", "replay_lag_bytes": 0},
+                             {"application_name": "pg3", "sync_state": "quorum", "replay_lag_bytes": 0}]},
+        "pg2": {"up": True, "role": "standby", "timeline": 1, "replay_lsn": "0/5000000", "upstream": STREAMING},
+        "pg3": {"up": True, "role": "standby", "timeline": 1, "replay_lsn": "0/5000000", "upstream": STREAMING},
+    }
+    for host, change in changes.items():
+        base[host] = dict(base[host], **change) if change is not None else {"unreachable": True}
+    return base
+
+
+BOUNCER = {"pooler1": {"active": True, "target": "10.0.0.1", "serving": "writes", "listen_port": 6432}}
+EXPECT = {"sync_mode": "quorum", "sync_count": 1, "now": NOW}
+
+
+def repo(stop_time, gaps=()):
+    return {"item": 1, "backups": [{"label": "F1", "type": "full", "stop_time": stop_time - 86400},
+                                   {"label": "D2", "type": "diff", "stop_time": stop_time}],
+            "window": {"continuous": not gaps, "oldest_backup": "F1", "gaps": list(gaps)}, "description": "ok"}
+
+
+def status(node_changes=None, bouncers=None, archives=None, **expect):
+    return build_status(nodes(**(node_changes or {})), ADDR, BOUNCER if bouncers is None else bouncers,
+                        archive_status(archives or []), dict(EXPECT, **expect))
+
+
+def test_healthy():
+    s = status(archives=[repo(NOW - 3600)])
+    assert (s["verdict"], s["reasons"], s["healthy"]) == ("healthy", [], True)
+
+
+@pytest.mark.parametrize("changes, fragment", [
+    ({"pg3": {"upstream": {"status": "waiting"}}}, "standby pg3 does not stream"),
+    ({"pg3": {"upstream": None}}, "standby pg3 does not stream"),
+    ({"pg2": None}, "standby pg2 cannot be reached"),
+    ({"pg2": {"up": False}}, "standby pg2 is not running"),
+])
+def test_a_standby_that_does_not_stream_degrades(changes, fragment):
+    s = status(changes)
+    assert s["verdict"] == "degraded" and any(fragment in r for r in s["reasons"]), s["reasons"]
+
+
+def test_fewer_synchronous_standbys_than_k_degrades():
+    replicas = [{"application_name": "pg2", "sync_state": "quorum"}, {"application_name": "pg3", "sync_state": "async"}]
+    assert status({"pg1": {"replicas": replicas}})["verdict"] == "healthy"
+    s = status({"pg1": {"replicas": replicas}}, sync_count=2)
+    assert s["verdict"] == "degraded"
+    assert "1 synchronous standby(s) (pg2) where quorum needs 2" in s["reasons"][0]
+    assert status({"pg1": {"replicas": replicas}}, sync_count=2, sync_mode="off")["verdict"] == "healthy"
+
+
+def test_archiving_that_fails_degrades_with_the_figures():
+    archiver = {"archive_mode": "on", "last_archived_wal": "000000010000000000000004", "last_archived_time": NOW - 7200,
+                "last_failed_wal": "000000010000000000000005", "last_failed_time": NOW - 30}
+    s = status({"pg1": {"archiver": archiver}})
+    assert s["verdict"] == "degraded"
+    assert s["reasons"] == ["archiving fails on pg1: WAL 000000010000000000000005 failed 0.0 h ago (last success: "
+                            "000000010000000000000004, 2.0 h ago); WAL piles up in pg_wal until it works again"]
+    # A failure followed by a success is over.
+    recovered = dict(archiver, last_archived_time=NOW - 10)
+    assert status({"pg1": {"archiver": recovered}})["verdict"] == "healthy"
+    # No archiving configured: nothing to fail.
+    assert status({"pg1": {"archiver": dict(archiver, archive_mode="off")}})["verdict"] == "healthy"
+
+
+def test_an_old_backup_degrades():
+    s = status(archives=[repo(NOW - 40 * 3600)])
+    assert s["verdict"] == "degraded"
+    assert s["reasons"][0].startswith("repo1: the newest backup (D2, diff) is 40.0 h old, more than 36.0 h")
+    assert status(archives=[repo(NOW - 40 * 3600)], backup_max_age_hours=48)["verdict"] == "healthy"
+
+
+def test_a_failed_or_old_drill_degrades_and_a_missing_one_warns():
+    recent = {"started": "2027-01-15 08:00:00.000000+00", "passed": True, "host": "drill1"}
+    now = report_epoch(recent) + 3600
+    assert status(drill=recent, now=now)["verdict"] == "healthy"
+    failed = dict(recent, passed=False)
+    assert "the latest restore drill (2027-01-15 08:00:00.000000+00 on drill1) failed" in \
+        status(drill=failed, now=now)["reasons"][0]
+    old = status(drill=recent, now=now + 9 * 86400)
+    assert old["verdict"] == "degraded" and "days old, more than 8" in old["reasons"][0]
+    never = status(archives=[repo(NOW - 60)], drill_hosts=True)
+    assert never["verdict"] == "healthy" and any("no restore drill on record" in w for w in never["warnings"])
+
+
+@pytest.mark.parametrize("changes, bouncers, fragment", [
+    ({"pg1": {"up": False}}, None, "0 writable primaries (none)"),
+    ({"pg2": {"role": "primary", "current_lsn": "0/6000000"}}, None, "2 writable primaries (pg1, pg2)"),
+    ({}, {"pooler1": {"active": True, "target": "10.0.0.1", "serving": "stalled"}}, "no PgBouncer routes writes"),
+])
+def test_down_when_clients_cannot_write(changes, bouncers, fragment):
+    s = status(changes, bouncers)
+    assert s["verdict"] == "down" and any(fragment in r for r in s["reasons"]), s["reasons"]
+
+
+def test_one_pooler_of_three_misrouted_is_degraded_not_down():
+    bouncers = {"pg1": {"active": True, "target": "10.0.0.1", "serving": "writes"},
+                "pg2": {"active": True, "target": "10.0.0.2", "serving": "read-only"},
+                "pg3": {"active": True, "target": "10.0.0.1", "serving": "writes"}}
+    s = status(bouncers=bouncers)
+    assert s["verdict"] == "degraded" and "PgBouncer pg2 sends clients to pg2" in s["reasons"][0]
+
+
+def test_report_epoch():
+    assert report_epoch({"started": "1970-01-02 00:00:00.500000+00"}) == 86400.5
+    assert report_epoch({}) is None
