@@ -13,12 +13,12 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SYSTEM_PACKAGES := podman runc fuse-overlayfs slirp4netns uidmap iptables nftables mmdebstrap openssh-client git shellcheck python3-venv curl openssl nginx-light
 
 .PHONY: help deps system-deps venv collection-link collections lab-image lab-up lab-down lab-logs demo site status \
-        test unit lint sanity molecule molecule-default molecule-trixie molecule-operations molecule-backup build \
+        test unit lint sanity molecule molecule-default molecule-trixie molecule-operations molecule-backup molecule-colocated build \
         bench-deploy bench-switchover bench-failover bench-restore switchover failover rejoin clean
 
 help:
 	@echo "make demo        install what is missing, start the lab, deploy, print status"
-	@echo "make test        every test layer: unit, lint, sanity, molecule (bookworm + trixie, operations, backup)"
+	@echo "make test        every test layer: unit, lint, sanity, molecule (bookworm + trixie, operations, backup, colocated)"
 	@echo "make lab-up / lab-down / lab-logs    the local lab (LAB_OS=bookworm|trixie)"
 	@echo "make site / status                   run playbooks/site.yml / status.yml on the lab"
 	@echo "make switchover / failover / rejoin  day-2 operations on the lab (-e via ANSIBLE args: see README)"
@@ -89,7 +89,7 @@ lint: deps
 sanity: deps
 	PY=$(PY) tests/sanity/run.sh
 
-molecule: molecule-default molecule-trixie molecule-operations molecule-backup
+molecule: molecule-default molecule-trixie molecule-operations molecule-backup molecule-colocated
 
 molecule-default: deps
 	LAB_OS=bookworm tests/molecule.sh default
@@ -102,6 +102,9 @@ molecule-operations: deps
 
 molecule-backup: deps
 	LAB_OS=bookworm tests/molecule.sh backup
+
+molecule-colocated: deps
+	LAB_OS=bookworm tests/molecule.sh colocated
 
 build: collection-link
 	ansible-galaxy collection build --force --output-path .cache/

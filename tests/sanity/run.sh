@@ -30,7 +30,7 @@ rm -rf "$dest"
 mkdir -p "$dest"
 # (not .collections: the checkout's own link to itself)
 (cd "$top" && git ls-files -z --cached --others --exclude-standard | grep -zv '^\.collections/' \
-  | xargs -0 -I{} cp --parents {} "$dest/")
+  | xargs -0 -I{} cp -P --parents {} "$dest/")
 cd "$dest"
 git init -q . && git add -A >/dev/null
 exec "$venv/bin/ansible-test" sanity --local --requirements --python 3.11 --color no "$@"

@@ -1,0 +1,115 @@
+"""The three-node layout: PgBouncer on each database node, clients listing all
+three. Tests run in order on the deployed layout."""
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import yaml
+
+from conftest import INVENTORY, NODES, ROOT, run, status
+
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from writer import Writer  # noqa: E402
+
+
+def test_every_node_runs_a_pgbouncer_pointing_at_the_primary():
+    st = status()
+    assert st["verdict"] == "healthy", st["reasons"]
+    assert sorted(p["host"] for p in st["poolers"]) == sorted(NODES)
+    assert all(p["target"] == st["primary"] and p["serving"] == "writes" for p in st["poolers"]), st["poolers"]
+
+
+def test_a_multi_host_client_writes_through_any_node(app):
+    import psycopg2
+    # Whichever PgBouncer a client reaches, it writes to the primary.
+    for address in NODES.values():
+        single = app.replace("host=%s" % ",".join(NODES.values()), "host=%s" % address)
+        conn = psycopg2.connect(single)
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_catalog.inet_server_addr()::text, pg_catalog.pg_is_in_recovery()")
+            server, in_recovery = cur.fetchone()
+        conn.close()
+        assert not in_recovery and server.split("/")[0] == NODES[status()["primary"]]
+
+
+def switchover(dsn, target):
+    writer = Writer(dsn, "colocated-%s-%s" % (target, uuid.uuid4().hex[:6]))
+    writer.start()
+    time.sleep(1)
+    rc, out, dummy = run("playbooks/switchover.yml", "-e", "pgha_target=%s" % target)
+    time.sleep(1)
+    writer.stop()
+    assert rc == 0, out[-4000:]
+    assert writer.errors == [], writer.errors[:5]
+    assert writer.lost(dsn) == []
+    assert len(writer.acked) > 100
+    st = status()
+    assert st["primary"] == target and st["verdict"] == "healthy", st["reasons"]
+    assert all(p["target"] == target for p in st["poolers"]), st["poolers"]
+    return writer
+
+
+def test_switchover_through_the_colocated_poolers_has_no_client_error(app):
+    w1 = switchover(app, "pg2")
+    w2 = switchover(app, "pg1")
+    print("longest write gap: %.3f s, %.3f s" % (w1.longest_gap(), w2.longest_gap()))
+
+
+def test_tags_reach_their_role_and_validation_always_runs():
+    rc, out, recap = run("playbooks/site.yml", "--tags", "pgbouncer")
+    assert rc == 0, out[-3000:]
+    assert "TASK [Check inventory groups, settings and secrets]" in out
+    assert "TASK [pgha.cluster.pgbouncer : Write pgbouncer.ini]" in out
+    assert [line for line in out.splitlines() if line.startswith("TASK [pgha.cluster.primary :")
+            and "Validating arguments" not in line] == []
+    assert all(r["changed"] == 0 for r in recap.values()), recap
+    rc, out, recap = run("playbooks/site.yml", "--tags", "pgbackrest")
+    assert rc == 0 and "pgha.cluster.pgbackrest : Write pgbackrest.conf" in out, out[-3000:]
+    # Bad input is refused whatever the tags.
+    rc, out, dummy = run("playbooks/site.yml", "--tags", "pgbouncer", "-e", "pgha_sync_count=7")
+    assert rc != 0 and "pgha_sync_count is 7 but the cluster has 2 standby(s)" in out
+    assert "TASK [pgha.cluster.pgbouncer" not in out
+
+
+def test_the_built_collection_runs_with_only_its_declared_dependencies():
+    """ansible-galaxy builds the tarball; it is installed offline next to only the
+    collections galaxy.yml declares, and its playbooks run from there."""
+    work = tempfile.mkdtemp(prefix="pgha-installed-")
+    try:
+        env = dict((k, v) for k, v in os.environ.items() if not k.startswith("ANSIBLE_"))
+        subprocess.run(["ansible-galaxy", "collection", "build", "--force", "--output-path", work], cwd=ROOT, env=env,
+                       check=True, stdout=subprocess.PIPE)
+        tarball = glob.glob(os.path.join(work, "pgha-cluster-*.tar.gz"))[0]
+        listing = subprocess.run(["tar", "tzf", tarball], check=True, stdout=subprocess.PIPE, text=True).stdout
+        for left_out in ("lab/", "bench/", "molecule/", "Makefile", "ansible.cfg", "tests/", "inventories/lab/"):
+            assert not [n for n in listing.splitlines() if n.startswith(left_out)], left_out
+        with open(os.path.join(ROOT, "galaxy.yml")) as handle:
+            declared = yaml.safe_load(handle)["dependencies"]
+        path = os.path.join(work, "collections")
+        for fqcn in declared:
+            namespace, name = fqcn.split(".")
+            shutil.copytree(os.path.join(ROOT, ".collections", "ansible_collections", namespace, name),
+                            os.path.join(path, "ansible_collections", namespace, name))
+        # Offline: the declared ranges must be met by what is installed, or this fails.
+        subprocess.run(["ansible-galaxy", "collection", "install", "--offline", "-p", path, tarball], env=env,
+                       check=True, stdout=subprocess.PIPE)
+        installed = sorted(os.path.relpath(p, os.path.join(path, "ansible_collections"))
+                           for p in glob.glob(os.path.join(path, "ansible_collections", "*", "*")))
+        assert installed == sorted([fqcn.replace(".", "/") for fqcn in declared] + ["pgha/cluster"])
+        # Only these collections: no checkout, no Python-installed ones, no project ansible.cfg.
+        with open(os.path.join(work, "ansible.cfg"), "w") as cfg:
+            cfg.write("[defaults]\ncollections_path = %s\ncollections_scan_sys_path = False\nhost_key_checking = True\n"
+                      "interpreter_python = auto_silent\n[ssh_connection]\npipelining = True\n" % path)
+        env.update(ANSIBLE_CONFIG=os.path.join(work, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+        for args in (["pgha.cluster.site", "--check"], ["pgha.cluster.status", "-e", "pgha_status_strict=true"]):
+            proc = subprocess.run(["ansible-playbook", "-i", INVENTORY] + args, cwd=work, env=env, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=900, check=False)
+            assert proc.returncode == 0, proc.stdout[-4000:]
+            assert "/.collections/" not in proc.stdout
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
