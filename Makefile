@@ -47,9 +47,9 @@ collection-link:
 	@[ -L .collections/ansible_collections/pgha/cluster ] || ln -sfn ../../.. .collections/ansible_collections/pgha/cluster
 
 # Exactly the collections requirements.yml declares (from a pinned ansible wheel:
-# Galaxy is not reachable from every machine; see tools/install-collections).
-.collections/.installed: requirements.yml tools/install-collections $(VENV)/.installed
-	$(BIN)/python tools/install-collections
+# Galaxy is not reachable from every machine; see tools/install_collections.py).
+.collections/.installed: requirements.yml tools/install_collections.py $(VENV)/.installed
+	$(BIN)/python tools/install_collections.py
 	touch $@
 
 collections: collection-link .collections/.installed

@@ -150,7 +150,7 @@ def report_epoch(report):
     text = str((report or {}).get("started") or "")
     for fmt in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
         try:
-            moment = datetime.datetime.strptime(text.split("+")[0].strip(), fmt)
+            moment = datetime.datetime.strptime(text.split("+", maxsplit=1)[0].strip(), fmt)
         except ValueError:
             continue
         return (moment - datetime.datetime(1970, 1, 1)).total_seconds()
@@ -220,9 +220,9 @@ def expectation_problems(status, now):
         elif started is not None and expect.get("drill_max_age_days"):
             age = _age(now, started)
             if age > float(expect["drill_max_age_days"]) * 86400:
+                days = (drill.get("started"), age / 86400.0, expect["drill_max_age_days"])
                 found.append("the latest restore drill (%s) is %.1f days old, more than %s: run playbooks/restore.yml "
-                             "-e pgha_restore_mode=drill" % (drill.get("started"), age / 86400.0,
-                                                              expect["drill_max_age_days"]))
+                             "-e pgha_restore_mode=drill" % days)
     return found
 
 

@@ -37,5 +37,5 @@ def test_three_node_example_with_its_vault_layout():
 
 
 def test_the_lab_in_the_three_node_layout():
-    data = inventory(os.path.join(ROOT, "inventories", "lab-colocated", "hosts.yml"))
+    data = inventory(os.path.join(ROOT, "inventories", "lab", "colocated.yml"))
     assert sorted(data["pgha_pgbouncer"]["hosts"]) == sorted(data["pgha_postgresql"]["hosts"])

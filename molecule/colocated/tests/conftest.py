@@ -8,7 +8,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "tests"))
 from labtools import ROOT, playbook  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
-INVENTORY = os.path.join(ROOT, "inventories", "lab-colocated", "hosts.yml")
+INVENTORY = os.path.join(ROOT, "inventories", "lab", "colocated.yml")
 NODES = {"pg1": "10.213.77.11", "pg2": "10.213.77.12", "pg3": "10.213.77.13"}
 
 

@@ -83,8 +83,8 @@ def test_pooler_secrets_only_with_a_pooler():
 
 def test_read_only_playbooks_need_no_secret():
     assert validate_inputs(GROUPS, ["pg1"], GOOD_SETTINGS, {}, purpose="read") == []
-    assert "unknown validation purpose 'write'" in validate_inputs(GROUPS, ["pg1"], GOOD_SETTINGS, GOOD_SECRETS,
-                                                                  purpose="write")[0]
+    errors = validate_inputs(GROUPS, ["pg1"], GOOD_SETTINGS, GOOD_SECRETS, purpose="write")
+    assert "unknown validation purpose 'write'" in errors[0]
 
 
 def test_sync_count_ignored_when_sync_off():

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, pgha maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -11,7 +10,7 @@ declared collection from it into DEST/ansible_collections, checks its version
 against the declared range, and removes any other collection found there (the
 checkout's own pgha/cluster link is kept).
 
-    tools/install-collections [--wheel ansible==12.3.0] [--dest .collections]
+    tools/install_collections.py [--wheel ansible==12.3.0] [--dest .collections]
 """
 
 import argparse
