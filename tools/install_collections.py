@@ -10,7 +10,7 @@ declared collection from it into DEST/ansible_collections, checks its version
 against the declared range, and removes any other collection found there (the
 checkout's own pgha/cluster link is kept).
 
-    tools/install_collections.py [--wheel ansible==12.3.0] [--dest .collections]
+    python tools/install_collections.py [--wheel ansible==12.3.0] [--dest .collections]
 """
 
 import argparse
