@@ -121,6 +121,34 @@ def rejoin(old):
     assert [r for r in st["nodes"] if r["host"] == old][0]["streaming"], st
 
 
+def wait_status(predicate, timeout=120):
+    deadline = time.time() + timeout
+    while True:
+        st = status()
+        if predicate(st) or time.time() > deadline:
+            return st
+        time.sleep(3)
+
+
+def test_status_says_when_archiving_fails():
+    """A failing archive_command makes status.yml degraded, naming the primary and
+    the WAL file; once archiving works again the reason goes away."""
+    primary = status()["primary"]
+    reason = "archiving fails on %s" % primary
+    psql(primary, "CREATE TABLE IF NOT EXISTS archiving_probe (at timestamptz)")
+    set_archive_command(primary, "/bin/false")
+    try:
+        psql(primary, "INSERT INTO archiving_probe VALUES (now())")
+        psql(primary, "SELECT pg_switch_wal()")
+        st = wait_status(lambda s: any(r.startswith(reason) for r in s["reasons"]))
+        assert st["verdict"] == "degraded" and any(r.startswith(reason) for r in st["reasons"]), st["reasons"]
+    finally:
+        set_archive_command(primary, None)
+    st = wait_status(lambda s: not any(r.startswith(reason) for r in s["reasons"]))
+    assert not any(r.startswith(reason) for r in st["reasons"]), st["reasons"]
+    psql(primary, "DROP TABLE archiving_probe")
+
+
 def test_failover_with_an_archive_backlog_keeps_point_in_time_recovery_continuous(report_dir):
     st = wait_continuous()
     primary = st["primary"]

@@ -60,6 +60,44 @@ def test_switchover_through_the_colocated_poolers_has_no_client_error(app):
     print("longest write gap: %.3f s, %.3f s" % (w1.longest_gap(), w2.longest_gap()))
 
 
+def test_failover_with_the_primary_host_and_its_pgbouncer_gone(app):
+    """The primary's host dies with its PgBouncer: failover.yml succeeds, the
+    multi-host client writes again through another node, nothing acknowledged
+    is lost; the host comes back read-only and rejoins."""
+    old = status()["primary"]
+    writer = Writer(app, "colocated-kill-%s" % uuid.uuid4().hex[:6])
+    writer.start()
+    time.sleep(1)
+    subprocess.run(["podman", "kill", "-s", "KILL", old], check=True, stdout=subprocess.PIPE)
+    started = time.time()
+    rc, out, dummy = run("playbooks/failover.yml")
+    time.sleep(2)
+    writer.stop()
+    assert rc == 0, out[-4000:]
+    back = [at for seq, at in writer.acked if at > started]
+    assert back, "no write through the other nodes' PgBouncers after the failover"
+    print("writes back %.1f s after the kill" % (back[0] - started))
+    assert writer.lost(app) == []
+    st = status()
+    new = st["primary"]
+    assert new not in (None, old)
+    assert all(p["target"] == new for p in st["poolers"] if p["host"] != old), st["poolers"]
+    assert st["verdict"] == "degraded", st["reasons"]
+    subprocess.run([os.path.join(ROOT, "lab", "lab.sh"), "start", old], check=True, stdout=subprocess.PIPE)
+    rc, out, dummy = run("playbooks/rejoin.yml", "-e", "pgha_target=%s" % old)
+    assert rc == 0, out[-4000:]
+    # site.yml puts the returning host's PgBouncer back in front of the primary.
+    rc, out, dummy = run("playbooks/site.yml")
+    assert rc == 0, out[-4000:]
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        st = status()
+        if st["verdict"] == "healthy":
+            break
+        time.sleep(3)
+    assert st["verdict"] == "healthy", st["reasons"]
+
+
 def test_tags_reach_their_role_and_validation_always_runs():
     rc, out, recap = run("playbooks/site.yml", "--tags", "pgbouncer")
     assert rc == 0, out[-3000:]

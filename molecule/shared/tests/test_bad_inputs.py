@@ -46,8 +46,11 @@ CASES = [
      "pgha_sync_count is 3 but the cluster has 2 standby(s)"),
     ("unsupported version", ["-e", "pgha_postgresql_version=12"], None,
      "PostgreSQL version 12 is not supported"),
-    ("host in two roles", [], {"pgha_lab": {"children": {"pgha_postgresql": {"hosts": {"pooler1": {}}}}}},
-     "pooler1 is in two roles (pgha_pgbouncer and pgha_postgresql)"),
+    # PgBouncer may share a database node (the three-node layout); nothing else may.
+    ("host in two roles", [], {"pgha_lab": {"children": {"pgha_backup": {"hosts": {"pooler1": {}}}}}},
+     "pooler1 is in two roles (pgha_backup and pgha_pgbouncer)"),
+    ("database node as a drill host", [], {"pgha_lab": {"children": {"pgha_drill": {"hosts": {"pg3": {}}}}}},
+     "pg3 is in two roles (pgha_drill and pgha_postgresql)"),
     ("missing secret", ["-e", "pgha_replication_password="], None,
      "missing required secrets: pgha_replication_password"),
     ("object store endpoint with a scheme",
