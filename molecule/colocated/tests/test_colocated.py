@@ -11,7 +11,7 @@ import uuid
 
 import yaml
 
-from conftest import INVENTORY, NODES, ROOT, run, status
+from conftest import INVENTORY, NODES, ROOT, playbook, run, status
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from writer import Writer  # noqa: E402
@@ -112,6 +112,31 @@ def test_tags_reach_their_role_and_validation_always_runs():
     rc, out, dummy = run("playbooks/site.yml", "--tags", "pgbouncer", "-e", "pgha_sync_count=7")
     assert rc != 0 and "pgha_sync_count is 7 but the cluster has 2 standby(s)" in out
     assert "TASK [pgha.cluster.pgbouncer" not in out
+
+
+def test_status_needs_no_secret_and_changes_refuse_without_them():
+    """An inventory without the secrets file: status.yml reads the cluster;
+    site.yml refuses, naming the secrets, before touching a host."""
+    work = tempfile.mkdtemp(prefix="pgha-nosecrets-")
+    try:
+        lab_vars = os.path.join(ROOT, "inventories", "lab", "group_vars", "all")
+        os.makedirs(os.path.join(work, "group_vars", "all"))
+        shutil.copy(INVENTORY, os.path.join(work, "hosts.yml"))
+        shutil.copy(os.path.join(lab_vars, "lab.yml"), os.path.join(work, "group_vars", "all", "lab.yml"))
+        with open(os.path.join(lab_vars, "main.yml")) as handle:
+            settings = yaml.safe_load(handle)
+        settings.pop("pgha_backup_s3_repos")  # its keys are secrets too
+        with open(os.path.join(work, "group_vars", "all", "main.yml"), "w") as handle:
+            yaml.safe_dump(settings, handle)
+        rc, out, dummy = playbook("playbooks/status.yml", "-e", "pgha_status_strict=true",
+                                  inventory=[os.path.join(work, "hosts.yml")])
+        assert rc == 0 and "verdict: healthy" in out, out[-3000:]
+        rc, out, recap = playbook("playbooks/site.yml", inventory=[os.path.join(work, "hosts.yml")], check=True)
+        assert rc != 0 and "missing required secrets: pgha_replication_password, pgha_pgbouncer_auth_password, " \
+            "pgha_admin_password" in out and "pgha_backup_cipher_pass" in out, out[-3000:]
+        assert set(recap) == {"localhost"}, recap
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def test_the_built_collection_runs_with_only_its_declared_dependencies():
