@@ -319,10 +319,19 @@ def rejoin_plan(nodes, addresses, pooler_targets, target=None):
     """Which node(s) to bring back as standbys of the single running primary."""
     running = running_primaries(nodes)
     by_address = dict((a, h) for h, a in addresses.items())
-    pointed = {}
+    pointed, own = {}, []
     for pooler, address in pooler_targets.items():
-        if address:
-            pointed.setdefault(by_address.get(address, address), []).append(pooler)
+        if not address:
+            continue
+        host = by_address.get(address, address)
+        # A PgBouncer on a database node that still points at that node after it
+        # lost the primary role (the three-node layout): no client writes through
+        # it (the node is down or read-only), so it does not block the rejoin; it
+        # is sent to the primary first.
+        if host == pooler and host in nodes and host not in running:
+            own.append(pooler)
+            continue
+        pointed.setdefault(host, []).append(pooler)
     if len(running) > 1:
         # A fenced primary powered on again runs writable: the current primary is the one
         # PgBouncer sends clients to; the stray one may be rejoined (it is stopped first).
@@ -354,7 +363,8 @@ def rejoin_plan(nodes, addresses, pooler_targets, target=None):
     # stopped and rewound; its writes after the failover were never acknowledged through PgBouncer.
     checks = [rejoin_check(nodes, host, primary, pointed, allow_stray=True) for host in targets]
     return {"primary": primary, "rejoin": targets, "checks": checks,
-            "stray": [c["node"] for c in checks if c["stray_primary"]]}
+            "stray": [c["node"] for c in checks if c["stray_primary"]],
+            "repoint_poolers": sorted(own)}
 
 
 # pg_rewind failures a fresh clone can fix (the rewind itself is impossible), and

@@ -177,7 +177,7 @@ def expectation_problems(status, now):
             if row["host"] == primary:
                 continue
             if row["role"] == "unreachable":
-                found.append("standby %s cannot be reached" % row["host"])
+                found.append("database node %s cannot be reached" % row["host"])
             elif not row["up"]:
                 found.append("standby %s is not running (%s)" % (row["host"], row["role"]))
             elif row["role"] == "standby" and not row.get("streaming"):

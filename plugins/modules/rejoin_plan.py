@@ -48,7 +48,9 @@ EXAMPLES = r'''
 
 RETURN = r'''
 plan:
-  description: C(primary), C(rejoin) (hosts) and C(checks).
+  description:
+    - C(primary), C(rejoin) (hosts), C(checks), C(stray) and C(repoint_poolers) (PgBouncer hosts on a
+      database node that still point at that node, which is not the primary; they are switched first).
   returned: always
   type: dict
 '''

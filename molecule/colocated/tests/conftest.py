@@ -1,12 +1,12 @@
 """Helpers for the three-node layout's verifiers, on top of the shared ones."""
 import os
-import subprocess
 import sys
 
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "tests"))
-from labtools import ROOT, playbook  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
+import labtools  # noqa: E402  pylint: disable=wrong-import-position
+from labtools import ROOT, app_role, playbook  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 INVENTORY = os.path.join(ROOT, "inventories", "lab", "colocated.yml")
 NODES = {"pg1": "10.213.77.11", "pg2": "10.213.77.12", "pg3": "10.213.77.13"}
@@ -18,26 +18,15 @@ def run(*args, check=False):
 
 
 def status():
-    import json
-    import tempfile
-    with tempfile.NamedTemporaryFile(suffix=".json") as handle:
-        rc, out, dummy = run("playbooks/status.yml", "-e", "pgha_status_file=%s" % handle.name)
-        assert rc == 0, out[-3000:]
-        with open(handle.name) as f:
-            return json.load(f)
+    return labtools.status(inventory=[INVENTORY])
 
 
 @pytest.fixture(scope="session")
 def app():
     """A role writing through the PgBouncers: a libpq multi-host DSN listing all three nodes."""
-    import uuid
     sys.path.insert(0, os.path.join(ROOT, "bench"))
     from writer import setup
-    password = uuid.uuid4().hex
-    primary = status()["primary"]
-    subprocess.run(["podman", "exec", primary, "runuser", "-u", "postgres", "--", "psql", "-q", "-c",
-                    "CREATE ROLE pgha_app LOGIN PASSWORD '%s'; GRANT CREATE ON SCHEMA public TO pgha_app" % password],
-                   check=True)
+    password = app_role(status()["primary"])
     ca = os.path.join(os.path.expanduser("~"), ".pgha", "ca", "main", "ca.crt")
     dsn = ("host=%s port=6432 dbname=postgres user=pgha_app password=%s sslmode=verify-full sslrootcert=%s "
            "target_session_attrs=read-write connect_timeout=3" % (",".join(NODES.values()), password, ca))

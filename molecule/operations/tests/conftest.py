@@ -1,27 +1,20 @@
 """Helpers for the operations verifiers, on top of the shared ones."""
 import os
-import subprocess
 import sys
 
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "tests"))
-from labtools import ROOT, playbook, status  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
+from labtools import ROOT, app_role, playbook, status  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 from labtools import lab_sh as lab  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 
 @pytest.fixture(scope="session")
 def app():
     """A role created after deploy, writing through PgBouncer: returns its DSN."""
-    import sys
-    import uuid
     sys.path.insert(0, os.path.join(ROOT, "bench"))
     from writer import setup
-    password = uuid.uuid4().hex
-    primary = status()["primary"]
-    subprocess.run(["podman", "exec", primary, "runuser", "-u", "postgres", "--", "psql", "-q", "-c",
-                    "CREATE ROLE pgha_app LOGIN PASSWORD '%s'; GRANT CREATE ON SCHEMA public TO pgha_app" % password],
-                   check=True)
+    password = app_role(status()["primary"])
     dsn = "host=10.213.77.21 port=6432 dbname=postgres user=pgha_app password=%s" % password
     setup(dsn, "init")
     return dsn

@@ -78,12 +78,24 @@ def lab_sh(*args):
                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def status():
+def status(inventory=None):
     """The status playbook's JSON report."""
     import json
     import tempfile
     with tempfile.NamedTemporaryFile(suffix=".json") as handle:
-        rc, out, dummy = playbook("playbooks/status.yml", "-e", "pgha_status_file=%s" % handle.name)
+        rc, out, dummy = playbook("playbooks/status.yml", "-e", "pgha_status_file=%s" % handle.name,
+                                  inventory=inventory)
         assert rc == 0, out[-3000:]
         with open(handle.name) as f:
             return json.load(f)
+
+
+def app_role(primary, name="pgha_app"):
+    """A login role created on the primary after deploy (as an application's
+    would be), allowed to create tables in public; returns its password."""
+    import uuid
+    password = uuid.uuid4().hex
+    subprocess.run(["podman", "exec", primary, "runuser", "-u", "postgres", "--", "psql", "-q", "-c",
+                    "CREATE ROLE %s LOGIN PASSWORD '%s'; GRANT CREATE ON SCHEMA public TO %s" % (name, password, name)],
+                   check=True)
+    return password

@@ -298,3 +298,21 @@ def test_failover_plan_caps_k_and_turns_sync_off_when_nobody_is_left():
 def test_fence_gate(plan, fenced, rc, ok, fragment):
     result, how = ops.fence_confirmed(plan, fenced, rc)
     assert result is ok and fragment in how
+
+
+def test_rejoin_plan_three_node_layout_repoints_the_returning_nodes_own_pgbouncer():
+    """pg1 failed over to pg2 and came back read-only; its own PgBouncer still
+    points at it: that does not block the rejoin, it is switched first."""
+    nodes = cluster(pg1=standby(fenced=True, up=True, upstream=None), pg2=primary(replicas=[]),
+                    pg3=standby(upstream={"status": "streaming", "host": "10.0.0.12"}))
+    targets = {"pg1": "10.0.0.11", "pg2": "10.0.0.12", "pg3": "10.0.0.12"}
+    plan = ops.rejoin_plan(nodes, ADDR, targets)
+    assert plan["rejoin"] == ["pg1"] and plan["repoint_poolers"] == ["pg1"]
+    # Another host's PgBouncer sending clients to pg1 still blocks it.
+    with pytest.raises(ops.OperationError, match=r"PgBouncer \(pg3\) still sends clients to pg1"):
+        ops.rejoin_plan(nodes, ADDR, dict(targets, pg3="10.0.0.11"))
+    # A writable pg1 its own PgBouncer uses is a split brain: refused.
+    with pytest.raises(ops.OperationError, match="2 writable primaries"):
+        ops.rejoin_plan(cluster(pg2=primary(replicas=[])), ADDR, dict(targets, pg3="10.0.0.11"))
+    # Unreachable PgBouncers report no target.
+    assert ops.rejoin_plan(nodes, ADDR, dict(targets, pg1=""))["repoint_poolers"] == []

@@ -47,7 +47,7 @@ def test_healthy():
 @pytest.mark.parametrize("changes, fragment", [
     ({"pg3": {"upstream": {"status": "waiting"}}}, "standby pg3 does not stream"),
     ({"pg3": {"upstream": None}}, "standby pg3 does not stream"),
-    ({"pg2": None}, "standby pg2 cannot be reached"),
+    ({"pg2": None}, "database node pg2 cannot be reached"),
     ({"pg2": {"up": False}}, "standby pg2 is not running"),
 ])
 def test_a_standby_that_does_not_stream_degrades(changes, fragment):
