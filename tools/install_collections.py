@@ -92,7 +92,7 @@ def install(wheel, collections, dest):
 def prune(dest, collections, keep):
     """Remove collections that are not declared (only what is declared is visible)."""
     root = os.path.join(dest, "ansible_collections")
-    wanted = set(tuple(fqcn.split(".")) for fqcn, _ in collections) | set(keep)
+    wanted = set(tuple(fqcn.split(".")) for fqcn, dummy in collections) | set(keep)
     removed = []
     for namespace in sorted(os.listdir(root)):
         ns_path = os.path.join(root, namespace)
@@ -113,7 +113,7 @@ def prune(dest, collections, keep):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--requirements", default=os.path.join(TOP, "requirements.yml"))
     parser.add_argument("--wheel", default=os.environ.get("PGHA_COLLECTIONS_WHEEL", DEFAULT_WHEEL),
                         help="the pinned ansible wheel the collections come from (default %(default)s)")
