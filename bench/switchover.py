@@ -3,7 +3,7 @@ switchover; prints, per run and as medians, the longest gap between
 acknowledged writes, client errors, acknowledged writes lost, and the
 playbook's wall time. It measures; it asserts nothing.
 
-    bench/switchover [--runs N] [--keep-lab]
+    bench/switchover [--runs N] [--keep-lab] [--layout pooler|colocated]
 
 Each run switches to another node (pg2, pg3, pg1, ...), so consecutive runs
 also switch back.
@@ -17,15 +17,18 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from writer import ROOT, Writer, client, lab_env, sh, status  # noqa: E402  pylint: disable=wrong-import-position
+from writer import LAYOUTS, ROOT, Writer, client, lab_env, sh, status  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep-lab", action="store_true", help="use the running lab as it is")
+    parser.add_argument("--layout", choices=sorted(LAYOUTS), default="pooler",
+                        help="pooler: the lab's dedicated PgBouncer; colocated: PgBouncer on each database node "
+                             "(inventories/lab/colocated.yml), clients with a multi-host string")
     args = parser.parse_args()
-    env = lab_env()
+    env = lab_env(args.layout)
     if not args.keep_lab:
         sh(["lab/lab.sh", "up"], env)
         sh(["ansible-playbook", "playbooks/site.yml"], env)

@@ -28,8 +28,19 @@ def sh(cmd, env, check=True):
     return proc
 
 
-def lab_env():
-    return dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+# Where clients connect: the lab's dedicated PgBouncer (inventories/lab/hosts.yml),
+# or the PgBouncer on each database node (inventories/lab/colocated.yml) through
+# a libpq multi-host string.
+LAYOUTS = {
+    "pooler": {"inventory": "hosts.yml", "hosts": [POOLER]},
+    "colocated": {"inventory": "colocated.yml", "hosts": ["10.213.77.11", "10.213.77.12", "10.213.77.13"]},
+}
+
+
+def lab_env(layout="pooler"):
+    return dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+                ANSIBLE_INVENTORY=os.path.join(ROOT, "inventories", "lab", LAYOUTS[layout]["inventory"]),
+                PGHA_BENCH_LAYOUT=layout)
 
 
 def status(env):
@@ -47,7 +58,10 @@ def client(env, primary):
         "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pgha_bench') THEN "
         "CREATE ROLE pgha_bench LOGIN; END IF; END$$; ALTER ROLE pgha_bench PASSWORD '%s'; "
         "GRANT CREATE ON SCHEMA public TO pgha_bench" % password], env)
-    dsn = "host=%s port=6432 dbname=postgres user=pgha_bench password=%s" % (POOLER, password)
+    hosts = LAYOUTS[env.get("PGHA_BENCH_LAYOUT", "pooler")]["hosts"]
+    dsn = "host=%s port=6432 dbname=postgres user=pgha_bench password=%s" % (",".join(hosts), password)
+    if len(hosts) > 1:
+        dsn += " target_session_attrs=read-write connect_timeout=3"
     setup(dsn, "init")
     return dsn
 
