@@ -38,6 +38,8 @@ SELECT json_build_object(
   'primary_conninfo', current_setting('primary_conninfo'),
   'primary_slot_name', current_setting('primary_slot_name'),
   'synchronous_standby_names', current_setting('synchronous_standby_names'),
+  'restore_command_overridden', (SELECT coalesce(sourcefile LIKE '%/postgresql.auto.conf', false)
+                                   FROM pg_settings WHERE name = 'restore_command'),
   'archiver', (SELECT row_to_json(a) FROM (
       SELECT current_setting('archive_mode') AS archive_mode, archived_count, last_archived_wal,
              extract(epoch FROM last_archived_time)::bigint AS last_archived_time, failed_count,

@@ -43,10 +43,26 @@ def switchover(dsn, target):
     return writer
 
 
+def restore_command_overrides():
+    """Nodes whose restore_command comes from postgresql.auto.conf (a switchover's leftover)."""
+    import subprocess
+    found = []
+    for host in ("pg1", "pg2", "pg3"):
+        out = subprocess.run(["podman", "exec", host, "runuser", "-u", "postgres", "--", "psql", "-XAtc",
+                              "SELECT sourcefile FROM pg_settings WHERE name = 'restore_command'"],
+                             check=True, stdout=subprocess.PIPE, universal_newlines=True).stdout
+        if out.strip().endswith("postgresql.auto.conf"):
+            found.append(host)
+    return found
+
+
 def test_switchover_under_writes_and_back(app):
     w1 = switchover(app, "pg2")
     w2 = switchover(app, "pg1")
     assert len(w1.acked) > 100 and len(w2.acked) > 100
+    # Archive fetching, off on the re-pointed standbys during each switch, is back
+    # on every node (restore_command as configured, not an ALTER SYSTEM leftover).
+    assert restore_command_overrides() == []
 
 
 def test_site_rerun_after_switchovers_changes_nothing():
