@@ -69,7 +69,7 @@ def build_status(nodes, addresses, bouncers, archives=None, expect=None):
     the backup repositories (archive_status) and what the cluster is expected
     to have (``expect``: see EXPECT_DEFAULTS). Its ``verdict`` is healthy,
     degraded or down, with the ``reasons``."""
-    expect = dict(EXPECT_DEFAULTS, **(expect or {}))
+    expect = dict(EXPECT_DEFAULTS, **dict((k, v) for k, v in (expect or {}).items() if v is not None))
     primaries = running_primaries(nodes)
     primary = nodes[primaries[0]] if len(primaries) == 1 else None
     replicas = dict((r.get("application_name"), r) for r in (primary or {}).get("replicas") or [])
@@ -132,17 +132,12 @@ def verdict(status):
     reasons = list(status["problems"])
     down = len(status["primaries"]) != 1
     poolers = status["poolers"]
-    if status["primary"] and poolers and not [p for p in poolers if _pooler_routes(p, status["primary"])]:
+    if status["primary"] and poolers and all(pooler_problem(p, status["primary"]) for p in poolers):
         down = True
         reasons.insert(0, "no PgBouncer routes writes to the primary %s: clients cannot write" % status["primary"])
     if down:
         return "down", reasons
     return ("degraded" if reasons else "healthy"), reasons
-
-
-def _pooler_routes(pooler, primary):
-    return (pooler.get("active") and not pooler.get("unreachable") and pooler.get("target") == primary
-            and pooler.get("serving") not in ("stalled", "read-only", "error"))
 
 
 def report_epoch(report):
@@ -226,25 +221,32 @@ def expectation_problems(status, now):
     return found
 
 
+def pooler_problem(pooler, primary):
+    """Why a PgBouncer does not send clients' writes to the primary (None when it does)."""
+    if pooler.get("unreachable"):
+        return "PgBouncer %s cannot be reached" % pooler["host"]
+    if not pooler.get("active"):
+        return "PgBouncer %s is not running" % pooler["host"]
+    if primary and pooler.get("target") != primary:
+        return "PgBouncer %s sends clients to %s, not to the primary %s" % (pooler["host"], pooler.get("target"), primary)
+    if pooler.get("serving") == "stalled":
+        return ("PgBouncer %s does not answer clients (paused, or its server hangs): resume it with "
+                "psql -h %s -p %s -U ADMIN_USER pgbouncer -c RESUME"
+                % (pooler["host"], pooler["host"], pooler.get("port") or 6432))
+    if pooler.get("serving") in ("read-only", "error"):
+        return "PgBouncer %s does not route writes (a client sees: %s)" % (pooler["host"], pooler["serving"])
+    return None
+
+
 def problems(status):
     """What makes the cluster unhealthy, one line each (empty when healthy)."""
     found = []
     if len(status["primaries"]) != 1:
         found.append("%d writable primaries (%s)" % (len(status["primaries"]), ", ".join(status["primaries"]) or "none"))
     for pooler in status["poolers"]:
-        if pooler.get("unreachable"):
-            found.append("PgBouncer %s cannot be reached" % pooler["host"])
-        elif not pooler.get("active"):
-            found.append("PgBouncer %s is not running" % pooler["host"])
-        elif status["primary"] and pooler.get("target") != status["primary"]:
-            found.append("PgBouncer %s sends clients to %s, not to the primary %s"
-                         % (pooler["host"], pooler.get("target"), status["primary"]))
-        elif pooler.get("serving") == "stalled":
-            found.append("PgBouncer %s does not answer clients (paused, or its server hangs): resume it with "
-                         "psql -h %s -p %s -U ADMIN_USER pgbouncer -c RESUME"
-                         % (pooler["host"], pooler["host"], pooler.get("port") or 6432))
-        elif pooler.get("serving") in ("read-only", "error"):
-            found.append("PgBouncer %s does not route writes (a client sees: %s)" % (pooler["host"], pooler["serving"]))
+        problem = pooler_problem(pooler, status["primary"])
+        if problem:
+            found.append(problem)
     for archive in status.get("archives") or []:
         name = "repo%s" % archive["repo"]
         if archive.get("error"):

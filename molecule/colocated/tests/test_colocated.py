@@ -11,7 +11,7 @@ import uuid
 
 import yaml
 
-from conftest import INVENTORY, NODES, ROOT, playbook, run, status
+from conftest import INVENTORY, NODES, ROOT, labtools, playbook, run, status
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from writer import Writer  # noqa: E402
@@ -65,14 +65,7 @@ def test_failover_with_the_primary_host_and_its_pgbouncer_gone(app):
     multi-host client writes again through another node, nothing acknowledged
     is lost; the host comes back read-only and rejoins."""
     old = status()["primary"]
-    writer = Writer(app, "colocated-kill-%s" % uuid.uuid4().hex[:6])
-    writer.start()
-    time.sleep(1)
-    subprocess.run(["podman", "kill", "-s", "KILL", old], check=True, stdout=subprocess.PIPE)
-    started = time.time()
-    rc, out, dummy = run("playbooks/failover.yml")
-    time.sleep(2)
-    writer.stop()
+    writer, started, rc, out = labtools.kill_primary_and_fail_over(app, old, run, "colocated-kill", settle=2)
     assert rc == 0, out[-4000:]
     back = [at for seq, at in writer.acked if at > started]
     assert back, "no write through the other nodes' PgBouncers after the failover"

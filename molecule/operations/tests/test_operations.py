@@ -6,7 +6,7 @@ import sys
 import time
 import uuid
 
-from conftest import ROOT, lab, playbook, status
+from conftest import ROOT, kill_primary_and_fail_over, lab, playbook, status
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from writer import Writer  # noqa: E402
@@ -124,15 +124,7 @@ def test_a_synchronous_standby_dies_and_writes_continue(app):
 
 def test_failover_after_kill_loses_no_acknowledged_write_then_rejoin(app):
     old = status()["primary"]
-    writer = Writer(app, "failover-kill-%s" % uuid.uuid4().hex[:6])
-    writer.start()
-    time.sleep(1)
-    import subprocess
-    subprocess.run(["podman", "kill", "-s", "KILL", old], check=True, stdout=subprocess.PIPE)
-    started = time.time()
-    rc, out, recap = playbook("playbooks/failover.yml")
-    time.sleep(1)
-    writer.stop()
+    writer, started, rc, out = kill_primary_and_fail_over(app, old, playbook, "failover-kill")
     assert rc == 0, out[-4000:]
     back = [at for seq, at in writer.acked if at > started]
     assert back and back[0] - started < 15, "writes through PgBouncer not back within 15 s"

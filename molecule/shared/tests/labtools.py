@@ -99,3 +99,23 @@ def app_role(primary, name="pgha_app"):
                     "CREATE ROLE %s LOGIN PASSWORD '%s'; GRANT CREATE ON SCHEMA public TO %s" % (name, password, name)],
                    check=True)
     return password
+
+
+def kill_primary_and_fail_over(dsn, primary, run_failover, tag, settle=1):
+    """A client writes through PgBouncer (bench/writer.py), the primary is killed
+    (podman kill -s KILL) and failover.yml runs at once through run_failover.
+    Returns (writer, kill time, rc, playbook output); the writer is stopped."""
+    import sys
+    import time
+    import uuid
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    from writer import Writer
+    writer = Writer(dsn, "%s-%s" % (tag, uuid.uuid4().hex[:6]))
+    writer.start()
+    time.sleep(1)
+    subprocess.run(["podman", "kill", "-s", "KILL", primary], check=True, stdout=subprocess.PIPE)
+    started = time.time()
+    rc, out, dummy = run_failover("playbooks/failover.yml")
+    time.sleep(settle)
+    writer.stop()
+    return writer, started, rc, out

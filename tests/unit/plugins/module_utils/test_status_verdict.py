@@ -119,3 +119,7 @@ def test_one_pooler_of_three_misrouted_is_degraded_not_down():
 def test_report_epoch():
     assert report_epoch({"started": "1970-01-02 00:00:00.500000+00"}) == 86400.5
     assert report_epoch({}) is None
+
+
+def test_unset_expectations_take_their_defaults():
+    assert status(archives=[repo(NOW - 40 * 3600)], backup_max_age_hours=None)["verdict"] == "degraded"
