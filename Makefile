@@ -3,7 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 LAB_OS ?= bookworm
 LAB_BAKED ?= 1
-export LAB_OS LAB_BAKED
+# make demo PGHA_FAILOVER_MODE=automatic: Patroni + etcd fail over by themselves.
+PGHA_FAILOVER_MODE ?=
+export LAB_OS LAB_BAKED PGHA_FAILOVER_MODE
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 # Python 3.11+ for the controller (ansible-core 2.19).
@@ -13,12 +15,12 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SYSTEM_PACKAGES := podman runc fuse-overlayfs slirp4netns uidmap iptables nftables mmdebstrap openssh-client git shellcheck python3-venv curl openssl nginx-light
 
 .PHONY: help deps system-deps venv collection-link collections lab-image lab-up lab-down lab-logs demo site status \
-        test unit lint sanity molecule molecule-default molecule-trixie molecule-operations molecule-backup molecule-colocated build \
+        test unit lint sanity molecule molecule-default molecule-trixie molecule-operations molecule-backup molecule-colocated molecule-automatic build \
         bench-deploy bench-switchover bench-failover bench-restore switchover failover rejoin clean
 
 help:
-	@echo "make demo        install what is missing, start the lab, deploy, print status"
-	@echo "make test        every test layer: unit, lint, sanity, molecule (bookworm + trixie, operations, backup, colocated)"
+	@echo "make demo        install what is missing, start the lab, deploy, print status (PGHA_FAILOVER_MODE=automatic: Patroni + etcd)"
+	@echo "make test        every test layer: unit, lint, sanity, molecule (bookworm + trixie, operations, backup, colocated, automatic)"
 	@echo "make lab-up / lab-down / lab-logs    the local lab (LAB_OS=bookworm|trixie)"
 	@echo "make site / status                   run playbooks/site.yml / status.yml on the lab"
 	@echo "make switchover / failover / rejoin  day-2 operations on the lab (-e via ANSIBLE args: see README)"
@@ -89,7 +91,7 @@ lint: deps
 sanity: deps
 	PY=$(PY) tests/sanity/run.sh
 
-molecule: molecule-default molecule-trixie molecule-operations molecule-backup molecule-colocated
+molecule: molecule-default molecule-trixie molecule-operations molecule-backup molecule-colocated molecule-automatic
 
 molecule-default: deps
 	LAB_OS=bookworm tests/molecule.sh default
@@ -105,6 +107,10 @@ molecule-backup: deps
 
 molecule-colocated: deps
 	LAB_OS=bookworm tests/molecule.sh colocated
+
+# Deployed in manual mode, converted to automatic by its verifier.
+molecule-automatic: deps
+	LAB_OS=bookworm tests/molecule.sh automatic
 
 build: collection-link
 	ansible-galaxy collection build --force --output-path .cache/

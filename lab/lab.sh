@@ -21,6 +21,8 @@
 #   LAB_BAKED  1 (default): image with PostgreSQL/PgBouncer/pgBackRest packages
 #              already installed; 0: bare image, the roles install everything
 #   LAB_HOSTS  containers to start (default "pg1 pg2 pg3 pooler1 backup1 drill1")
+#   PGHA_FAILOVER_MODE  manual or automatic (Patroni + etcd): written into the
+#              lab's generated group_vars (unset: the collection's default, manual)
 #
 # Quirks of these machines handled here (see shared lab notes): no registry,
 # so images are built with mmdebstrap + podman import; the hard open-files limit
@@ -48,10 +50,14 @@ case "$LAB_OS" in
   trixie) pg_version=17 ;;
   *) echo "lab: LAB_OS must be bookworm or trixie, not '$LAB_OS'" >&2; exit 2 ;;
 esac
+case "${PGHA_FAILOVER_MODE:-}" in
+  ''|manual|automatic) ;;
+  *) echo "lab: PGHA_FAILOVER_MODE must be manual or automatic, not '$PGHA_FAILOVER_MODE'" >&2; exit 2 ;;
+esac
 
 # Bump image_rev when what goes into the images changes: cached images of an
 # older revision are then rebuilt instead of reused.
-image_rev=2
+image_rev=3
 base_image="localhost/pgha-lab:$LAB_OS-r$image_rev"
 baked_image="localhost/pgha-lab-pg$pg_version:$LAB_OS-r$image_rev"
 
@@ -105,8 +111,9 @@ RUN mkdir -p /etc/postgresql-common/createcluster.d \\
       >/etc/postgresql-common/createcluster.d/00-pgha.conf \\
  && apt-get update -qq \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \\
-      postgresql-$pg_version postgresql-client-$pg_version pgbouncer pgbackrest python3-psycopg2 ssl-cert >/dev/null \\
- && systemctl disable pgbouncer.service >/dev/null 2>&1 || true
+      postgresql-$pg_version postgresql-client-$pg_version pgbouncer pgbackrest python3-psycopg2 ssl-cert \\
+      patroni etcd-server etcd-client >/dev/null \\
+ && systemctl disable pgbouncer.service etcd.service >/dev/null 2>&1 || true
 EOF
   podman build --quiet -t "$baked_image" -f "$state/build/Containerfile.baked" "$state/build" >/dev/null
 }
@@ -276,6 +283,10 @@ up() {
   printf '%s\n' "$LAB_OS" >"$state/os"
   printf -- '---\n# Written by lab/lab.sh up (LAB_OS=%s); git-ignored.\npgha_postgresql_version: %s\nansible_ssh_private_key_file: %s\npgha_lab_s3_ca_file: %s\n# Host keys read through podman when the containers started (not over the network).\nansible_ssh_common_args: -o StrictHostKeyChecking=yes -o UserKnownHostsFile=%s -o LogLevel=ERROR\n' \
     "$LAB_OS" "$pg_version" "$state/id_ed25519" "$state/s3/ca.pem" "$state/known_hosts" >"$top/inventories/lab/group_vars/all/lab.yml"
+  case "${PGHA_FAILOVER_MODE:-}" in
+    '') ;;
+    manual|automatic) printf 'pgha_failover_mode: %s\n' "$PGHA_FAILOVER_MODE" >>"$top/inventories/lab/group_vars/all/lab.yml" ;;
+  esac
   log "up: $LAB_HOSTS on $network ($subnet), image $image; S3 at https://$s3_name:$s3_port/$s3_bucket"
 }
 

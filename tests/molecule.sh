@@ -6,6 +6,8 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 scenario=${1:?usage: tests/molecule.sh SCENARIO}
 cd "$top" || exit 1
+# Each scenario chooses its failover mode itself (make demo's setting stays out).
+unset PGHA_FAILOVER_MODE
 lab/lab.sh up || { lab/lab.sh logs; lab/lab.sh down; exit 1; }
 start=$SECONDS
 molecule test -s "$scenario"

@@ -19,6 +19,22 @@ class OperationError(TopologyError):
     """An operation that must not go ahead, with the figures that say why."""
 
 
+def patroni_nodes(nodes):
+    """The database nodes where Patroni is running (pg_node_info's ``supervisor``)."""
+    return sorted(h for h, n in (nodes or {}).items() if (n or {}).get("supervisor") == "patroni")
+
+
+def engine_check(nodes, operation):
+    """Refuse pgha's own promote/demote/rewind where Patroni runs: two engines
+    deciding who is primary could leave two primaries."""
+    managed = patroni_nodes(nodes)
+    if managed:
+        raise OperationError(
+            "Patroni manages this cluster (running on %s): pgha's own %s would act behind its back and could "
+            "leave two primaries. Patroni fails over by itself; for a planned switch run "
+            "`patronictl -c /etc/patroni/config.yml switchover` on a database node" % (", ".join(managed), operation))
+
+
 def wal_position(node):
     """The furthest WAL position a node holds (int), or None."""
     positions = [parse_lsn(node.get(k)) for k in ("current_lsn", "receive_lsn", "replay_lsn")
@@ -260,6 +276,7 @@ def synchronous_set_after_failover(nodes, failed, candidate, sync_mode, sync_cou
 def failover_plan(nodes, failed, sync_mode, sync_count, fence_command=False, accept_unfenced=False,
                   accept_data_loss=False):
     """The failover decision: fencing method, candidate, and refusals with figures."""
+    engine_check(nodes, "failover")
     others = [h for h in running_primaries(nodes) if h != failed]
     if others:
         # No flag ever gets past this: the invariant is one writable primary.
@@ -317,6 +334,7 @@ def fence_confirmed(plan, fence_result, command_rc):
 
 def rejoin_plan(nodes, addresses, pooler_targets, target=None):
     """Which node(s) to bring back as standbys of the single running primary."""
+    engine_check(nodes, "rejoin")
     running = running_primaries(nodes)
     by_address = dict((a, h) for h, a in addresses.items())
     pointed, own = {}, []

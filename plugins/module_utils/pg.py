@@ -171,6 +171,9 @@ def signal_postmaster(data_dir, signum):
             pass
 
 
+PATRONI_UNIT = "patroni.service"
+
+
 def unit_state(module, service):
     return module.run_command(["systemctl", "is-active", service])[1].strip()
 
@@ -274,6 +277,8 @@ def inspect_node(module, version, cluster, port, data_dir=None, bin_dir=None):
         "error": None,
         "fenced": os.path.exists(os.path.join(data_dir, FENCED_MARKER)),
         "drill_marker": os.path.exists(os.path.join(data_dir, DRILL_MARKER)),
+        # Who starts and stops the server: Patroni (pgha_failover_mode: automatic) or systemd.
+        "supervisor": "patroni" if unit_state(module, PATRONI_UNIT) == "active" else "systemd",
     }
     rc, out, err = run_psql(module, paths["bin_dir"], port, NODE_QUERY) \
         if os.path.isfile(os.path.join(paths["bin_dir"], "psql")) else (1, "", "PostgreSQL is not installed")

@@ -14,6 +14,10 @@ SUPPORTED_VERSIONS = (14, 15, 16, 17, 18)
 SYNC_MODES = ("off", "quorum", "priority")
 DB_GROUP = "pgha_postgresql"
 POOLER_GROUP = "pgha_pgbouncer"
+# Automatic failover: Patroni on the database nodes, its consensus store (etcd)
+# on the hosts of this group, or on the database nodes when it is absent.
+DCS_GROUP = "pgha_dcs"
+FAILOVER_MODES = ("manual", "automatic")
 
 # What must be chosen: the rest of the cluster-wide settings have defaults.
 REQUIRED_SETTINGS = (
@@ -29,6 +33,7 @@ SETTING_DEFAULTS = {
     "pgha_sync_count": 1,
     "pgha_pgbouncer_auth_user": "pgbouncer_auth",
     "pgha_admin_user": "pgha_admin",
+    "pgha_failover_mode": "manual",
 }
 # Secrets by the component that uses them: only deployed components need theirs.
 DATABASE_SECRETS = ("pgha_replication_password",)
@@ -39,6 +44,41 @@ REQUIRED_SECRETS = DATABASE_SECRETS + POOLER_SECRETS
 PURPOSES = ("change", "read")
 # Groups a host may share: PgBouncer on a database node (the three-node layout).
 SHARED_GROUPS = frozenset((DB_GROUP, POOLER_GROUP))
+# Groups whose hosts keep their other role: etcd runs next to anything.
+ADDON_GROUPS = frozenset((DCS_GROUP,))
+
+
+def dcs_members(groups):
+    """The hosts that run etcd: the pgha_dcs group, or the database nodes."""
+    return list(groups.get(DCS_GROUP) or groups.get(DB_GROUP) or [])
+
+
+def failover_mode_problems(groups, settings):
+    """Errors in the automatic-failover inputs (pgha_failover_mode, pgha_dcs)."""
+    errors = []
+    mode = settings.get("pgha_failover_mode")
+    if mode not in FAILOVER_MODES:
+        return ["pgha_failover_mode must be one of %s, not %r" % (", ".join(FAILOVER_MODES), mode)]
+    dcs = list(groups.get(DCS_GROUP) or [])
+    if mode == "manual":
+        if dcs:
+            errors.append("%s has hosts (%s) but pgha_failover_mode is manual: etcd is only deployed for "
+                          "pgha_failover_mode: automatic; set it or empty the group" % (DCS_GROUP, ", ".join(dcs)))
+        return errors
+    db_hosts = list(groups.get(DB_GROUP) or [])
+    if len(db_hosts) < 2:
+        errors.append("pgha_failover_mode is automatic but the cluster has %d database node(s): automatic "
+                      "failover needs a standby to promote; add one or keep pgha_failover_mode: manual"
+                      % len(db_hosts))
+    members = dcs_members(groups)
+    if members and len(members) % 2 == 0:
+        errors.append("etcd would run on %d hosts (%s): an even number tolerates no more failures than one fewer "
+                      "and can split its votes; use an odd number (list them in %s)"
+                      % (len(members), ", ".join(members), DCS_GROUP))
+    elif len(members) == 1:
+        errors.append("etcd would run on one host (%s): losing it stops every failover and demotes the primary; "
+                      "use three (list them in %s)" % (members[0], DCS_GROUP))
+    return errors
 
 
 def effective_settings(settings, db_count):
@@ -99,10 +139,11 @@ def validate_inputs(groups, initial_primaries, settings, secrets, purpose="chang
         for host in groups.get(group) or []:
             owners.setdefault(host, []).append(group)
     for host in sorted(owners):
-        if len(owners[host]) > 1 and not set(owners[host]) <= SHARED_GROUPS:
+        roles = set(owners[host]) - ADDON_GROUPS
+        if len(roles) > 1 and not roles <= SHARED_GROUPS:
             errors.append("%s is in two roles (%s): a host is a database node (which may also run "
                           "PgBouncer), a pooler, a backup host or a drill host; remove it from all "
-                          "but one group" % (host, " and ".join(owners[host])))
+                          "but one group" % (host, " and ".join(sorted(roles))))
 
     if not initial_primaries:
         if db_hosts:
@@ -148,6 +189,8 @@ def validate_inputs(groups, initial_primaries, settings, secrets, purpose="chang
             errors.append("pgha_sync_count is %d but the cluster has %d standby(s) (%d database "
                           "nodes minus the primary): set pgha_sync_count to at most %d, add "
                           "standbys, or set pgha_sync_mode: off" % (k, standbys, len(db_hosts), standbys))
+
+    errors += failover_mode_problems(groups, settings)
 
     if purpose not in PURPOSES:
         errors.append("unknown validation purpose %r (one of %s)" % (purpose, ", ".join(PURPOSES)))
@@ -207,7 +250,8 @@ def validate_backup(groups, s3_repos, cipher, cipher_pass_set):
 
 # Settings every host of the cluster must see with the same value.
 CLUSTER_WIDE = ("pgha_cluster_name", "pgha_postgresql_version", "pgha_postgresql_port", "pgha_replication_user",
-                "pgha_sync_mode", "pgha_sync_count", "pgha_pgbouncer_auth_user", "pgha_admin_user")
+                "pgha_sync_mode", "pgha_sync_count", "pgha_pgbouncer_auth_user", "pgha_admin_user",
+                "pgha_failover_mode")
 ROLE_SETTINGS = ("pgha_replication_user", "pgha_pgbouncer_auth_user", "pgha_admin_user")
 HBA_KEYWORDS = ("all", "sameuser", "samerole", "samegroup", "replication", "samehost", "samenet")
 NAME_BYTES = 63

@@ -94,7 +94,7 @@ plan:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.operations import (
-    OperationError, failed_primary, failover_plan)
+    OperationError, engine_check, failed_primary, failover_plan)
 
 
 def main():
@@ -115,6 +115,7 @@ def main():
     )
     p = module.params
     try:
+        engine_check(p['nodes'], "failover")
         failed = failed_primary(p['nodes'], p['addresses'], p['pooler_targets'], p['force'], named=p['failed'])
         plan = failover_plan(p['nodes'], failed, p['sync_mode'], p['sync_count'], p['fence_command'],
                              p['accept_unfenced'], p['accept_data_loss'])

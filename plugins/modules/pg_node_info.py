@@ -83,6 +83,10 @@ node:
     primary_conninfo:
       description: The configured upstream connection, parsed (never contains a password).
       type: dict
+    supervisor:
+      description: What starts and stops the server - C(patroni) when the Patroni service is running
+        (C(pgha_failover_mode=automatic)), else C(systemd).
+      type: str
 '''
 
 import time

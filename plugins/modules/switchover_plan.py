@@ -69,7 +69,7 @@ plan:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.operations import (
-    OperationError, choose_switchover_target, switchover_check)
+    OperationError, choose_switchover_target, engine_check, switchover_check)
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import synchronous_standby_names
 
 
@@ -87,6 +87,7 @@ def main():
     )
     p = module.params
     try:
+        engine_check(p['nodes'], "switchover")
         if p['target']:
             plan = switchover_check(p['nodes'], p['primary'], p['target'], p['max_lag_bytes'])
         else:

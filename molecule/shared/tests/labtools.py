@@ -101,6 +101,18 @@ def app_role(primary, name="pgha_app"):
     return password
 
 
+@pytest.fixture(scope="session")
+def pooler_app():
+    """A role created after deploy, writing through the lab's dedicated PgBouncer: returns its DSN."""
+    import sys
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    from writer import setup
+    password = app_role(status()["primary"])
+    dsn = "host=10.213.77.21 port=6432 dbname=postgres user=pgha_app password=%s" % password
+    setup(dsn, "init")
+    return dsn
+
+
 def kill_primary_and_fail_over(dsn, primary, run_failover, tag, settle=1):
     """A client writes through PgBouncer (bench/writer.py), the primary is killed
     (podman kill -s KILL) and failover.yml runs at once through run_failover.

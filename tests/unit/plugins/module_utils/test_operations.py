@@ -316,3 +316,17 @@ def test_rejoin_plan_three_node_layout_repoints_the_returning_nodes_own_pgbounce
         ops.rejoin_plan(cluster(pg2=primary(replicas=[])), ADDR, dict(targets, pg3="10.0.0.11"))
     # Unreachable PgBouncers report no target.
     assert ops.rejoin_plan(nodes, ADDR, dict(targets, pg1=""))["repoint_poolers"] == []
+
+
+def test_pgha_never_promotes_or_demotes_behind_patroni():
+    # One node run by Patroni is enough: two engines deciding who is primary could leave two.
+    nodes = cluster(pg2=standby(supervisor="patroni"), pg1={"unreachable": True})
+    with pytest.raises(ops.OperationError, match="Patroni manages this cluster \\(running on pg2\\)"):
+        ops.failover_plan(nodes, "pg1", "quorum", 1, fence_command=True)
+    with pytest.raises(ops.OperationError, match="pgha's own rejoin"):
+        ops.rejoin_plan(cluster(pg3=standby(supervisor="patroni")), ADDR, {})
+    with pytest.raises(ops.OperationError, match="switchover"):
+        ops.engine_check(cluster(pg1=primary(supervisor="patroni")), "switchover")
+    # Without Patroni nothing changes.
+    ops.engine_check(cluster(pg1=primary(supervisor="systemd")), "switchover")
+    assert ops.patroni_nodes(cluster()) == []

@@ -7,6 +7,7 @@ GOOD_SETTINGS = {
     "pgha_cluster_name": "main", "pgha_postgresql_version": 15, "pgha_postgresql_port": 5432,
     "pgha_replication_user": "replicator", "pgha_sync_mode": "quorum", "pgha_sync_count": 1,
     "pgha_pgbouncer_auth_user": "pgbouncer_auth", "pgha_admin_user": "pgha_admin",
+    "pgha_failover_mode": "manual",
 }
 GOOD_SECRETS = {"pgha_replication_password": "a", "pgha_pgbouncer_auth_password": "b",
                 "pgha_admin_password": "c"}
@@ -237,3 +238,45 @@ def test_safe_values_and_unset_ones_pass():
         roles={"pgha_rewind_user": "pgha_rewind", "pgha_dump_user": None},
         pgbouncer_parameters={"query_wait_timeout": 60},
         secrets={"pgha_admin_password": "s3cr3t:with\\odd'\"chars"}) == []
+
+
+def test_automatic_failover_on_the_database_nodes():
+    assert run(settings={"pgha_failover_mode": "automatic"}) == []
+
+
+def test_failover_mode_is_manual_or_automatic():
+    errors = run(settings={"pgha_failover_mode": "auto"})
+    assert any("pgha_failover_mode must be one of manual, automatic, not 'auto'" in e for e in errors), errors
+
+
+def test_automatic_failover_needs_a_standby():
+    groups = {"pgha_postgresql": ["pg1"]}
+    errors = run(groups=groups, settings={"pgha_failover_mode": "automatic", "pgha_sync_mode": "off"})
+    assert any("needs a standby to promote" in e for e in errors), errors
+
+
+def test_etcd_needs_an_odd_number_of_members():
+    groups = {"pgha_postgresql": ["pg1", "pg2"], "pgha_pgbouncer": ["pooler1"]}
+    errors = run(groups=groups, settings={"pgha_failover_mode": "automatic"})
+    assert any("etcd would run on 2 hosts (pg1, pg2)" in e and "pgha_dcs" in e for e in errors), errors
+    # A third etcd member elsewhere (here on the pooler) makes it odd.
+    groups["pgha_dcs"] = ["pg1", "pg2", "pooler1"]
+    assert run(groups=groups, settings={"pgha_failover_mode": "automatic"}) == []
+
+
+def test_a_single_etcd_member_is_refused():
+    groups = dict(GROUPS, pgha_dcs=["pooler1"])
+    errors = run(groups=groups, settings={"pgha_failover_mode": "automatic"})
+    assert any("etcd would run on one host (pooler1)" in e for e in errors), errors
+
+
+def test_etcd_hosts_without_automatic_mode_are_refused():
+    groups = dict(GROUPS, pgha_dcs=["pg1", "pg2", "pg3"])
+    errors = run(groups=groups)
+    assert any("pgha_failover_mode is manual" in e for e in errors), errors
+
+
+def test_an_etcd_member_keeps_its_other_role():
+    # etcd next to a database node or a pooler is not a second role.
+    groups = dict(GROUPS, pgha_dcs=["pg1", "pg2", "pooler1"])
+    assert run(groups=groups, settings={"pgha_failover_mode": "automatic"}) == []

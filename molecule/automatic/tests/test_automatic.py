@@ -1,0 +1,190 @@
+"""Automatic failover (pgha_failover_mode: automatic). The cluster was deployed
+in manual mode (converge); site.yml converts it under writes, then faults are
+injected for real (podman kill) with no playbook run. Tests run in order."""
+import json
+import os
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+from conftest import ROOT, playbook, status
+
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from writer import TABLE, Writer  # noqa: E402
+
+AUTOMATIC = ("-e", "pgha_failover_mode=automatic")
+NODES = {"pg1": "10.213.77.11", "pg2": "10.213.77.12", "pg3": "10.213.77.13"}
+CA = os.path.join(os.path.expanduser("~"), ".pgha", "ca", "main", "ca.crt")
+
+
+def patroni(name, path, timeout=1.0):
+    """(HTTP status, JSON) of a Patroni REST endpoint, (None, None) when it does not answer."""
+    context = ssl.create_default_context(cafile=CA)
+    try:
+        with urllib.request.urlopen("https://%s:8008/%s" % (NODES[name], path), timeout=timeout,
+                                    context=context) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+    except (OSError, ValueError):
+        return None, None
+
+
+def leader():
+    """The member Patroni's REST API calls the primary (None when none does)."""
+    found = [name for name in NODES if patroni(name, "primary")[0] == 200]
+    assert len(found) <= 1, "two primaries according to Patroni: %s" % found
+    return found[0] if found else None
+
+
+def psql(host, query):
+    out = subprocess.run(["podman", "exec", host, "runuser", "-u", "postgres", "--", "psql", "-XAtq", "-c", query],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
+    assert out.returncode == 0, "%s on %s: %s" % (query, host, out.stdout)
+    return out.stdout.strip()
+
+
+class Sampler(threading.Thread):
+    """Asks every node, every 0.2 s, whether it accepts writes (a server that
+    answers and is not in recovery), for the at-most-one-primary check."""
+
+    def __init__(self):
+        super(Sampler, self).__init__(daemon=True)
+        self.samples, self._halt = [], threading.Event()
+
+    def _writable(self, host):
+        out = subprocess.run(["podman", "exec", host, "runuser", "-u", "postgres", "--", "psql", "-XAtq",
+                              "-c", "SELECT pg_catalog.pg_is_in_recovery()"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True,
+                             check=False, timeout=5)
+        return out.returncode == 0 and out.stdout.strip() == "f"
+
+    def run(self):
+        while not self._halt.is_set():
+            started = time.time()
+            writable = [h for h in NODES if self._safe(h)]
+            self.samples.append((started, time.time(), writable))
+            time.sleep(0.2)
+
+    def _safe(self, host):
+        try:
+            return self._writable(host)
+        except subprocess.TimeoutExpired:
+            return False
+
+    def stop(self):
+        self._halt.set()
+        self.join(30)
+        return [s for s in self.samples if len(s[2]) > 1]
+
+
+def test_converting_a_running_cluster_keeps_writes_going(app):
+    primary = status()["primary"]
+    writer = Writer(app, "convert-%s" % uuid.uuid4().hex[:6])
+    writer.start()
+    time.sleep(1)
+    started = time.time()
+    rc, out, dummy = playbook("playbooks/site.yml", *AUTOMATIC)
+    took = time.time() - started
+    time.sleep(1)
+    writer.stop()
+    assert rc == 0, out[-5000:]
+    print("conversion under writes: %.1f s, %d writes, longest gap %.3f s"
+          % (took, len(writer.acked), writer.longest_gap()))
+    assert writer.errors == [], writer.errors[:5]
+    assert writer.lost(app) == []
+    assert writer.longest_gap() < 2.0
+    # Patroni adopted the primary it found and runs every node.
+    assert leader() == primary
+    members = patroni(primary, "cluster")[1]["members"]
+    assert sorted(m["name"] for m in members) == sorted(NODES)
+    assert all(m["state"] in ("running", "streaming") for m in members), members
+    # Patroni's synchronous_standby_names is in force, pgha's ALTER SYSTEM value gone.
+    assert psql(primary, "SELECT count(*) FROM pg_catalog.pg_file_settings WHERE name = "
+                         "'synchronous_standby_names' AND sourcefile LIKE '%postgresql.auto.conf'") == "0"
+    assert int(psql(primary, "SELECT count(*) FROM pg_catalog.pg_stat_replication "
+                             "WHERE sync_state IN ('sync', 'quorum')")) >= 1
+    # Only Patroni starts the server at boot.
+    for host in NODES:
+        unit = subprocess.run(["podman", "exec", host, "systemctl", "is-enabled", "postgresql@15-main", "patroni"],
+                              stdout=subprocess.PIPE, universal_newlines=True, check=False).stdout.split()
+        assert unit == ["disabled", "enabled"], (host, unit)
+
+
+def test_automatic_mode_rerun_changes_nothing():
+    rc, out, recap = playbook("playbooks/site.yml", *AUTOMATIC)
+    assert rc == 0, out[-4000:]
+    changed = dict((h, r["changed"]) for h, r in recap.items() if r["changed"])
+    assert changed == {}, changed
+
+
+def test_pgha_does_not_switch_behind_patroni():
+    before = leader()
+    rc, out, dummy = playbook("playbooks/switchover.yml", *AUTOMATIC)
+    assert rc != 0
+    assert "Patroni manages this cluster" in out, out[-3000:]
+    rc, out, dummy = playbook("playbooks/failover.yml", *AUTOMATIC)
+    assert rc != 0 and "Patroni manages this cluster" in out, out[-3000:]
+    assert leader() == before
+
+
+def test_a_killed_primary_is_replaced_without_a_playbook(app):
+    old = leader()
+    writer = Writer(app, "kill-%s" % uuid.uuid4().hex[:6])
+    writer.start()
+    sampler = Sampler()
+    sampler.start()
+    time.sleep(2)
+    subprocess.run(["podman", "kill", "-s", "KILL", old], check=True, stdout=subprocess.PIPE)
+    killed = time.time()
+    new = None
+    while time.time() - killed < 40 and not new:
+        new = leader()
+        time.sleep(0.2)
+    elected = time.time() - killed
+    writer.stop()
+    time.sleep(1)
+    doubles = sampler.stop()
+    assert new and new != old, "no new primary %.1f s after the kill" % elected
+    print("%s killed: %s is the primary %.1f s later" % (old, new, elected))
+    assert doubles == [], doubles[:3]
+    # Every write the old primary acknowledged (synchronously replicated) is on the new one.
+    acked = set(seq for seq, at in writer.acked)
+    present = set(int(x) for x in psql(new, "SELECT seq FROM public.%s WHERE run = '%s'"
+                                       % (TABLE, writer.run_id)).split())
+    assert len(acked) > 50
+    assert sorted(acked - present) == []
+
+
+def test_the_old_primary_comes_back_as_a_standby_by_itself():
+    new = leader()
+    old = [h for h in NODES if h != new and patroni(h, "patroni")[0] is None]
+    assert len(old) == 1, old
+    subprocess.run([os.path.join(ROOT, "lab", "lab.sh"), "start", old[0]], check=True, stdout=subprocess.PIPE,
+                   stderr=subprocess.STDOUT)
+    started = time.time()
+    state = ""
+    while time.time() - started < 120 and state != "streaming":
+        state = psql(new, "SELECT state FROM pg_catalog.pg_stat_replication WHERE application_name = '%s'" % old[0])
+        time.sleep(1)
+    assert state == "streaming", "%s not streaming from %s after 120 s" % (old[0], new)
+    print("%s streams from %s %.1f s after it was started" % (old[0], new, time.time() - started))
+    assert leader() == new
+
+
+def test_site_points_pgbouncer_at_the_elected_primary(app):
+    rc, out, dummy = playbook("playbooks/site.yml", *AUTOMATIC)
+    assert rc == 0, out[-4000:]
+    st = status()
+    assert st["primary"] == leader()
+    assert st["verdict"] == "healthy", st["reasons"]
+    writer = Writer(app, "after-%s" % uuid.uuid4().hex[:6])
+    writer.start()
+    time.sleep(2)
+    writer.stop()
+    assert writer.errors == [] and len(writer.acked) > 10

@@ -1,0 +1,34 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pgha maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+# Each filter's documentation is in its own file next to this one (NAME.yml).
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.pgha.cluster.plugins.module_utils.patroni import (
+    etcd_environment, local_config, patroni_major, timing_problems)
+
+
+def patroni_config(node, settings, parameters, members, dcs_members, version_text, replication_password,
+                   rewind_user="pgha_rewind", timing=None, paths=None):
+    major = patroni_major(version_text)
+    if major is None:
+        raise AnsibleFilterError("patroni_config: cannot read a Patroni version from %r" % (version_text,))
+    problems = timing_problems(timing)
+    if problems:
+        raise AnsibleFilterError("; ".join(problems))
+    return local_config(node, settings, parameters, members, dcs_members, major, replication_password,
+                        rewind_user=rewind_user, timing=timing, paths=paths)
+
+
+def etcd_env(name, address, members, cluster_token, data_dir, key_file):
+    return etcd_environment(name, address, members, cluster_token, data_dir, key_file)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"patroni_config": patroni_config, "etcd_env": etcd_env}
