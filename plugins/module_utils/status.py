@@ -108,7 +108,10 @@ def build_status(nodes, addresses, bouncers, archives=None, expect=None):
         poolers.append({"host": host, "active": bool(info.get("active")),
                         "port": info.get("listen_port"), "target": by_address.get(target, target),
                         "serving": info.get("serving"), "unreachable": bool(info.get("unreachable"))})
+    # Who fails over: Patroni where it runs (pgha_failover_mode: automatic), else an operator.
+    patroni = sorted(h for h in nodes if (nodes[h] or {}).get("supervisor") == "patroni")
     status = {
+        "failover": {"mode": "automatic" if patroni else "manual", "patroni": patroni},
         "primary": primaries[0] if len(primaries) == 1 else None,
         "primaries": primaries,
         "synchronous_standby_names": (primary or {}).get("synchronous_standby_names"),
@@ -243,6 +246,13 @@ def problems(status):
     found = []
     if len(status["primaries"]) != 1:
         found.append("%d writable primaries (%s)" % (len(status["primaries"]), ", ".join(status["primaries"]) or "none"))
+    failover = status.get("failover") or {}
+    if failover.get("patroni"):
+        # A running server Patroni does not watch is never failed over to nor from.
+        unwatched = [r["host"] for r in status["nodes"] if r["up"] and r["host"] not in failover["patroni"]]
+        if unwatched:
+            found.append("Patroni does not run on %s (it runs on %s): those nodes are outside automatic failover; "
+                         "run site.yml" % (", ".join(unwatched), ", ".join(failover["patroni"])))
     for pooler in status["poolers"]:
         problem = pooler_problem(pooler, status["primary"])
         if problem:
@@ -290,6 +300,11 @@ def render_table(status):
     fmt = "  ".join("%%-%ds" % w for w in widths)
     lines = [(fmt % header).rstrip()] + [(fmt % r).rstrip() for r in rows]
     lines.append("synchronous_standby_names: %s" % (_cell(status.get("synchronous_standby_names"))))
+    failover = status.get("failover") or {}
+    if failover.get("patroni"):
+        lines.append("failover: automatic (Patroni runs on %s)" % ", ".join(failover["patroni"]))
+    else:
+        lines.append("failover: manual (playbooks/failover.yml)")
     for pooler in status["poolers"]:
         lines.append("pgbouncer %s:%s %s -> %s%s" % (pooler["host"], _cell(pooler["port"]),
                                                      "active" if pooler["active"] else "INACTIVE",

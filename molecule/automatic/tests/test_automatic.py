@@ -123,13 +123,14 @@ def test_automatic_mode_rerun_changes_nothing():
     assert changed == {}, changed
 
 
-def test_pgha_does_not_switch_behind_patroni():
+def test_pgha_does_not_act_behind_patroni():
     before = leader()
     rc, out, dummy = playbook("playbooks/switchover.yml", *AUTOMATIC)
     assert rc != 0
     assert "Patroni manages this cluster" in out, out[-3000:]
-    rc, out, dummy = playbook("playbooks/failover.yml", *AUTOMATIC)
-    assert rc != 0 and "Patroni manages this cluster" in out, out[-3000:]
+    # Nor configures the cluster as a manual one (systemd would start the servers next to Patroni).
+    rc, out, dummy = playbook("playbooks/site.yml")
+    assert rc != 0 and "but pgha_failover_mode is manual" in out, out[-3000:]
     assert leader() == before
 
 
@@ -178,7 +179,8 @@ def test_the_old_primary_comes_back_as_a_standby_by_itself():
 
 
 def test_site_points_pgbouncer_at_the_elected_primary(app):
-    rc, out, dummy = playbook("playbooks/site.yml", *AUTOMATIC)
+    # Until PgBouncer follows Patroni's leader by itself (issue 12), site.yml re-points it.
+    rc, out, dummy = playbook("playbooks/site.yml", "-t", "pgbouncer", *AUTOMATIC)
     assert rc == 0, out[-4000:]
     st = status()
     assert st["primary"] == leader()

@@ -1,7 +1,8 @@
 """status.yml's verdict: healthy, degraded or down, with the reasons."""
 import pytest
 
-from ansible_collections.pgha.cluster.plugins.module_utils.status import archive_status, build_status, report_epoch
+from ansible_collections.pgha.cluster.plugins.module_utils.status import (
+    archive_status, build_status, render_table, report_epoch)
 
 NOW = 1800000000
 ADDR = {"pg1": "10.0.0.1", "pg2": "10.0.0.2", "pg3": "10.0.0.3", "pooler1": "10.0.0.9"}
@@ -123,3 +124,21 @@ def test_report_epoch():
 
 def test_unset_expectations_take_their_defaults():
     assert status(archives=[repo(NOW - 40 * 3600)], backup_max_age_hours=None)["verdict"] == "degraded"
+
+
+def test_failover_mode_is_reported():
+    manual = status(archives=[repo(NOW - 3600)])
+    assert manual["failover"] == {"mode": "manual", "patroni": []}
+    assert "failover: manual (playbooks/failover.yml)" in render_table(manual)
+    changes = dict((h, {"supervisor": "patroni"}) for h in ("pg1", "pg2", "pg3"))
+    auto = status(changes, archives=[repo(NOW - 3600)])
+    assert auto["failover"] == {"mode": "automatic", "patroni": ["pg1", "pg2", "pg3"]}
+    assert auto["verdict"] == "healthy", auto["reasons"]
+    assert "failover: automatic (Patroni runs on pg1, pg2, pg3)" in render_table(auto)
+
+
+def test_a_running_node_patroni_does_not_watch_degrades():
+    changes = {"pg1": {"supervisor": "patroni"}, "pg2": {"supervisor": "patroni"}}
+    s = status(changes, archives=[repo(NOW - 3600)])
+    assert s["verdict"] == "degraded"
+    assert any("Patroni does not run on pg3" in r for r in s["reasons"]), s["reasons"]
