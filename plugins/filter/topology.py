@@ -12,7 +12,7 @@ import re
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.pgha.cluster.plugins.module_utils.operations import fence_confirmed as _fence_confirmed
-from ansible_collections.pgha.cluster.plugins.module_utils.validate import CLUSTER_WIDE
+from ansible_collections.pgha.cluster.plugins.module_utils.validate import CLUSTER_WIDE, dcs_members as _dcs_members
 from ansible_collections.pgha.cluster.plugins.module_utils.status import archive_status, build_status, render_table
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import (
     TopologyError, choose_primary, slot_name)
@@ -23,6 +23,10 @@ def current_primary(nodes, initial_primary):
         return choose_primary(nodes, initial_primary)
     except TopologyError as exc:
         raise AnsibleFilterError("topology: %s" % exc)
+
+
+def dcs_members(groups):
+    return _dcs_members(groups)
 
 
 def node_addresses(hosts, hostvars):
@@ -85,6 +89,7 @@ class FilterModule(object):
     def filters(self):
         return {
             "current_primary": current_primary,
+            "dcs_members": dcs_members,
             "fence_confirmed": fence_confirmed,
             "node_addresses": node_addresses,
             "inventory_hosts": inventory_hosts,

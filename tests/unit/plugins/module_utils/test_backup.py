@@ -490,3 +490,10 @@ def test_wal_due_before_the_newest_switch_point_is_a_gap_before_the_new_timeline
     window = bk.restorable_window(FULL[:1], arc.archive_index(lost), HISTORY)
     assert [g["first_missing"] for g in window["gaps"]] == ["000000010000000000000011"]
     assert window["oldest_backup"] is None and not window["continuous"]
+
+
+def test_inplace_restore_is_refused_behind_patroni():
+    nodes = {"pg1": {"system_identifier": "42", "supervisor": "patroni"}, "pg2": {"system_identifier": "42"}}
+    problem, known = inplace_confirmation_problem("42", nodes, "42")
+    assert "Patroni manages this cluster (running on pg1)" in problem and "in-place restore" in problem
+    assert known is None
