@@ -15,12 +15,12 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SYSTEM_PACKAGES := podman runc fuse-overlayfs slirp4netns uidmap iptables nftables mmdebstrap openssh-client git shellcheck python3-venv curl openssl nginx-light
 
 .PHONY: help deps system-deps venv collection-link collections lab-image lab-up lab-down lab-logs demo site status \
-        test unit lint sanity molecule molecule-default molecule-trixie molecule-operations molecule-backup molecule-colocated molecule-automatic build \
+        test unit lint sanity molecule molecule-default molecule-trixie molecule-backup molecule-colocated build \
         bench-deploy bench-switchover bench-failover bench-restore switchover failover rejoin clean
 
 help:
 	@echo "make demo        install what is missing, start the lab, deploy, print status (PGHA_FAILOVER_MODE=automatic: Patroni + etcd)"
-	@echo "make test        every test layer: unit, lint, sanity, molecule (bookworm + trixie, operations, backup, colocated, automatic)"
+	@echo "make test        every test layer: unit, lint, sanity, molecule (bookworm with the day-2 and automatic suites, trixie, backup, colocated)"
 	@echo "make lab-up / lab-down / lab-logs    the local lab (LAB_OS=bookworm|trixie)"
 	@echo "make site / status                   run playbooks/site.yml / status.yml on the lab"
 	@echo "make switchover / failover / rejoin  day-2 operations on the lab (-e via ANSIBLE args: see README)"
@@ -91,26 +91,21 @@ lint: deps
 sanity: deps
 	PY=$(PY) tests/sanity/run.sh
 
-molecule: molecule-default molecule-trixie molecule-operations molecule-backup molecule-colocated molecule-automatic
+molecule: molecule-default molecule-trixie molecule-backup molecule-colocated
 
+# The shared checks, then day-2 operations (molecule/operations/tests), then the
+# conversion to automatic mode and its faults (molecule/automatic/tests), on one lab.
 molecule-default: deps
 	LAB_OS=bookworm tests/molecule.sh default
 
 molecule-trixie: deps
 	LAB_OS=trixie tests/molecule.sh trixie
 
-molecule-operations: deps
-	LAB_OS=bookworm tests/molecule.sh operations
-
 molecule-backup: deps
 	LAB_OS=bookworm tests/molecule.sh backup
 
 molecule-colocated: deps
 	LAB_OS=bookworm tests/molecule.sh colocated
-
-# Deployed in manual mode, converted to automatic by its verifier.
-molecule-automatic: deps
-	LAB_OS=bookworm tests/molecule.sh automatic
 
 build: collection-link
 	ansible-galaxy collection build --force --output-path .cache/

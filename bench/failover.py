@@ -6,9 +6,13 @@ the acknowledged writes lost, and the playbook's wall time. Each run then
 restarts the old primary and brings it back with rejoin.yml (timed too).
 It measures; it asserts nothing.
 
-    bench/failover [--runs N] [--keep-lab] [--layout pooler|colocated]
+    bench/failover [--runs N] [--keep-lab] [--layout pooler|colocated] [--mode manual|automatic|both]
+
+In automatic mode (Patroni) no playbook runs: the run waits until writes go
+through PgBouncer again, starts the old primary's container and times how long
+it takes to stream from the new primary by itself. --mode both runs each mode
+on a fresh lab and prints them side by side.
 """
-import argparse
 import json
 import os
 import statistics
@@ -17,22 +21,33 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from writer import LAYOUTS, ROOT, Writer, client, lab_env, sh, status  # noqa: E402  pylint: disable=wrong-import-position
+from writer import ROOT, Writer, bench_main, client, lab_env, sh, status  # noqa: E402  pylint: disable=wrong-import-position
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--keep-lab", action="store_true", help="use the running lab as it is")
-    parser.add_argument("--layout", choices=sorted(LAYOUTS), default="pooler",
-                        help="pooler: the lab's dedicated PgBouncer; colocated: PgBouncer on each database node "
-                             "(inventories/lab/colocated.yml), clients with a multi-host string")
-    args = parser.parse_args()
-    env = lab_env(args.layout)
+def wait_until(check, timeout, step=0.2):
+    """Seconds until check() is true (None after timeout)."""
+    started = time.time()
+    while time.time() - started < timeout:
+        if check():
+            return time.time() - started
+        time.sleep(step)
+    return None
+
+
+def streams_from(env, host, primary):
+    st = status(env)
+    return any(r["host"] == host and r["upstream"] == primary and r.get("streaming") for r in st["nodes"])
+
+
+def bench(args, mode):
+    """Runs of one mode; returns the summary (medians)."""
+    env = lab_env(args.layout, mode)
     if not args.keep_lab:
         sh(["lab/lab.sh", "up"], env)
         sh(["ansible-playbook", "playbooks/site.yml"], env)
-    primary = status(env)["primary"]
+    st = status(env)
+    automatic = st.get("failover", {}).get("mode") == "automatic"
+    primary = st["primary"]
     dsn = client(env, primary)
     results = []
     for i in range(args.runs):
@@ -41,7 +56,12 @@ def main():
         time.sleep(1.0)
         sh(["podman", "kill", "-s", "KILL", primary], env)
         killed = time.time()
-        proc = sh(["ansible-playbook", "playbooks/failover.yml"], env, check=False)
+        if automatic:
+            # Nobody runs anything: Patroni elects, HAProxy follows, PgBouncer reconnects.
+            wait_until(lambda: any(at > killed for seq, at in writer.acked), 90)
+            proc = sh(["true"], env)
+        else:
+            proc = sh(["ansible-playbook", "playbooks/failover.yml"], env, check=False)
         wall = time.time() - killed
         time.sleep(2.0)
         writer.stop()
@@ -51,10 +71,14 @@ def main():
         lost = writer.lost(dsn)
         sh(["lab/lab.sh", "start", primary], env)
         rejoin_start = time.time()
-        rejoin = sh(["ansible-playbook", "playbooks/rejoin.yml", "-e", "pgha_target=%s" % primary], env, check=False)
+        if automatic:
+            wait_until(lambda: streams_from(env, primary, new_primary), 180, step=1)
+            rejoin = sh(["true"], env)
+        else:
+            rejoin = sh(["ansible-playbook", "playbooks/rejoin.yml", "-e", "pgha_target=%s" % primary], env,
+                        check=False)
         rejoin_wall = time.time() - rejoin_start
-        st = status(env)
-        follows = any(r["host"] == primary and r["upstream"] == new_primary and r.get("streaming") for r in st["nodes"])
+        follows = streams_from(env, primary, new_primary)
         row = {"run": i + 1, "killed": primary, "new_primary": new_primary, "rc": proc.returncode,
                "writes_back_after_s": round(resumed[0] - killed, 2) if resumed else None,
                "longest_gap_s": round(writer.longest_gap(), 2), "client_errors": len(writer.errors),
@@ -72,15 +96,24 @@ def main():
             sys.stderr.write(rejoin.stdout[-4000:])
         primary = new_primary
     ok = [r for r in results if r["rc"] == 0 and r["writes_back_after_s"] is not None]
-    print("\nfailover after kill -9 of the primary, client writing through PgBouncer (%d runs, medians):" % len(results))
+    summary = {"runs": len(results), "failed runs": len(results) - len(ok),
+               "client errors": sum(r["client_errors"] for r in results),
+               "lost acked writes": sum(r["lost_acked"] for r in results)}
+    print("\nfailover after kill -9 of the primary, client writing through PgBouncer (%s mode, %d runs, medians):"
+          % ("automatic" if automatic else "manual", len(results)))
     if ok:
+        summary.update({"writes back after s": statistics.median(r["writes_back_after_s"] for r in ok),
+                        "worst writes back s": max(r["writes_back_after_s"] for r in ok),
+                        "longest gap s": statistics.median(r["longest_gap_s"] for r in ok),
+                        "old primary back s": statistics.median(r["rejoin_s"] for r in ok)})
         print("  writes accepted again after %.2f s (max %.2f s)" % (
-            statistics.median(r["writes_back_after_s"] for r in ok), max(r["writes_back_after_s"] for r in ok)))
+            summary["writes back after s"], summary["worst writes back s"]))
         print("  playbook wall time %.1f s" % statistics.median(r["wall_s"] for r in ok))
-        print("  rejoin (pg_rewind) wall time %.1f s" % statistics.median(r["rejoin_s"] for r in ok))
-    print("  client errors      %d in all runs (connections to the dead primary)" % sum(r["client_errors"] for r in results))
-    print("  lost acked writes  %d in all runs" % sum(r["lost_acked"] for r in results))
-    print("  failed runs        %d" % (len(results) - len(ok)))
+        print("  old primary streams again after %.1f s (%s)" % (
+            summary["old primary back s"], "by itself" if automatic else "rejoin.yml, pg_rewind"))
+    print("  client errors      %d in all runs (connections to the dead primary)" % summary["client errors"])
+    print("  lost acked writes  %d in all runs" % summary["lost acked writes"])
+    print("  failed runs        %d" % summary["failed runs"])
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
     path = os.path.join(ROOT, "bench", "results", "failover-%s.json" % time.strftime("%Y%m%dT%H%M%S"))
     with open(path, "w") as handle:
@@ -88,7 +121,8 @@ def main():
     print("written to %s" % os.path.relpath(path, ROOT))
     if not args.keep_lab:
         sh(["lab/lab.sh", "down"], env)
+    return summary
 
 
 if __name__ == "__main__":
-    main()
+    bench_main(__doc__, bench, "failover after kill -9", 3)

@@ -37,10 +37,52 @@ LAYOUTS = {
 }
 
 
-def lab_env(layout="pooler"):
-    return dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-                ANSIBLE_INVENTORY=os.path.join(ROOT, "inventories", "lab", LAYOUTS[layout]["inventory"]),
-                PGHA_BENCH_LAYOUT=layout)
+MODES = ("manual", "automatic")
+
+
+def lab_env(layout="pooler", mode=None):
+    """The environment of the lab's commands; ``mode`` goes to lab/lab.sh up (PGHA_FAILOVER_MODE)."""
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_INVENTORY=os.path.join(ROOT, "inventories", "lab", LAYOUTS[layout]["inventory"]),
+               PGHA_BENCH_LAYOUT=layout)
+    env.pop("PGHA_FAILOVER_MODE", None)
+    if mode:
+        env["PGHA_FAILOVER_MODE"] = mode
+    return env
+
+
+def bench_main(doc, bench, name, runs):
+    """The benchmarks' command line: runs, --keep-lab, --layout, --mode (both: each mode on a
+    fresh lab, then side by side). ``bench(args, mode)`` returns a summary dict."""
+    import argparse
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=runs)
+    parser.add_argument("--keep-lab", action="store_true", help="use the running lab as it is")
+    parser.add_argument("--layout", choices=sorted(LAYOUTS), default="pooler",
+                        help="pooler: the lab's dedicated PgBouncer; colocated: PgBouncer on each database node "
+                             "(inventories/lab/colocated.yml), clients with a multi-host string")
+    parser.add_argument("--mode", choices=MODES + ("both",), default=None,
+                        help="failover mode of a new lab (default: the lab's own, manual); both: one lab each")
+    args = parser.parse_args()
+    if args.mode == "both":
+        side_by_side(name, dict((mode, bench(args, mode)) for mode in MODES))
+    else:
+        bench(args, args.mode)
+
+
+def side_by_side(name, summaries):
+    """Print each mode's summary in a column."""
+    keys = []
+    for summary in summaries.values():
+        keys += [k for k in summary if k not in keys]
+    print("\n%s, both modes (medians):" % name)
+    print("  %-24s %s" % ("", "".join("%14s" % mode for mode in summaries)))
+    for key in keys:
+        cells = []
+        for summary in summaries.values():
+            value = summary.get(key)
+            cells.append("%14s" % ("-" if value is None else ("%.3f" % value if isinstance(value, float) else value)))
+        print("  %-24s %s" % (key, "".join(cells)))
 
 
 def status(env):

@@ -57,7 +57,7 @@ esac
 
 # Bump image_rev when what goes into the images changes: cached images of an
 # older revision are then rebuilt instead of reused.
-image_rev=3
+image_rev=4
 base_image="localhost/pgha-lab:$LAB_OS-r$image_rev"
 baked_image="localhost/pgha-lab-pg$pg_version:$LAB_OS-r$image_rev"
 
@@ -112,8 +112,8 @@ RUN mkdir -p /etc/postgresql-common/createcluster.d \\
  && apt-get update -qq \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \\
       postgresql-$pg_version postgresql-client-$pg_version pgbouncer pgbackrest python3-psycopg2 ssl-cert \\
-      patroni etcd-server etcd-client >/dev/null \\
- && systemctl disable pgbouncer.service etcd.service >/dev/null 2>&1 || true
+      patroni etcd-server etcd-client haproxy >/dev/null \\
+ && systemctl disable pgbouncer.service etcd.service haproxy.service >/dev/null 2>&1 || true
 EOF
   podman build --quiet -t "$baked_image" -f "$state/build/Containerfile.baked" "$state/build" >/dev/null
 }

@@ -35,6 +35,20 @@ def engine_check(nodes, operation):
             "`patronictl -c /etc/patroni/config.yml switchover` on a database node" % (", ".join(managed), operation))
 
 
+def patroni_switchover_check(plan, nodes, primary, sync_mode):
+    """Patroni switches over only to a synchronous (or quorum) standby when
+    synchronous replication is on: refuse any other target, naming them."""
+    if sync_mode in (None, "", "off"):
+        return plan
+    if plan.get("sync_state") in ("sync", "quorum"):
+        return plan
+    synchronous = sorted(r.get("application_name") for r in (nodes.get(primary) or {}).get("replicas") or []
+                         if r.get("sync_state") in ("sync", "quorum"))
+    raise OperationError("%s is not a synchronous standby (sync_state %s) and Patroni switches over only to one: "
+                         "choose %s, or leave pgha_target unset" % (plan.get("target"), plan.get("sync_state"),
+                                                                    " or ".join(synchronous) or "one once it streams"))
+
+
 def wal_position(node):
     """The furthest WAL position a node holds (int), or None."""
     positions = [parse_lsn(node.get(k)) for k in ("current_lsn", "receive_lsn", "replay_lsn")

@@ -15,9 +15,9 @@ __metaclass__ = type
 
 import re
 
-# Patroni's defaults are 30/10/10; these make a failover start about 10 s after
+# Patroni's defaults are 30/10/10; these make a failover start about 8 s after
 # the leader's last lease renewal. Patroni requires loop_wait + 2 * retry_timeout <= ttl.
-TIMING_DEFAULTS = {"ttl": 10, "loop_wait": 1, "retry_timeout": 4}
+TIMING_DEFAULTS = {"ttl": 8, "loop_wait": 1, "retry_timeout": 3}
 # Parameters Patroni passes on the postmaster's command line from its shared
 # (DCS) configuration: values in the local configuration do not count, so
 # pgha hands the inventory's values to the shared configuration.

@@ -105,8 +105,15 @@ def build_status(nodes, addresses, bouncers, archives=None, expect=None):
     for host in sorted(bouncers):
         info = bouncers[host] or {}
         target = info.get("target")
+        router = info.get("router")
+        if router and target not in by_address:
+            # Through HAProxy (automatic mode): where it forwards is where clients go.
+            target = router.get("routed_to")
+            if isinstance(target, list):
+                target = ",".join(by_address.get(t, t) for t in target)
         poolers.append({"host": host, "active": bool(info.get("active")),
                         "port": info.get("listen_port"), "target": by_address.get(target, target),
+                        "via": "haproxy" if router and info.get("target") not in by_address else None,
                         "serving": info.get("serving"), "unreachable": bool(info.get("unreachable"))})
     # Who fails over: Patroni where it runs (pgha_failover_mode: automatic), else an operator.
     patroni = sorted(h for h in nodes if (nodes[h] or {}).get("supervisor") == "patroni")
@@ -308,7 +315,8 @@ def render_table(status):
     for pooler in status["poolers"]:
         lines.append("pgbouncer %s:%s %s -> %s%s" % (pooler["host"], _cell(pooler["port"]),
                                                      "active" if pooler["active"] else "INACTIVE",
-                                                     _cell(pooler["target"]),
+                                                     _cell(pooler["target"])
+                                                     + (" via HAProxy" if pooler.get("via") else ""),
                                                      " (clients: %s)" % pooler["serving"] if pooler.get("serving")
                                                      else ""))
     for archive in status.get("archives") or []:

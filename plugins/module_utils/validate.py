@@ -34,6 +34,10 @@ SETTING_DEFAULTS = {
     "pgha_pgbouncer_auth_user": "pgbouncer_auth",
     "pgha_admin_user": "pgha_admin",
     "pgha_failover_mode": "manual",
+    # Automatic mode: PgBouncer reaches the primary through HAProxy on its own
+    # host, at this port, under this name (a name in every database node's
+    # certificate, resolved to the loopback address on the PgBouncer hosts).
+    "pgha_router_port": 5000,
 }
 # Secrets by the component that uses them: only deployed components need theirs.
 DATABASE_SECRETS = ("pgha_replication_password",)
@@ -91,7 +95,15 @@ def effective_settings(settings, db_count):
             result[name] = default
     if (settings or {}).get("pgha_sync_mode") in (None, "") and db_count < 2:
         result["pgha_sync_mode"] = "off"
+    if result.get("pgha_router_name") in (None, "") and result.get("pgha_cluster_name"):
+        result["pgha_router_name"] = router_name(result["pgha_cluster_name"])
     return result
+
+
+def router_name(cluster):
+    """The name PgBouncer gives the primary in automatic mode (HAProxy on its
+    host routes it to Patroni's leader). ".internal" is reserved for private use."""
+    return "%s-primary.pgha.internal" % cluster.lower().replace("_", "-")
 
 
 def required_secrets(groups, purpose="change"):
@@ -172,6 +184,13 @@ def validate_inputs(groups, initial_primaries, settings, secrets, purpose="chang
     port = settings.get("pgha_postgresql_port")
     if port not in (None, "") and not (_as_int(port) and 1 <= _as_int(port) <= 65535):
         errors.append("pgha_postgresql_port must be a TCP port (1-65535), not %r" % (port,))
+    router = settings.get("pgha_router_port")
+    if router not in (None, ""):
+        if not (_as_int(router) and 1 <= _as_int(router) <= 65535):
+            errors.append("pgha_router_port must be a TCP port (1-65535), not %r" % (router,))
+        elif _as_int(router) in (_as_int(port) or 5432, 6432):
+            errors.append("pgha_router_port %s is PostgreSQL's or PgBouncer's port: HAProxy listens on it next to "
+                          "PgBouncer (and PostgreSQL on a three-node layout); choose another, e.g. 5000" % router)
 
     mode = settings.get("pgha_sync_mode")
     if mode is False or (isinstance(mode, str) and mode.lower() == "false"):
@@ -251,7 +270,7 @@ def validate_backup(groups, s3_repos, cipher, cipher_pass_set):
 # Settings every host of the cluster must see with the same value.
 CLUSTER_WIDE = ("pgha_cluster_name", "pgha_postgresql_version", "pgha_postgresql_port", "pgha_replication_user",
                 "pgha_sync_mode", "pgha_sync_count", "pgha_pgbouncer_auth_user", "pgha_admin_user",
-                "pgha_failover_mode")
+                "pgha_failover_mode", "pgha_router_port", "pgha_router_name")
 ROLE_SETTINGS = ("pgha_replication_user", "pgha_pgbouncer_auth_user", "pgha_admin_user")
 HBA_KEYWORDS = ("all", "sameuser", "samerole", "samegroup", "replication", "samehost", "samenet")
 NAME_BYTES = 63

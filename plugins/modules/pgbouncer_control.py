@@ -17,15 +17,20 @@ description:
     C(repoint) rewrites the wildcard C(*) entry of pgbouncer.ini and sends
     C(RELOAD) (client connections stay); C(switch) waits until the new target
     accepts writes, re-points, reloads and resumes, timing each step.
+  - C(follow) is the switch of a PgBouncer behind HAProxy (pgha_failover_mode automatic, role C(haproxy)).
+    Nothing is re-pointed. It waits until HAProxy forwards to I(target_host) alone (an inventory name, HAProxy's
+    server name) and, with I(check_user), a client through HAProxy can write, then resumes.
   - Never restarts PgBouncer.
 options:
   action:
     description: What to do.
     type: str
-    choices: [pause, resume, repoint, switch]
+    choices: [pause, resume, repoint, switch, follow]
     required: true
   target_host:
-    description: Address of the database node clients must reach (C(repoint), C(switch)).
+    description:
+      - Address of the database node clients must reach (C(repoint), C(switch)); with C(follow) its inventory
+        name (HAProxy's server name).
     type: str
   target_port:
     description: Its port.
@@ -37,7 +42,7 @@ options:
     default: 30
   fallback_host:
     description:
-      - With C(switch), the old primary. Once it has been seen down, if it accepts writes again
+      - With C(switch) or C(follow), the old primary. Once it has been seen down, if it accepts writes again
         (a failed switch restarts it) PgBouncer is resumed at once, still pointing at it, and the
         module fails.
     type: str
@@ -63,6 +68,10 @@ options:
     description: Path of pgbouncer.ini.
     type: path
     default: /etc/pgbouncer/pgbouncer.ini
+  router_socket:
+    description: With C(follow), HAProxy's admin socket.
+    type: path
+    default: /run/haproxy/admin.sock
   console_host:
     description:
       - Address of a remote PgBouncer's admin console, for C(pause) and C(resume) only; the module
@@ -128,6 +137,7 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgha.cluster.plugins.module_utils.haproxy import parse_stat, read_stat, routed_to
 from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import admin, repoint_ini, wildcard_target
 from ansible_collections.pgha.cluster.plugins.module_utils.tls import tls_env
 
@@ -150,10 +160,63 @@ def write_atomic(module, path, text):
     module.atomic_move(tmp, path)
 
 
+def router(path):
+    """The node HAProxy forwards to now (None when none or several are up, or it does not answer)."""
+    try:
+        found = routed_to(parse_stat(read_stat(path)))
+    except OSError:
+        return None
+    return found if not isinstance(found, list) else None
+
+
+def follow(module, p, console, result, route):
+    """Behind HAProxy: resume once it forwards to the target alone and a client
+    through it can write (Patroni calls a node primary while it still finishes
+    its promotion). Never re-points."""
+    result['changed'] = True
+    result['target'] = p['target_host']
+    if module.check_mode:
+        module.exit_json(**result)
+    started = time.time()
+    deadline = started + p['wait_writable']
+    fallback_down = False
+    while True:
+        now = router(p["router_socket"])
+        if now == p['target_host'] and (not p['check_user'] or is_writable(
+                module, route.get('host'), int(route.get('port') or 5432), p['check_user'], p['check_password'])):
+            break
+        if p['fallback_host']:
+            if now == p['fallback_host'] and fallback_down:
+                admin(module, "RESUME", check_rc=False, **console)
+                result['resumed_at'] = time.time()
+                module.fail_json(msg="the switch failed: HAProxy forwards to %s again, not to %s; PgBouncer resumed"
+                                     % (p['fallback_host'], p['target_host']), **result)
+            fallback_down = fallback_down or now != p['fallback_host']
+        if time.time() >= deadline:
+            admin(module, "RESUME", check_rc=False, **console)
+            result['resumed_at'] = time.time()
+            module.fail_json(msg="HAProxy did not forward to %s within %d s (it forwards to %s); PgBouncer was resumed"
+                                 % (p['target_host'], p['wait_writable'], now or "no node"), **result)
+        time.sleep(0.05)
+    result['timings']['wait_routed'] = round(time.time() - started, 3)
+    resume(module, console, result)
+    module.exit_json(**result)
+
+
+def resume(module, console, result):
+    """RESUME (a PgBouncer not paused is fine), timed."""
+    step = time.time()
+    rc, out, err = admin(module, "RESUME", check_rc=False, **console)
+    if rc != 0 and "not paused" not in (err or out).lower():
+        module.fail_json(msg="PgBouncer RESUME failed: %s" % (err or out).strip(), **result)
+    result['resumed_at'] = time.time()
+    result['timings']['resume'] = round(result['resumed_at'] - step, 3)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            action=dict(type='str', required=True, choices=['pause', 'resume', 'repoint', 'switch']),
+            action=dict(type='str', required=True, choices=['pause', 'resume', 'repoint', 'switch', 'follow']),
             target_host=dict(type='str'),
             target_port=dict(type='int', default=5432),
             wait_writable=dict(type='int', default=30),
@@ -165,8 +228,9 @@ def main():
             listen_port=dict(type='int', default=6432),
             config=dict(type='path', default='/etc/pgbouncer/pgbouncer.ini'),
             console_host=dict(type='str'),
+            router_socket=dict(type='path', default='/run/haproxy/admin.sock'),
         ),
-        required_if=[('action', 'repoint', ['target_host']),
+        required_if=[('action', 'repoint', ['target_host']), ('action', 'follow', ['target_host']),
                      ('action', 'switch', ['target_host', 'check_user', 'check_password'])],
         supports_check_mode=True,
     )
@@ -204,6 +268,9 @@ def main():
             result['changed'] = rc == 0
             result['%sd_at' % p['action']] = time.time()
         module.exit_json(**result)
+
+    if p['action'] == 'follow':
+        follow(module, p, console, result, wildcard_target(ini) or {})
 
     new_ini = repoint_ini(ini, p['target_host'], p['target_port'])
     needs_repoint = new_ini != ini
@@ -243,12 +310,7 @@ def main():
         admin(module, "RELOAD", **console)
     result['timings']['repoint'] = round(time.time() - step, 3)
     if p['action'] == 'switch':
-        step = time.time()
-        rc, out, err = admin(module, "RESUME", check_rc=False, **console)
-        if rc != 0 and "not paused" not in (err or out).lower():
-            module.fail_json(msg="PgBouncer RESUME failed: %s" % (err or out).strip(), **result)
-        result['resumed_at'] = time.time()
-        result['timings']['resume'] = round(result['resumed_at'] - step, 3)
+        resume(module, console, result)
     module.exit_json(**result)
 
 

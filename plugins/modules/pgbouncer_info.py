@@ -39,6 +39,12 @@ options:
     description: Seconds the probe may take.
     type: int
     default: 3
+  router_socket:
+    description:
+      - Admin socket of HAProxy next to PgBouncer (pgha_failover_mode automatic, role C(haproxy)). When it exists,
+        C(router) reports which database node HAProxy forwards PgBouncer's connections to.
+    type: path
+    default: /run/haproxy/admin.sock
 author:
   - pgha maintainers (@pgha)
 '''
@@ -77,11 +83,19 @@ probe_error:
   description: The probe's error when C(serving=error).
   returned: always
   type: str
+router:
+  description:
+    - HAProxy's view when PgBouncer goes through it - C(servers) (node name to HAProxy's status, UP or DOWN)
+      and C(routed_to) (the one node up, null when none is, a list when several are); C(error) when the socket
+      did not answer. Null without HAProxy.
+  returned: always
+  type: dict
 '''
 
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgha.cluster.plugins.module_utils.haproxy import parse_stat, read_stat, routed_to
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import parse_conninfo
 
 
@@ -109,13 +123,14 @@ def main():
             probe_user=dict(type='str'),
             probe_password=dict(type='str', no_log=True),
             probe_timeout=dict(type='int', default=3),
+            router_socket=dict(type='path', default='/run/haproxy/admin.sock'),
         ),
         supports_check_mode=True,
     )
     p = module.params
     if not os.path.isfile(p['config']):
         module.exit_json(changed=False, active=False, databases={}, target=None, listen_port=None,
-                         msg="%s does not exist" % p['config'])
+                         router=None, msg="%s does not exist" % p['config'])
     with open(p['config']) as handle:
         sections = parse_ini(handle.read())
     databases = dict((name, parse_conninfo(value)) for name, value in sections.get('databases', {}).items())
@@ -135,9 +150,16 @@ def main():
             serving = "writes" if pout.strip() == "f" else "read-only"
         else:
             serving, probe_error = "error", (perr or pout).strip()[-300:]
+    router = None
+    if os.path.exists(p['router_socket']):
+        try:
+            states = parse_stat(read_stat(p['router_socket']))
+            router = {"servers": states, "routed_to": routed_to(states)}
+        except OSError as exc:
+            router = {"servers": {}, "routed_to": None, "error": "%s: %s" % (p['router_socket'], exc)}
     module.exit_json(changed=False, active=out.strip() == 'active', databases=databases,
                      target=databases.get('*', {}).get('host'), listen_port=int(port), serving=serving,
-                     probe_error=probe_error)
+                     probe_error=probe_error, router=router)
 
 
 if __name__ == '__main__':

@@ -20,6 +20,8 @@ description:
     host) or returns the plan, that is the target (the best candidate when none is
     given), the standbys to re-point, the value of synchronous_standby_names
     after the switch, and the steps.
+  - Where Patroni runs (pgha_failover_mode automatic) the plan's C(engine) is C(patroni) and Patroni switches over
+    (only to a synchronous standby when synchronous replication is on) and nothing is re-pointed by pgha.
 extends_documentation_fragment:
   - pgha.cluster.attributes
 options:
@@ -62,14 +64,15 @@ EXAMPLES = r'''
 RETURN = r'''
 plan:
   description: C(primary), C(target), C(lag_bytes), C(timeline), C(primary_lsn), C(target_replay_lsn),
-    C(repoint) (standbys that will follow the target), C(synchronous_standby_names) after the switch, C(steps).
+    C(repoint) (standbys that will follow the target), C(synchronous_standby_names) after the switch, C(steps),
+    C(engine) (C(pgha), or C(patroni) where Patroni runs).
   returned: always
   type: dict
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.operations import (
-    OperationError, choose_switchover_target, engine_check, switchover_check)
+    OperationError, choose_switchover_target, patroni_nodes, patroni_switchover_check, switchover_check)
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import synchronous_standby_names
 
 
@@ -86,14 +89,33 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    # Where Patroni runs (pgha_failover_mode: automatic) it switches over: pgha pauses PgBouncer around it.
+    managed = patroni_nodes(p['nodes'])
+    engine = "patroni" if managed else "pgha"
     try:
-        engine_check(p['nodes'], "switchover")
+        unmanaged = sorted(h for h, n in p['nodes'].items() if (n or {}).get('up') and h not in managed)
+        if managed and unmanaged:
+            raise OperationError("Patroni runs on %s but not on %s: finish the change of mode with site.yml first"
+                                 % (", ".join(managed), ", ".join(unmanaged)))
         if p['target']:
             plan = switchover_check(p['nodes'], p['primary'], p['target'], p['max_lag_bytes'])
         else:
             plan = choose_switchover_target(p['nodes'], p['primary'], p['max_lag_bytes'])
+        if engine == "patroni":
+            plan = patroni_switchover_check(plan, p['nodes'], p['primary'], p['sync_mode'])
     except OperationError as exc:
         module.fail_json(msg="switchover refused, nothing was changed: %s" % exc)
+    plan['engine'] = engine
+    if engine == "patroni":
+        plan['repoint'] = []
+        plan['synchronous_standby_names'] = None
+        plan['steps'] = [
+            "CHECKPOINT %s, PAUSE PgBouncer" % p['primary'],
+            "ask Patroni (POST /switchover) to switch over from %s to %s: it stops %s, promotes %s and restarts %s "
+            "as its standby" % (p['primary'], plan['target'], p['primary'], plan['target'], p['primary']),
+            "RESUME each PgBouncer once its HAProxy forwards to %s" % plan['target'],
+        ]
+        module.exit_json(changed=False, plan=plan)
     target = plan['target']
     others = [h for h in sorted(p['nodes']) if h not in (p['primary'], target)]
     followers = [h for h in sorted(p['nodes']) if h != target]

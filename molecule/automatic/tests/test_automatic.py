@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 import uuid
 
-from conftest import ROOT, playbook, status
+from labtools import ROOT, playbook, status
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from writer import TABLE, Writer  # noqa: E402
@@ -125,13 +125,63 @@ def test_automatic_mode_rerun_changes_nothing():
 
 def test_pgha_does_not_act_behind_patroni():
     before = leader()
-    rc, out, dummy = playbook("playbooks/switchover.yml", *AUTOMATIC)
-    assert rc != 0
-    assert "Patroni manages this cluster" in out, out[-3000:]
+    # failover.yml and rejoin.yml promote, demote and rewind themselves: they refuse while Patroni runs.
+    for args in (["playbooks/failover.yml"], ["playbooks/rejoin.yml", "-e", "pgha_target=%s" % before]):
+        rc, out, dummy = playbook(*(args + list(AUTOMATIC)))
+        assert rc != 0 and "Patroni manages this cluster" in out, out[-3000:]
     # Nor configures the cluster as a manual one (systemd would start the servers next to Patroni).
     rc, out, dummy = playbook("playbooks/site.yml")
     assert rc != 0 and "but pgha_failover_mode is manual" in out, out[-3000:]
     assert leader() == before
+
+
+def test_pgbouncer_goes_through_haproxy_to_the_leader():
+    st = status()
+    assert st["verdict"] == "healthy", st["reasons"]
+    assert [(p["target"], p["via"]) for p in st["poolers"]] == [(leader(), "haproxy")], st["poolers"]
+
+
+def test_switchover_through_patroni_under_writes(app):
+    old = leader()
+    writer = Writer(app, "pswitch-%s" % uuid.uuid4().hex[:6])
+    writer.start()
+    sampler = Sampler()
+    sampler.start()
+    time.sleep(1)
+    rc, out, dummy = playbook("playbooks/switchover.yml", *AUTOMATIC)
+    time.sleep(1)
+    writer.stop()
+    doubles = sampler.stop()
+    assert rc == 0, out[-5000:]
+    new = leader()
+    print("switchover through Patroni %s -> %s: longest gap %.3f s, %d writes"
+          % (old, new, writer.longest_gap(), len(writer.acked)))
+    assert new and new != old
+    assert writer.errors == [], writer.errors[:5]
+    assert writer.lost(app) == []
+    assert doubles == [], doubles[:3]
+    # Patroni restarted the old leader as a standby of the new one; pgha's playbook waited for it.
+    assert psql(new, "SELECT state FROM pg_catalog.pg_stat_replication WHERE application_name = '%s'" % old) \
+        == "streaming"
+    assert writer.longest_gap() < 8.0
+
+
+def test_losing_one_etcd_member_changes_nothing(app):
+    before = leader()
+    member = [h for h in NODES if h != before][0]
+    writer = Writer(app, "etcd-%s" % uuid.uuid4().hex[:6])
+    writer.start()
+    subprocess.run(["podman", "exec", member, "systemctl", "stop", "etcd"], check=True)
+    try:
+        # Longer than Patroni's ttl (8 s): the leader renews its lock through the two members left.
+        time.sleep(12)
+        assert leader() == before
+    finally:
+        subprocess.run(["podman", "exec", member, "systemctl", "start", "etcd"], check=True)
+    writer.stop()
+    assert writer.errors == [], writer.errors[:5]
+    assert writer.longest_gap() < 1.0
+    assert writer.lost(app) == []
 
 
 def test_a_killed_primary_is_replaced_without_a_playbook(app):
@@ -148,11 +198,17 @@ def test_a_killed_primary_is_replaced_without_a_playbook(app):
         new = leader()
         time.sleep(0.2)
     elected = time.time() - killed
+    # HAProxy follows the new leader; PgBouncer reconnects through it. No playbook runs.
+    while time.time() - killed < 60 and not any(at > killed for seq, at in writer.acked):
+        time.sleep(0.2)
     writer.stop()
     time.sleep(1)
     doubles = sampler.stop()
     assert new and new != old, "no new primary %.1f s after the kill" % elected
-    print("%s killed: %s is the primary %.1f s later" % (old, new, elected))
+    back = [at - killed for seq, at in writer.acked if at > killed]
+    print("%s killed: %s is the primary %.1f s later, writes through PgBouncer %.1f s after the kill"
+          % (old, new, elected, back[0] if back else -1))
+    assert back and back[0] < 30, "no write through PgBouncer within 30 s of the kill"
     assert doubles == [], doubles[:3]
     # Every write the old primary acknowledged (synchronously replicated) is on the new one.
     acked = set(seq for seq, at in writer.acked)
@@ -178,15 +234,55 @@ def test_the_old_primary_comes_back_as_a_standby_by_itself():
     assert leader() == new
 
 
-def test_site_points_pgbouncer_at_the_elected_primary(app):
-    # Until PgBouncer follows Patroni's leader by itself (issue 12), site.yml re-points it.
-    rc, out, dummy = playbook("playbooks/site.yml", "-t", "pgbouncer", *AUTOMATIC)
-    assert rc == 0, out[-4000:]
-    st = status()
-    assert st["primary"] == leader()
-    assert st["verdict"] == "healthy", st["reasons"]
-    writer = Writer(app, "after-%s" % uuid.uuid4().hex[:6])
+def test_a_partitioned_primary_stops_writing_and_pgbouncer_follows_the_new_one(app):
+    old = leader()
+    writer = Writer(app, "partition-%s" % uuid.uuid4().hex[:6])
     writer.start()
+    sampler = Sampler()
+    sampler.start()
     time.sleep(2)
+    # Cut off from its peers, etcd and PgBouncer (the controller still reaches it).
+    subprocess.run([os.path.join(ROOT, "lab", "lab.sh"), "partition", old], check=True, stdout=subprocess.PIPE)
+    cut = time.time()
+    try:
+        new = None
+        while time.time() - cut < 40 and not new:
+            new = [h for h in NODES if h != old and patroni(h, "primary")[0] == 200]
+            time.sleep(0.2)
+        elected = time.time() - cut
+        assert new, "no new leader %.1f s after the partition" % elected
+        new = new[0]
+        # The old primary no longer takes writes (Patroni demoted it when it could not renew its lock;
+        # it may be restarting as a standby just now).
+        state = None
+        while time.time() - cut < 60 and state != "t":
+            out = subprocess.run(["podman", "exec", old, "runuser", "-u", "postgres", "--", "psql", "-XAtq", "-c",
+                                  "SELECT pg_catalog.pg_is_in_recovery()"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, universal_newlines=True, check=False)
+            state = out.stdout.strip() if out.returncode == 0 else None
+            time.sleep(0.5)
+        assert state == "t", "%s still answers pg_is_in_recovery() = %s" % (old, state)
+        since = time.time()
+        while time.time() - since < 20 and not any(at > since for seq, at in writer.acked):
+            time.sleep(0.2)
+        print("%s partitioned: %s leads %.1f s later; longest write gap through PgBouncer %.1f s"
+              % (old, new, elected, writer.longest_gap()))
+    finally:
+        subprocess.run([os.path.join(ROOT, "lab", "lab.sh"), "heal", old], check=True, stdout=subprocess.PIPE)
     writer.stop()
-    assert writer.errors == [] and len(writer.acked) > 10
+    doubles = sampler.stop()
+    assert doubles == [], doubles[:3]
+    acked = set(seq for seq, at in writer.acked)
+    present = set(int(x) for x in psql(new, "SELECT seq FROM public.%s WHERE run = '%s'"
+                                       % (TABLE, writer.run_id)).split())
+    assert sorted(acked - present) == []
+    assert any(at > cut + 1 for seq, at in writer.acked), "no write went through PgBouncer after the partition"
+    # Healed, the old primary follows the new one by itself (pg_rewind where needed).
+    started = time.time()
+    state = ""
+    while time.time() - started < 120 and state != "streaming":
+        state = psql(new, "SELECT state FROM pg_catalog.pg_stat_replication WHERE application_name = '%s'" % old)
+        time.sleep(1)
+    assert state == "streaming", "%s not streaming from %s 120 s after the heal" % (old, new)
+    st = status()
+    assert st["verdict"] == "healthy", st["reasons"]

@@ -6,7 +6,7 @@ import sys
 import time
 import uuid
 
-from conftest import ROOT, kill_primary_and_fail_over, lab, playbook, status
+from labtools import ROOT, kill_primary_and_fail_over, lab, playbook, status
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from writer import Writer  # noqa: E402

@@ -11,7 +11,7 @@ import pytest
 import os
 import sys
 
-from conftest import ROOT, lab, playbook, status
+from labtools import ROOT, lab, playbook, status
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from writer import Writer  # noqa: E402

@@ -95,8 +95,11 @@ def app_role(primary, name="pgha_app"):
     would be), allowed to create tables in public; returns its password."""
     import uuid
     password = uuid.uuid4().hex
-    subprocess.run(["podman", "exec", primary, "runuser", "-u", "postgres", "--", "psql", "-q", "-c",
-                    "CREATE ROLE %s LOGIN PASSWORD '%s'; GRANT CREATE ON SCHEMA public TO %s" % (name, password, name)],
+    # Scenarios that share a lab each ask for it: the second one sets a new password.
+    sql = ("DO $$BEGIN IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = '{0}') THEN "
+           "ALTER ROLE {0} LOGIN PASSWORD '{1}'; ELSE CREATE ROLE {0} LOGIN PASSWORD '{1}'; END IF; END$$; "
+           "GRANT CREATE ON SCHEMA public TO {0}").format(name, password)
+    subprocess.run(["podman", "exec", primary, "runuser", "-u", "postgres", "--", "psql", "-q", "-c", sql],
                    check=True)
     return password
 

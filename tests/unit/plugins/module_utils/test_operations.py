@@ -330,3 +330,14 @@ def test_pgha_never_promotes_or_demotes_behind_patroni():
     # Without Patroni nothing changes.
     ops.engine_check(cluster(pg1=primary(supervisor="systemd")), "switchover")
     assert ops.patroni_nodes(cluster()) == []
+
+
+def test_patroni_switches_over_only_to_a_synchronous_standby():
+    nodes = cluster(pg1=primary(replicas=[{"application_name": "pg2", "state": "streaming", "sync_state": "async"},
+                                          {"application_name": "pg3", "state": "streaming", "sync_state": "sync"}]))
+    plan = ops.switchover_check(nodes, "pg1", "pg2", 1 << 20)
+    with pytest.raises(ops.OperationError, match="pg2 is not a synchronous standby .* choose pg3"):
+        ops.patroni_switchover_check(plan, nodes, "pg1", "priority")
+    assert ops.patroni_switchover_check(plan, nodes, "pg1", "off") is plan
+    best = ops.choose_switchover_target(nodes, "pg1", 1 << 20)
+    assert ops.patroni_switchover_check(best, nodes, "pg1", "quorum")["target"] == "pg3"

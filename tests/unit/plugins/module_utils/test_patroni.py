@@ -45,7 +45,7 @@ def test_shared_configuration_carries_the_parameters_every_node_must_share():
     assert dcs["postgresql"]["parameters"] == {"max_connections": "200", "max_wal_senders": "10",
                                                "wal_keep_size": "256MB", "wal_level": "replica"}
     assert dcs["postgresql"]["use_pg_rewind"] and dcs["postgresql"]["use_slots"]
-    assert (dcs["ttl"], dcs["loop_wait"], dcs["retry_timeout"]) == (10, 1, 4)
+    assert (dcs["ttl"], dcs["loop_wait"], dcs["retry_timeout"]) == (8, 1, 3)
     assert dcs["synchronous_mode_strict"] is True
 
 

@@ -47,7 +47,7 @@ def test_build_status_rows():
     assert rows["pg2"]["sync_state"] == "quorum" and rows["pg2"]["lag_bytes"] == 0
     assert rows["pg2"]["upstream"] == "pg1"
     assert rows["pg3"]["role"] == "down (standby)" and rows["pg3"]["lsn"] == "0/4000000"
-    assert s["poolers"] == [{"host": "pooler1", "active": True, "port": 6432, "target": "pg1", "serving": None,
+    assert s["poolers"] == [{"host": "pooler1", "active": True, "port": 6432, "target": "pg1", "via": None, "serving": None,
                              "unreachable": False}]
     # pg3 is down: the cluster serves writes, but it is degraded.
     assert not s["healthy"] and s["verdict"] == "degraded"

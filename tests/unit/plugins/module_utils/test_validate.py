@@ -7,7 +7,7 @@ GOOD_SETTINGS = {
     "pgha_cluster_name": "main", "pgha_postgresql_version": 15, "pgha_postgresql_port": 5432,
     "pgha_replication_user": "replicator", "pgha_sync_mode": "quorum", "pgha_sync_count": 1,
     "pgha_pgbouncer_auth_user": "pgbouncer_auth", "pgha_admin_user": "pgha_admin",
-    "pgha_failover_mode": "manual",
+    "pgha_failover_mode": "manual", "pgha_router_port": 5000, "pgha_router_name": "main-primary.pgha.internal",
 }
 GOOD_SECRETS = {"pgha_replication_password": "a", "pgha_pgbouncer_auth_password": "b",
                 "pgha_admin_password": "c"}
@@ -280,3 +280,18 @@ def test_an_etcd_member_keeps_its_other_role():
     # etcd next to a database node or a pooler is not a second role.
     groups = dict(GROUPS, pgha_dcs=["pg1", "pg2", "pooler1"])
     assert run(groups=groups, settings={"pgha_failover_mode": "automatic"}) == []
+
+
+@pytest.mark.parametrize("port, fragment", [
+    (70000, "pgha_router_port must be a TCP port"),
+    (5432, "pgha_router_port 5432 is PostgreSQL's or PgBouncer's port"),
+    (6432, "pgha_router_port 6432 is PostgreSQL's or PgBouncer's port"),
+])
+def test_router_port_is_refused_when_it_clashes(port, fragment):
+    errors = run(settings={"pgha_router_port": port})
+    assert any(fragment in e for e in errors), errors
+
+
+def test_router_name_is_a_dns_name_derived_from_the_cluster():
+    effective = validate.effective_settings(dict(GOOD_SETTINGS, pgha_cluster_name="Sales_EU", pgha_router_name=None), 3)
+    assert effective["pgha_router_name"] == "sales-eu-primary.pgha.internal"

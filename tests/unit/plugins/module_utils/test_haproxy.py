@@ -1,0 +1,57 @@
+from ansible_collections.pgha.cluster.plugins.module_utils import haproxy
+from ansible_collections.pgha.cluster.plugins.module_utils import patroni_api
+from ansible_collections.pgha.cluster.plugins.module_utils.status import build_status
+
+STAT = """# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight
+pgha_primary,FRONTEND,,,0,1,2000,3,0,0,0,0,0,,,,,OPEN,
+pgha_primary,pg1,0,0,0,1,,3,0,0,,0,,0,0,0,0,DOWN,1
+pgha_primary,pg2,0,0,0,1,,3,0,0,,0,,0,0,0,0,UP,1
+pgha_primary,pg3,0,0,0,1,,3,0,0,,0,,0,0,0,0,DOWN 1/2,1
+pgha_primary,BACKEND,0,0,0,1,200,3,0,0,0,0,,0,0,0,0,UP,1
+other,web1,0,0,0,1,,3,0,0,,0,,0,0,0,0,UP,1
+"""
+
+
+def test_parse_stat_keeps_the_primary_proxy_servers():
+    assert haproxy.parse_stat(STAT) == {"pg1": "DOWN", "pg2": "UP", "pg3": "DOWN 1/2"}
+    assert haproxy.parse_stat("") == {}
+
+
+def test_routed_to_is_the_one_server_up():
+    assert haproxy.routed_to({"pg1": "DOWN", "pg2": "UP"}) == "pg2"
+    assert haproxy.routed_to({"pg1": "DOWN", "pg2": "MAINT"}) is None
+    # Going down (UP 1/2: one failed check of two) still receives connections.
+    assert haproxy.routed_to({"pg1": "UP 1/2", "pg2": "UP"}) == ["pg1", "pg2"]
+
+
+def test_status_reads_where_haproxy_forwards():
+    upstream = {"host": "10.0.0.2", "status": "streaming"}
+    nodes = {"pg1": {"up": True, "role": "standby", "replay_lsn": "0/5000000", "upstream": upstream},
+             "pg2": {"up": True, "role": "primary", "current_lsn": "0/5000000",
+                     "replicas": [{"application_name": "pg1", "state": "streaming", "sync_state": "sync",
+                                   "replay_lsn": "0/5000000"}]}}
+    addresses = {"pg1": "10.0.0.1", "pg2": "10.0.0.2", "pooler1": "10.0.0.9"}
+    bouncer = {"active": True, "target": "main-primary.pgha.internal", "listen_port": 6432,
+               "router": {"servers": {"pg1": "DOWN", "pg2": "UP"}, "routed_to": "pg2"}}
+    s = build_status(nodes, addresses, {"pooler1": bouncer})
+    assert s["poolers"][0]["target"] == "pg2" and s["poolers"][0]["via"] == "haproxy"
+    assert not [r for r in s["reasons"] if "PgBouncer" in r], s["reasons"]
+    # HAProxy forwarding to a standby is a misrouted PgBouncer.
+    bouncer["router"] = {"servers": {"pg1": "UP", "pg2": "DOWN"}, "routed_to": "pg1"}
+    s = build_status(nodes, addresses, {"pooler1": bouncer})
+    assert any("PgBouncer pooler1 sends clients to pg1, not to the primary pg2" in r for r in s["reasons"]), s["reasons"]
+
+
+CLUSTER = {"members": [{"name": "pg1", "role": "leader", "state": "running"},
+                       {"name": "pg2", "role": "sync_standby", "state": "streaming"},
+                       {"name": "pg3", "role": "replica", "state": "starting", "tags": {}}]}
+
+
+def test_patroni_switchover_problems():
+    assert patroni_api.switchover_problems(CLUSTER, "pg1", "pg2") == []
+    assert patroni_api.leader_of(CLUSTER) == "pg1"
+    found = patroni_api.switchover_problems(dict(CLUSTER, pause=True), "pg2", "pg3")
+    assert found[0].startswith("Patroni is paused")
+    assert "Patroni's leader is pg1, not pg2" in found
+    assert "pg3 is starting in Patroni, not streaming" in found
+    assert patroni_api.switchover_problems(CLUSTER, "pg1", "pg9")[0].startswith("pg9 is not a member")
