@@ -253,6 +253,23 @@ def read_file(path):
         return None
 
 
+def patroni_member(config="/etc/patroni/config.yml"):
+    """What this node's Patroni says of itself (GET /patroni): state, role, pause,
+    timeline; or an error. Its address comes from its configuration file."""
+    from ansible_collections.pgha.cluster.plugins.module_utils.patroni_api import call
+    try:
+        import yaml
+        with open(config) as handle:
+            address = ((yaml.safe_load(handle) or {}).get("restapi") or {}).get("connect_address")
+        status, answer = call("https://%s/patroni" % address, timeout=2.0)
+    except Exception as exc:  # pylint: disable=broad-except
+        return {"error": "%s: %s" % (type(exc).__name__, exc)}
+    if not isinstance(answer, dict):
+        return {"error": "HTTP %s: %s" % (status, answer)}
+    return {"state": answer.get("state"), "role": answer.get("role"), "pause": bool(answer.get("pause")),
+            "timeline": answer.get("timeline")}
+
+
 def inspect_node(module, version, cluster, port, data_dir=None, bin_dir=None):
     """What one node looks like now: running or not, role, identity, LSNs."""
     paths = pg_paths(version, cluster, data_dir=data_dir, bin_dir=bin_dir)
@@ -280,6 +297,8 @@ def inspect_node(module, version, cluster, port, data_dir=None, bin_dir=None):
         # Who starts and stops the server: Patroni (pgha_failover_mode: automatic) or systemd.
         "supervisor": "patroni" if unit_state(module, PATRONI_UNIT) == "active" else "systemd",
     }
+    if node["supervisor"] == "patroni":
+        node["patroni"] = patroni_member()
     rc, out, err = run_psql(module, paths["bin_dir"], port, NODE_QUERY) \
         if os.path.isfile(os.path.join(paths["bin_dir"], "psql")) else (1, "", "PostgreSQL is not installed")
     if rc == 0 and out.strip():

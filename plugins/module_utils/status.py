@@ -117,8 +117,9 @@ def build_status(nodes, addresses, bouncers, archives=None, expect=None):
                         "serving": info.get("serving"), "unreachable": bool(info.get("unreachable"))})
     # Who fails over: Patroni where it runs (pgha_failover_mode: automatic), else an operator.
     patroni = sorted(h for h in nodes if (nodes[h] or {}).get("supervisor") == "patroni")
+    paused = sorted(h for h in patroni if ((nodes[h] or {}).get("patroni") or {}).get("pause"))
     status = {
-        "failover": {"mode": "automatic" if patroni else "manual", "patroni": patroni},
+        "failover": {"mode": "automatic" if patroni else "manual", "patroni": patroni, "paused": paused},
         "primary": primaries[0] if len(primaries) == 1 else None,
         "primaries": primaries,
         "synchronous_standby_names": (primary or {}).get("synchronous_standby_names"),
@@ -260,6 +261,9 @@ def problems(status):
         if unwatched:
             found.append("Patroni does not run on %s (it runs on %s): those nodes are outside automatic failover; "
                          "run site.yml" % (", ".join(unwatched), ", ".join(failover["patroni"])))
+        if failover.get("paused"):
+            found.append("Patroni is paused (maintenance mode, seen on %s): nothing fails over by itself; resume "
+                         "it with patronictl -c /etc/patroni/config.yml resume" % ", ".join(failover["paused"]))
     for pooler in status["poolers"]:
         problem = pooler_problem(pooler, status["primary"])
         if problem:
@@ -309,7 +313,8 @@ def render_table(status):
     lines.append("synchronous_standby_names: %s" % (_cell(status.get("synchronous_standby_names"))))
     failover = status.get("failover") or {}
     if failover.get("patroni"):
-        lines.append("failover: automatic (Patroni runs on %s)" % ", ".join(failover["patroni"]))
+        lines.append("failover: automatic (Patroni runs on %s)%s" % (", ".join(failover["patroni"]),
+                                                                      ", PAUSED" if failover.get("paused") else ""))
     else:
         lines.append("failover: manual (playbooks/failover.yml)")
     for pooler in status["poolers"]:

@@ -87,6 +87,10 @@ node:
       description: What starts and stops the server - C(patroni) when the Patroni service is running
         (C(pgha_failover_mode=automatic)), else C(systemd).
       type: str
+    patroni:
+      description: Where Patroni runs, what its REST API says of this node - C(state), C(role), C(pause)
+        (maintenance mode, no automatic failover), C(timeline); or C(error).
+      type: dict
 '''
 
 import time

@@ -55,3 +55,17 @@ def test_patroni_switchover_problems():
     assert "Patroni's leader is pg1, not pg2" in found
     assert "pg3 is starting in Patroni, not streaming" in found
     assert patroni_api.switchover_problems(CLUSTER, "pg1", "pg9")[0].startswith("pg9 is not a member")
+
+
+def test_a_paused_patroni_degrades_the_status():
+    nodes = {"pg1": {"up": True, "role": "primary", "current_lsn": "0/5000000", "supervisor": "patroni",
+                     "patroni": {"state": "running", "role": "master", "pause": True},
+                     "replicas": [{"application_name": "pg2", "state": "streaming", "sync_state": "sync",
+                                   "replay_lsn": "0/5000000"}]},
+             "pg2": {"up": True, "role": "standby", "replay_lsn": "0/5000000", "supervisor": "patroni",
+                     "patroni": {"state": "streaming", "role": "replica", "pause": True},
+                     "upstream": {"host": "10.0.0.1", "status": "streaming"}}}
+    s = build_status(nodes, {"pg1": "10.0.0.1", "pg2": "10.0.0.2"}, {})
+    assert s["failover"]["paused"] == ["pg1", "pg2"]
+    assert s["verdict"] == "degraded"
+    assert any(r.startswith("Patroni is paused (maintenance mode, seen on pg1, pg2)") for r in s["reasons"]), s["reasons"]
