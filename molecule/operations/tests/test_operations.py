@@ -6,7 +6,8 @@ import sys
 import time
 import uuid
 
-from labtools import ROOT, kill_primary_and_fail_over, lab, playbook, status
+from labtools import ROOT, kill_primary_and_fail_over, playbook, status
+from labtools import lab_sh as lab
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from writer import Writer  # noqa: E402

@@ -11,7 +11,8 @@ import pytest
 import os
 import sys
 
-from labtools import ROOT, lab, playbook, status
+from labtools import ROOT, playbook, status
+from labtools import lab_sh as lab
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from writer import Writer  # noqa: E402
