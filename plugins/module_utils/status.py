@@ -313,8 +313,8 @@ def render_table(status):
     lines.append("synchronous_standby_names: %s" % (_cell(status.get("synchronous_standby_names"))))
     failover = status.get("failover") or {}
     if failover.get("patroni"):
-        lines.append("failover: automatic (Patroni runs on %s)%s" % (", ".join(failover["patroni"]),
-                                                                      ", PAUSED" if failover.get("paused") else ""))
+        paused = ", PAUSED" if failover.get("paused") else ""
+        lines.append("failover: automatic (Patroni runs on %s)%s" % (", ".join(failover["patroni"]), paused))
     else:
         lines.append("failover: manual (playbooks/failover.yml)")
     for pooler in status["poolers"]:
