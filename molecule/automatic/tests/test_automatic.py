@@ -83,6 +83,26 @@ class Sampler(threading.Thread):
         return [s for s in self.samples if len(s[2]) > 1]
 
 
+def load(app, tag):
+    """A writer through PgBouncer and the at-most-one-primary sampler, both running."""
+    writer = Writer(app, "%s-%s" % (tag, uuid.uuid4().hex[:6]))
+    writer.start()
+    sampler = Sampler()
+    sampler.start()
+    return writer, sampler
+
+
+def wait_streaming(primary, node, timeout=120):
+    """Seconds until ``node`` streams from ``primary`` (fails after ``timeout``)."""
+    started = time.time()
+    state = ""
+    while time.time() - started < timeout and state != "streaming":
+        state = psql(primary, "SELECT state FROM pg_catalog.pg_stat_replication WHERE application_name = '%s'" % node)
+        time.sleep(1)
+    assert state == "streaming", "%s not streaming from %s after %d s" % (node, primary, timeout)
+    return time.time() - started
+
+
 def test_converting_a_running_cluster_keeps_writes_going(app):
     primary = status()["primary"]
     writer = Writer(app, "convert-%s" % uuid.uuid4().hex[:6])
@@ -143,10 +163,7 @@ def test_pgbouncer_goes_through_haproxy_to_the_leader():
 
 def test_switchover_through_patroni_under_writes(app):
     old = leader()
-    writer = Writer(app, "pswitch-%s" % uuid.uuid4().hex[:6])
-    writer.start()
-    sampler = Sampler()
-    sampler.start()
+    writer, sampler = load(app, "pswitch")
     time.sleep(1)
     rc, out, dummy = playbook("playbooks/switchover.yml", *AUTOMATIC)
     time.sleep(1)
@@ -186,10 +203,7 @@ def test_losing_one_etcd_member_changes_nothing(app):
 
 def test_a_killed_primary_is_replaced_without_a_playbook(app):
     old = leader()
-    writer = Writer(app, "kill-%s" % uuid.uuid4().hex[:6])
-    writer.start()
-    sampler = Sampler()
-    sampler.start()
+    writer, sampler = load(app, "kill")
     time.sleep(2)
     subprocess.run(["podman", "kill", "-s", "KILL", old], check=True, stdout=subprocess.PIPE)
     killed = time.time()
@@ -224,22 +238,13 @@ def test_the_old_primary_comes_back_as_a_standby_by_itself():
     assert len(old) == 1, old
     subprocess.run([os.path.join(ROOT, "lab", "lab.sh"), "start", old[0]], check=True, stdout=subprocess.PIPE,
                    stderr=subprocess.STDOUT)
-    started = time.time()
-    state = ""
-    while time.time() - started < 120 and state != "streaming":
-        state = psql(new, "SELECT state FROM pg_catalog.pg_stat_replication WHERE application_name = '%s'" % old[0])
-        time.sleep(1)
-    assert state == "streaming", "%s not streaming from %s after 120 s" % (old[0], new)
-    print("%s streams from %s %.1f s after it was started" % (old[0], new, time.time() - started))
+    print("%s streams from %s %.1f s after it was started" % (old[0], new, wait_streaming(new, old[0])))
     assert leader() == new
 
 
 def test_a_partitioned_primary_stops_writing_and_pgbouncer_follows_the_new_one(app):
     old = leader()
-    writer = Writer(app, "partition-%s" % uuid.uuid4().hex[:6])
-    writer.start()
-    sampler = Sampler()
-    sampler.start()
+    writer, sampler = load(app, "partition")
     time.sleep(2)
     # Cut off from its peers, etcd and PgBouncer (the controller still reaches it).
     subprocess.run([os.path.join(ROOT, "lab", "lab.sh"), "partition", old], check=True, stdout=subprocess.PIPE)
@@ -277,22 +282,14 @@ def test_a_partitioned_primary_stops_writing_and_pgbouncer_follows_the_new_one(a
     assert sorted(acked - present) == []
     assert any(at > cut + 1 for seq, at in writer.acked), "no write went through PgBouncer after the partition"
     # Healed, the old primary follows the new one by itself (pg_rewind where needed).
-    started = time.time()
-    state = ""
-    while time.time() - started < 120 and state != "streaming":
-        state = psql(new, "SELECT state FROM pg_catalog.pg_stat_replication WHERE application_name = '%s'" % old)
-        time.sleep(1)
-    assert state == "streaming", "%s not streaming from %s 120 s after the heal" % (old, new)
+    wait_streaming(new, old)
     st = status()
     assert st["verdict"] == "healthy", st["reasons"]
 
 
 def test_a_rebooting_primary_hands_over_first(app):
     old = leader()
-    writer = Writer(app, "reboot-%s" % uuid.uuid4().hex[:6])
-    writer.start()
-    sampler = Sampler()
-    sampler.start()
+    writer, sampler = load(app, "reboot")
     time.sleep(2)
     # systemd stops pgha-handover.service before Patroni: the leader switches over, then stops.
     subprocess.run(["podman", "exec", old, "systemctl", "reboot"], check=False, stdout=subprocess.PIPE,
@@ -317,9 +314,4 @@ def test_a_rebooting_primary_hands_over_first(app):
     # The container stops on reboot in the lab; started again, it follows the new leader.
     subprocess.run([os.path.join(ROOT, "lab", "lab.sh"), "start", old], check=True, stdout=subprocess.PIPE,
                    stderr=subprocess.STDOUT)
-    started = time.time()
-    state = ""
-    while time.time() - started < 120 and state != "streaming":
-        state = psql(new, "SELECT state FROM pg_catalog.pg_stat_replication WHERE application_name = '%s'" % old)
-        time.sleep(1)
-    assert state == "streaming", "%s not streaming from %s 120 s after its start" % (old, new)
+    wait_streaming(new, old)
