@@ -211,6 +211,9 @@ def etcd_environment(name, address, members, cluster_token, data_dir, key_file):
         "ETCD_PEER_KEY_FILE": key_file,
         "ETCD_PEER_TRUSTED_CA_FILE": tls["ca"],
         "ETCD_PEER_CLIENT_CERT_AUTH": "true",
+        # A member cut off and then healed must not force a new etcd election (etcd 3.4 defaults to false):
+        # the leader would lose etcd for the election's length and Patroni demote it.
+        "ETCD_PRE_VOTE": "true",
         "ETCD_HEARTBEAT_INTERVAL": "100",
         "ETCD_ELECTION_TIMEOUT": "1000",
     }

@@ -42,6 +42,22 @@ def leader():
     return found[0] if found else None
 
 
+def stable_leader(timeout=30):
+    """The leader once Patroni's shared state (GET /cluster) and the nodes' own /primary agree on it."""
+    started = time.time()
+    while time.time() - started < timeout:
+        claim = leader()
+        for name in NODES:
+            code, cluster = patroni(name, "cluster")
+            if code == 200 and cluster:
+                named = [m["name"] for m in cluster.get("members", []) if m.get("role") == "leader"]
+                if claim and named == [claim]:
+                    return claim
+                break
+        time.sleep(0.5)
+    raise AssertionError("no leader that /cluster and /primary agree on within %d s" % timeout)
+
+
 def psql(host, query):
     out = subprocess.run(["podman", "exec", host, "runuser", "-u", "postgres", "--", "psql", "-XAtq", "-c", query],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
@@ -162,7 +178,7 @@ def test_pgbouncer_goes_through_haproxy_to_the_leader():
 
 
 def test_switchover_through_patroni_under_writes(app):
-    old = leader()
+    old = stable_leader()
     writer, sampler = load(app, "pswitch")
     time.sleep(1)
     rc, out, dummy = playbook("playbooks/switchover.yml", *AUTOMATIC)
@@ -184,7 +200,7 @@ def test_switchover_through_patroni_under_writes(app):
 
 
 def test_losing_one_etcd_member_changes_nothing(app):
-    before = leader()
+    before = stable_leader()
     member = [h for h in NODES if h != before][0]
     writer = Writer(app, "etcd-%s" % uuid.uuid4().hex[:6])
     writer.start()
@@ -202,7 +218,7 @@ def test_losing_one_etcd_member_changes_nothing(app):
 
 
 def test_a_killed_primary_is_replaced_without_a_playbook(app):
-    old = leader()
+    old = stable_leader()
     writer, sampler = load(app, "kill")
     time.sleep(2)
     subprocess.run(["podman", "kill", "-s", "KILL", old], check=True, stdout=subprocess.PIPE)
@@ -243,7 +259,7 @@ def test_the_old_primary_comes_back_as_a_standby_by_itself():
 
 
 def test_a_partitioned_primary_stops_writing_and_pgbouncer_follows_the_new_one(app):
-    old = leader()
+    old = stable_leader()
     writer, sampler = load(app, "partition")
     time.sleep(2)
     # Cut off from its peers, etcd and PgBouncer (the controller still reaches it).
@@ -288,7 +304,7 @@ def test_a_partitioned_primary_stops_writing_and_pgbouncer_follows_the_new_one(a
 
 
 def test_a_rebooting_primary_hands_over_first(app):
-    old = leader()
+    old = stable_leader()
     writer, sampler = load(app, "reboot")
     time.sleep(2)
     # systemd stops pgha-handover.service before Patroni: the leader switches over, then stops.

@@ -106,3 +106,5 @@ def test_etcd_environment():
     assert env["ETCD_LISTEN_CLIENT_URLS"] == "https://10.0.0.11:2379"
     assert env["ETCD_CLIENT_CERT_AUTH"] == "true" and env["ETCD_PEER_CLIENT_CERT_AUTH"] == "true"
     assert env["ETCD_KEY_FILE"] == "/etc/pgha/etcd/host.key"
+    # A healed member must not force an election that would cost the leader its lock.
+    assert env["ETCD_PRE_VOTE"] == "true"
