@@ -66,14 +66,6 @@ def test_switchover_under_writes_and_back(app):
     assert restore_command_overrides() == []
 
 
-def test_site_rerun_after_switchovers_changes_nothing():
-    switchover_target = status()["primary"]
-    rc, out, recap = playbook("playbooks/site.yml")
-    assert rc == 0, out[-3000:]
-    assert all(r["changed"] == 0 for r in recap.values()), recap
-    assert status()["primary"] == switchover_target
-
-
 def test_refusals_change_nothing(app):
     before = status()
     cases = [
