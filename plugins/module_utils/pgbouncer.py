@@ -59,3 +59,25 @@ def admin(module, sql, user, password, port=6432, host="127.0.0.1", check_rc=Tru
     if rc != 0 and check_rc:
         module.fail_json(msg="PgBouncer admin console %s:%s refused %s: %s" % (host, port, sql, (err or out).strip()))
     return rc, out, err
+
+
+def pause_all(module, poolers, user, password, timeout=5):
+    """PAUSE every PgBouncer given (an address, or a dict with host and optional
+    port). Returns (paused, None), or ([], (host, error)) once one refuses: every
+    PgBouncer paused here is then resumed, so none is left paused."""
+    paused = []
+    for pooler in poolers:
+        pooler = pooler if isinstance(pooler, dict) else {"host": str(pooler)}
+        rc, out, err = admin(module, "PAUSE", user, password, port=pooler.get("port", 6432), host=pooler["host"],
+                             check_rc=False, timeout=timeout)
+        if rc != 0 and "already" not in (err or out).lower():
+            resume_all(module, paused, user, password)
+            return [], (pooler["host"], (err or out).strip())
+        paused.append(pooler)
+    return paused, None
+
+
+def resume_all(module, paused, user, password):
+    """RESUME every PgBouncer pause_all paused (failures are not fatal: each is tried)."""
+    for pooler in paused:
+        admin(module, "RESUME", user, password, port=pooler.get("port", 6432), host=pooler["host"], check_rc=False)

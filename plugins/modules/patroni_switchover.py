@@ -111,7 +111,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.patroni import endpoint
 from ansible_collections.pgha.cluster.plugins.module_utils.patroni_api import call, switchover_problems
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import node_argument_spec, pg_paths, run_psql
-from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import admin
+from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import pause_all
+from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import resume_all as resume_poolers
 
 
 def main():
@@ -150,21 +151,14 @@ def main():
     run_psql(module, paths['bin_dir'], p['port'], "CHECKPOINT", check_rc=True, timeout=30)
     result['timings']['checkpoint'] = round(time.time() - step, 3)
 
-    paused = []
-
     def resume_all():
-        for host in paused:
-            admin(module, "RESUME", p['admin_user'], p['admin_password'], host=host, check_rc=False)
+        resume_poolers(module, paused, p['admin_user'], p['admin_password'])
 
     step = time.time()
-    for host in p['poolers']:
-        rc, out, err = admin(module, "PAUSE", p['admin_user'], p['admin_password'], host=host, check_rc=False,
-                             timeout=5)
-        if rc != 0 and "already" not in (err or out).lower():
-            resume_all()
-            module.fail_json(msg="could not PAUSE PgBouncer %s: %s; every PgBouncer resumed, %s still the leader"
-                                 % (host, (err or out).strip(), p['leader']), **result)
-        paused.append(host)
+    paused, refused = pause_all(module, p['poolers'], p['admin_user'], p['admin_password'])
+    if refused:
+        module.fail_json(msg="could not PAUSE PgBouncer %s: %s; every PgBouncer resumed, %s still the leader"
+                             % (refused[0], refused[1], p['leader']), **result)
     result['paused_at'] = time.time()
     result['timings']['pause'] = round(result['paused_at'] - step, 3)
 

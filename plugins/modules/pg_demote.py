@@ -93,7 +93,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
     as_postgres, inspect_node, libpq_env, node_argument_spec, parse_controldata, pg_paths, postmaster_running, run_psql,
     stop_server, wait_archiver)
-from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import admin
+from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import pause_all
+from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import resume_all as resume_poolers
 from ansible_collections.pgha.cluster.plugins.module_utils.tls import client_tls, tls_argument_spec
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import build_conninfo
 
@@ -134,23 +135,14 @@ def main():
     result['archive_backlog'] = wait_archiver(module, paths['bin_dir'], p['port'], deadline=step + 5)
     result['timings']['archive_catch_up'] = round(time.time() - step, 3)
 
-    paused = []
-
     def resume_all():
-        for pooler in paused:
-            admin(module, "RESUME", p['admin_user'], p['admin_password'], port=pooler.get('port', 6432),
-                  host=pooler['host'], check_rc=False)
+        resume_poolers(module, paused, p['admin_user'], p['admin_password'])
 
     step = time.time()
-    poolers = [pooler if isinstance(pooler, dict) else {'host': str(pooler)} for pooler in p['poolers']]
-    for pooler in poolers:
-        rc, out, err = admin(module, "PAUSE", p['admin_user'], p['admin_password'], port=pooler.get('port', 6432),
-                             host=pooler['host'], check_rc=False, timeout=5)
-        if rc != 0 and "already" not in (err or out).lower():
-            resume_all()
-            module.fail_json(msg="could not PAUSE PgBouncer %s: %s; every PgBouncer resumed, %s still primary"
-                                 % (pooler['host'], (err or out).strip(), "this node"), **result)
-        paused.append(pooler)
+    paused, refused = pause_all(module, p['poolers'], p['admin_user'], p['admin_password'])
+    if refused:
+        module.fail_json(msg="could not PAUSE PgBouncer %s: %s; every PgBouncer resumed, %s still primary"
+                             % (refused[0], refused[1], "this node"), **result)
     result['paused_at'] = time.time()
     result['timings']['pause'] = round(result['paused_at'] - step, 3)
 

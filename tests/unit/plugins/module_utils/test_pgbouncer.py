@@ -27,3 +27,19 @@ def test_repoint_changes_only_host_and_port():
 def test_repoint_without_wildcard_entry_is_refused():
     with pytest.raises(ValueError, match=r"no '\*' entry"):
         repoint_ini("[databases]\nfoo = host=x\n", "h", 1)
+
+
+def test_pause_all_resumes_what_it_paused_when_one_refuses(monkeypatch):
+    from ansible_collections.pgha.cluster.plugins.module_utils import pgbouncer as pgb
+    calls = []
+
+    def fake_admin(module, sql, user, password, port=6432, host="127.0.0.1", check_rc=True, timeout=5):
+        calls.append((sql, host))
+        return (1, "", "connection refused") if (sql, host) == ("PAUSE", "10.0.0.22") else (0, "", "")
+    monkeypatch.setattr(pgb, "admin", fake_admin)
+    paused, refused = pgb.pause_all(None, ["10.0.0.21", {"host": "10.0.0.22"}, "10.0.0.23"], "u", "p")
+    assert (paused, refused) == ([], ("10.0.0.22", "connection refused"))
+    assert calls == [("PAUSE", "10.0.0.21"), ("PAUSE", "10.0.0.22"), ("RESUME", "10.0.0.21")]
+    calls[:] = []
+    paused, refused = pgb.pause_all(None, ["10.0.0.21"], "u", "p")
+    assert refused is None and paused == [{"host": "10.0.0.21"}]
