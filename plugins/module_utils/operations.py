@@ -24,6 +24,23 @@ def patroni_nodes(nodes):
     return sorted(h for h, n in (nodes or {}).items() if (n or {}).get("supervisor") == "patroni")
 
 
+def engine_of(nodes, ignore=()):
+    """Which engine promotes and demotes: ``patroni`` where Patroni runs on
+    every database node that is up (``ignore``: nodes an operation replaces,
+    such as the failed primary), ``pgha`` where it runs on none. A cluster
+    half-way through a change of mode is refused: two engines deciding who is
+    primary could leave two primaries."""
+    managed = patroni_nodes(nodes)
+    if not managed:
+        return "pgha"
+    unmanaged = sorted(h for h, n in (nodes or {}).items()
+                       if (n or {}).get("up") and h not in managed and h not in ignore)
+    if unmanaged:
+        raise OperationError("Patroni runs on %s but not on %s (whose PostgreSQL is up): finish the change of mode "
+                             "with site.yml first" % (", ".join(managed), ", ".join(unmanaged)))
+    return "patroni"
+
+
 def engine_check(nodes, operation):
     """Refuse pgha's own promote/demote/rewind where Patroni runs: two engines
     deciding who is primary could leave two primaries."""
@@ -31,8 +48,8 @@ def engine_check(nodes, operation):
     if managed:
         raise OperationError(
             "Patroni manages this cluster (running on %s): pgha's own %s would act behind its back and could "
-            "leave two primaries. Patroni fails over by itself; for a planned switch run "
-            "`patronictl -c /etc/patroni/config.yml switchover` on a database node" % (", ".join(managed), operation))
+            "leave two primaries. Pause Patroni (patronictl -c /etc/patroni/config.yml pause) and stop it on every "
+            "node first, or switch the cluster back to manual mode" % (", ".join(managed), operation))
 
 
 def patroni_switchover_check(plan, nodes, primary, sync_mode):
@@ -289,8 +306,12 @@ def synchronous_set_after_failover(nodes, failed, candidate, sync_mode, sync_cou
 
 def failover_plan(nodes, failed, sync_mode, sync_count, fence_command=False, accept_unfenced=False,
                   accept_data_loss=False):
-    """The failover decision: fencing method, candidate, and refusals with figures."""
-    engine_check(nodes, "failover")
+    """The failover decision: fencing method, candidate, engine, and refusals with figures.
+
+    Where Patroni runs (engine ``patroni``) pgha still chooses the candidate and
+    fences the failed primary; Patroni promotes the candidate (POST /failover)
+    and re-points the other standbys itself."""
+    engine = engine_of(nodes, ignore=(failed,))
     others = [h for h in running_primaries(nodes) if h != failed]
     if others:
         # No flag ever gets past this: the invariant is one writable primary.
@@ -314,15 +335,33 @@ def failover_plan(nodes, failed, sync_mode, sync_count, fence_command=False, acc
                              "(pgha_fence_command): promoting now could leave two primaries. Configure one, "
                              "or accept the risk with -e pgha_accept_unfenced=true (the candidate then refuses "
                              "to promote while %s's PostgreSQL still answers it)" % (failed, failed))
+    if engine == "patroni":
+        patroni_candidate_check(nodes, choice["candidate"])
     sync_standbys, count, warnings = synchronous_set_after_failover(nodes, failed, choice["candidate"],
                                                                     sync_mode, sync_count)
     plan = dict(choice)
-    plan.update({"failed": failed, "fence": fence,
+    plan.update({"engine": engine, "failed": failed, "fence": fence,
                  "repoint": [h for h in members if h != choice["candidate"]],
                  "followers": [h for h in sorted(nodes) if h != choice["candidate"]],
                  "sync_standbys": sync_standbys, "sync_count": count,
                  "sync_mode": sync_mode if count else "off", "warnings": warnings})
     return plan
+
+
+def patroni_candidate_check(nodes, candidate):
+    """Patroni promotes only a member it knows that runs: refuse a candidate
+    whose Patroni does not answer, or has the nofailover tag."""
+    member = (nodes.get(candidate) or {}).get("patroni") or {}
+    if not member or member.get("error"):
+        raise OperationError("%s is the most advanced standby but its Patroni does not answer (%s; systemctl status "
+                             "patroni on %s): Patroni cannot promote it"
+                             % (candidate, member.get("error") or "no answer", candidate))
+    if (member.get("tags") or {}).get("nofailover"):
+        raise OperationError("%s is the most advanced standby but has Patroni's nofailover tag: remove the tag, or "
+                             "bring a standby without it up to date" % candidate)
+    if member.get("state") not in ("running", "streaming"):
+        raise OperationError("%s is the most advanced standby but Patroni reports it %s, not running"
+                             % (candidate, member.get("state")))
 
 
 def fence_confirmed(plan, fence_result, command_rc):
@@ -347,8 +386,17 @@ def fence_confirmed(plan, fence_result, command_rc):
 
 
 def rejoin_plan(nodes, addresses, pooler_targets, target=None):
-    """Which node(s) to bring back as standbys of the single running primary."""
-    engine_check(nodes, "rejoin")
+    """Which node(s) to bring back as standbys of the single running primary.
+
+    Where Patroni runs (engine ``patroni``) a node is rejoined by starting its
+    Patroni, which rewinds it and follows the leader."""
+    engine = engine_of(nodes)
+    paused = sorted(h for h, n in nodes.items() if ((n or {}).get("patroni") or {}).get("pause"))
+    if engine == "patroni" and paused:
+        raise OperationError("Patroni is paused (maintenance mode, as %s report): it starts no server while paused, "
+                             "so it cannot rejoin a node. Resume it first (patronictl -c /etc/patroni/config.yml "
+                             "resume); Patroni then rejoins a node whose Patroni runs by itself, and rejoin.yml "
+                             "brings back a fenced one" % ", ".join(paused))
     running = running_primaries(nodes)
     by_address = dict((a, h) for h, a in addresses.items())
     pointed, own = {}, []
@@ -394,7 +442,7 @@ def rejoin_plan(nodes, addresses, pooler_targets, target=None):
     # A writable primary that PgBouncer does not use (a fenced node powered on again) is
     # stopped and rewound; its writes after the failover were never acknowledged through PgBouncer.
     checks = [rejoin_check(nodes, host, primary, pointed, allow_stray=True) for host in targets]
-    return {"primary": primary, "rejoin": targets, "checks": checks,
+    return {"engine": engine, "primary": primary, "rejoin": targets, "checks": checks,
             "stray": [c["node"] for c in checks if c["stray_primary"]],
             "repoint_poolers": sorted(own)}
 

@@ -60,3 +60,23 @@ def switchover_problems(cluster, leader, candidate):
     elif (member.get("tags") or {}).get("nofailover"):
         found.append("%s has the nofailover tag" % candidate)
     return found
+
+
+def failover_problems(cluster, failed, candidate):
+    """Why Patroni should not be asked to fail over to ``candidate`` (empty when
+    it may): another member leads (nothing failed), or the candidate is not a
+    running member. A paused Patroni takes a failover to a named candidate."""
+    members = dict((m.get("name"), m) for m in (cluster or {}).get("members") or [])
+    found = []
+    actual = leader_of(cluster)
+    if actual and actual != failed:
+        found.append("Patroni's leader is %s, which runs: nothing to fail over (switchover.yml for a planned change)"
+                     % actual)
+    member = members.get(candidate)
+    if member is None:
+        found.append("%s is not a member of Patroni's cluster (members: %s)" % (candidate, ", ".join(sorted(members))))
+    elif member.get("state") not in ("running", "streaming"):
+        found.append("%s is %s in Patroni, not running" % (candidate, member.get("state")))
+    elif (member.get("tags") or {}).get("nofailover"):
+        found.append("%s has the nofailover tag" % candidate)
+    return found

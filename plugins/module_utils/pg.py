@@ -267,7 +267,7 @@ def patroni_member(config="/etc/patroni/config.yml"):
     if not isinstance(answer, dict):
         return {"error": "HTTP %s: %s" % (status, answer)}
     return {"state": answer.get("state"), "role": answer.get("role"), "pause": bool(answer.get("pause")),
-            "timeline": answer.get("timeline")}
+            "timeline": answer.get("timeline"), "tags": answer.get("tags") or {}}
 
 
 def inspect_node(module, version, cluster, port, data_dir=None, bin_dir=None):

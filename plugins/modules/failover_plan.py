@@ -22,6 +22,10 @@ description:
     candidate may be missing acknowledged commits unless I(accept_data_loss=true), and decides
     how the failed primary is fenced (stopped over SSH, a fencing command, or not at all only with
     I(accept_unfenced=true)).
+  - Where Patroni runs on the database nodes that are up, the plan's C(engine) is C(patroni) - pgha
+    still picks the candidate and fences the failed primary (stopping its Patroni first), and Patroni
+    promotes the candidate (POST /failover) and re-points the other standbys. The candidate's Patroni
+    must answer. A cluster half-way through a change of mode is refused.
   - The new primary's synchronous set counts only live standbys; when fewer than I(sync_count) are
     alive, k is capped (with a warning) so that the new primary can commit.
 extends_documentation_fragment:
@@ -85,7 +89,8 @@ EXAMPLES = r'''
 
 RETURN = r'''
 plan:
-  description: C(failed), C(candidate), C(lsn), C(timeline), C(ranking), C(may_miss_commits), C(reason),
+  description: C(engine) (C(pgha) or C(patroni)), C(failed), C(candidate), C(lsn), C(timeline), C(ranking),
+    C(may_miss_commits), C(reason),
     C(fence) (stop, command or none), C(repoint), C(followers), C(sync_standbys), C(sync_count),
     C(sync_mode) (the new primary's synchronous set, live members only) and C(warnings).
   returned: always
@@ -94,7 +99,7 @@ plan:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.operations import (
-    OperationError, engine_check, failed_primary, failover_plan)
+    OperationError, failed_primary, failover_plan)
 
 
 def main():
@@ -115,7 +120,6 @@ def main():
     )
     p = module.params
     try:
-        engine_check(p['nodes'], "failover")
         failed = failed_primary(p['nodes'], p['addresses'], p['pooler_targets'], p['force'], named=p['failed'])
         plan = failover_plan(p['nodes'], failed, p['sync_mode'], p['sync_count'], p['fence_command'],
                              p['accept_unfenced'], p['accept_data_loss'])

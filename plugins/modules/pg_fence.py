@@ -18,6 +18,9 @@ description:
     repository, for one), an immediate shutdown, then SIGKILL. Confirms that no postmaster runs, and
     leaves a C(standby.signal) in its data directory so that a restart (a reboot) brings it up
     read-only until it is rejoined.
+  - Where Patroni runs it is stopped first (it would start the server again), after the fenced
+    marker is written - the marker keeps Patroni from starting at boot and the leader's handover
+    (pgha-handover) from running a switchover on the way down. rejoin.yml starts it again.
   - In check mode reports whether it would act.
 extends_documentation_fragment:
   - pgha.cluster.attributes
@@ -50,6 +53,10 @@ how:
   description: How the server was stopped (clean stop, immediate shutdown, killed); null when it was not running.
   returned: always
   type: str
+patroni_stopped:
+  description: Patroni ran here and was stopped first.
+  returned: always
+  type: bool
 unit_reloaded:
   description: systemd was reloaded because the stopped unit stayed in a transition state.
   returned: always
@@ -57,12 +64,29 @@ unit_reloaded:
 '''
 
 import os
+import signal
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
-    FENCED_MARKER, node_argument_spec, pg_paths, postmaster_running, stop_server)
+    FENCED_MARKER, PATRONI_UNIT, node_argument_spec, pg_paths, postmaster_running, signal_postmaster, stop_server,
+    unit_state)
 from ansible_collections.pgha.cluster.plugins.module_utils.standby import touch_signal
+
+
+def write_marker(data_dir):
+    """Tells site.yml, pg_standby, Patroni's unit and the handover that this node needs rejoin.yml."""
+    with open(os.path.join(data_dir, FENCED_MARKER), 'w') as handle:
+        handle.write("fenced at %s\n" % time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+
+
+def stop_patroni(module, timeout):
+    """Stop Patroni, killing it when its stop does not end in time (the
+    server it leaves running is stopped next, like any other)."""
+    rc = module.run_command(["timeout", str(timeout), "systemctl", "stop", PATRONI_UNIT])[0]
+    if rc != 0:
+        module.run_command(["systemctl", "kill", "--signal=SIGKILL", PATRONI_UNIT])
+    return unit_state(module, PATRONI_UNIT) != "active"
 
 
 def main():
@@ -76,19 +100,29 @@ def main():
     paths = pg_paths(p['version'], p['cluster'], data_dir=p['data_dir'], bin_dir=p['bin_dir'])
     running = postmaster_running(paths['data_dir'])
     standby_signal = os.path.join(paths['data_dir'], 'standby.signal')
-    result = dict(changed=running or not os.path.exists(os.path.join(paths['data_dir'], FENCED_MARKER)), fenced=False, killed=False,
-                  was_running=running, how=None, unit_reloaded=False)
+    patroni = unit_state(module, PATRONI_UNIT) == "active"
+    result = dict(changed=running or patroni or not os.path.exists(os.path.join(paths['data_dir'], FENCED_MARKER)),
+                  fenced=False, killed=False, was_running=running, how=None, unit_reloaded=False,
+                  patroni_stopped=False)
     if module.check_mode:
         module.exit_json(**result)
+    if patroni:
+        if os.path.isdir(paths['data_dir']):
+            write_marker(paths['data_dir'])
+        if not stop_patroni(module, p['stop_timeout'] * 3):
+            module.fail_json(msg="Patroni still runs after stop and kill: NOT fenced", **result)
+        result['patroni_stopped'] = True
+        running = postmaster_running(paths['data_dir'])
+        if running:
+            # Patroni, paused, left the server running outside PostgreSQL's own unit: a fast shutdown first.
+            signal_postmaster(paths['data_dir'], signal.SIGINT)
     if running:
         stop_server(module, paths, p['stop_timeout'], result=result)
     if postmaster_running(paths['data_dir']):
         module.fail_json(msg="the server still runs after stop and kill: NOT fenced", **result)
     if os.path.isdir(paths['data_dir']):
         touch_signal(standby_signal)
-        # Tells site.yml and pg_standby that this node needs rejoin.yml (pg_rewind), not a plain re-point.
-        with open(os.path.join(paths['data_dir'], FENCED_MARKER), 'w') as handle:
-            handle.write("fenced at %s\n" % time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        write_marker(paths['data_dir'])
     result['fenced'] = True
     module.exit_json(**result)
 

@@ -18,7 +18,8 @@ description:
     that position, and refuses to promote if it does not within I(wait_timeout)
     seconds. Then promotes (C(pg_promote(wait => true))) and reports the new
     timeline and the time it took.
-  - A node that is already a primary is reported unchanged.
+  - A node that is already a primary is reported unchanged, after the write check when asked (failover.yml
+    checks this way the node Patroni promoted). A standby Patroni runs is never promoted here.
   - In check mode reports what it would do.
 extends_documentation_fragment:
   - pgha.cluster.attributes
@@ -244,6 +245,10 @@ def main():
     if not (node['up'] and node['role'] == 'standby'):
         module.fail_json(msg="this node is not a running standby (up: %s, role: %s)" % (node['up'], node['role']),
                          **result)
+    if node.get('supervisor') == 'patroni':
+        # Patroni promotes here (failover.yml asks it through its API): a promotion behind its back could
+        # leave two primaries.
+        module.fail_json(msg="not promoted: Patroni runs on this node and promotes it itself", **result)
     if p['absent_peer'] and peer_answers(module, paths, p['absent_peer']):
         module.fail_json(msg="not promoted: the unfenced failed primary's PostgreSQL still answers at %s; "
                              "fence it (stop it, power it off) first" % p['absent_peer'], **result)

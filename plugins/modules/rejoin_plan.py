@@ -16,6 +16,9 @@ description:
   - Runs on the controller and changes nothing. Needs exactly one running primary. Without a
     target, picks every reachable node that does not stream from it. Refuses the current
     primary, a node PgBouncer still sends clients to, and a node that runs as a writable primary.
+  - Where Patroni runs on every database node that is up, the plan's C(engine) is C(patroni) - rejoin.yml
+    then starts the node's Patroni, which rewinds it and follows the leader. A cluster half-way through a
+    change of mode is refused.
 extends_documentation_fragment:
   - pgha.cluster.attributes
 options:
@@ -49,7 +52,7 @@ EXAMPLES = r'''
 RETURN = r'''
 plan:
   description:
-    - C(primary), C(rejoin) (hosts), C(checks), C(stray) and C(repoint_poolers) (PgBouncer hosts on a
+    - C(engine) (C(pgha) or C(patroni)), C(primary), C(rejoin) (hosts), C(checks), C(stray) and C(repoint_poolers) (PgBouncer hosts on a
       database node that still point at that node, which is not the primary; they are switched first).
   returned: always
   type: dict

@@ -72,7 +72,7 @@ plan:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.operations import (
-    OperationError, choose_switchover_target, patroni_nodes, patroni_switchover_check, switchover_check)
+    OperationError, choose_switchover_target, engine_of, patroni_switchover_check, switchover_check)
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import synchronous_standby_names
 
 
@@ -90,13 +90,8 @@ def main():
     )
     p = module.params
     # Where Patroni runs (pgha_failover_mode: automatic) it switches over: pgha pauses PgBouncer around it.
-    managed = patroni_nodes(p['nodes'])
-    engine = "patroni" if managed else "pgha"
     try:
-        unmanaged = sorted(h for h, n in p['nodes'].items() if (n or {}).get('up') and h not in managed)
-        if managed and unmanaged:
-            raise OperationError("Patroni runs on %s but not on %s: finish the change of mode with site.yml first"
-                                 % (", ".join(managed), ", ".join(unmanaged)))
+        engine = engine_of(p['nodes'])
         if p['target']:
             plan = switchover_check(p['nodes'], p['primary'], p['target'], p['max_lag_bytes'])
         else:

@@ -159,12 +159,13 @@ def test_automatic_mode_rerun_changes_nothing():
     assert changed == {}, changed
 
 
-def test_pgha_does_not_act_behind_patroni():
+def test_day2_playbooks_refuse_what_patroni_would_not_do():
     before = leader()
-    # failover.yml and rejoin.yml promote, demote and rewind themselves: they refuse while Patroni runs.
-    for args in (["playbooks/failover.yml"], ["playbooks/rejoin.yml", "-e", "pgha_target=%s" % before]):
+    # A failover from a leader that runs, a rejoin of the leader: refused as in manual mode.
+    for args, fragment in ((["playbooks/failover.yml"], "%s is a running primary" % before),
+                           (["playbooks/rejoin.yml", "-e", "pgha_target=%s" % before], "is the current primary")):
         rc, out, dummy = playbook(*(args + list(AUTOMATIC)))
-        assert rc != 0 and "Patroni manages this cluster" in out, out[-3000:]
+        assert rc != 0 and fragment in out, out[-3000:]
     # Nor configures the cluster as a manual one (systemd would start the servers next to Patroni).
     rc, out, dummy = playbook("playbooks/site.yml")
     assert rc != 0 and "but pgha_failover_mode is manual" in out, out[-3000:]
@@ -331,3 +332,55 @@ def test_a_rebooting_primary_hands_over_first(app):
     subprocess.run([os.path.join(ROOT, "lab", "lab.sh"), "start", old], check=True, stdout=subprocess.PIPE,
                    stderr=subprocess.STDOUT)
     wait_streaming(new, old)
+
+
+def patronictl(host, *args):
+    out = subprocess.run(["podman", "exec", host, "patronictl", "-c", "/etc/patroni/config.yml"] + list(args),
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
+    assert out.returncode == 0, "patronictl %s on %s: %s" % (" ".join(args), host, out.stdout)
+    return out.stdout
+
+
+def test_operator_failover_and_rejoin_while_patroni_is_paused(app):
+    """Maintenance mode: Patroni leaves a crashed primary alone; failover.yml fences it
+    (stopping its Patroni) and has Patroni promote pgha's candidate; rejoin.yml brings
+    it back once Patroni is resumed."""
+    old = stable_leader()
+    patronictl(old, "pause", "--wait")
+    writer, sampler = load(app, "paused-failover")
+    try:
+        time.sleep(1)
+        subprocess.run(["podman", "exec", old, "pkill", "-KILL", "-x", "postgres"], check=False)
+        # Paused: nobody takes over, even after the lease (ttl 8 s) ran out.
+        time.sleep(10)
+        assert leader() is None
+        started = time.time()
+        rc, out, dummy = playbook("playbooks/failover.yml", *AUTOMATIC)
+        took = time.time() - started
+        assert rc == 0, out[-5000:]
+        new = stable_leader()
+        time.sleep(1)
+    finally:
+        writer.stop()
+        two = sampler.stop()
+    print("paused failover through failover.yml: %.1f s, new leader %s, %d writes, %d client errors, longest gap %.1f s"
+          % (took, new, len(writer.acked), len(writer.errors), writer.longest_gap()))
+    assert new != old
+    assert two == [], two[:3]
+    assert writer.lost(app) == []
+    assert "through Patroni (POST /failover)" in out
+    # Fenced: Patroni down on the old leader, and kept down (marker) until rejoin.yml.
+    unit = subprocess.run(["podman", "exec", old, "systemctl", "is-active", "patroni"], stdout=subprocess.PIPE,
+                          universal_newlines=True, check=False).stdout.strip()
+    assert unit != "active"
+    # Still paused: a rejoin is refused, naming the fix.
+    rc, out, dummy = playbook("playbooks/rejoin.yml", *AUTOMATIC)
+    assert rc != 0 and "Patroni is paused" in out and "resume" in out, out[-3000:]
+    patronictl(new, "resume", "--wait")
+    rc, out, dummy = playbook("playbooks/rejoin.yml", *AUTOMATIC)
+    assert rc == 0, out[-5000:]
+    print("rejoined %s under Patroni in %.1f s of waiting" % (old, wait_streaming(new, old, timeout=120)))
+    assert psql(old, "SELECT pg_catalog.pg_is_in_recovery()") == "t"
+    assert stable_leader() == new
+    st = status()
+    assert st["verdict"] == "healthy", st["reasons"]

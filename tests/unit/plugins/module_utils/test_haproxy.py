@@ -57,6 +57,19 @@ def test_patroni_switchover_problems():
     assert patroni_api.switchover_problems(CLUSTER, "pg1", "pg9")[0].startswith("pg9 is not a member")
 
 
+def test_patroni_failover_problems():
+    # The failed leader may still hold its lock (it expires after ttl): a failover to pg2 may go ahead.
+    assert patroni_api.failover_problems(CLUSTER, "pg1", "pg2") == []
+    # Once the leader is gone, no leader at all is fine too.
+    gone = {"members": [m for m in CLUSTER["members"] if m["name"] != "pg1"]}
+    assert patroni_api.failover_problems(gone, "pg1", "pg2") == []
+    # Another member leads: nothing failed.
+    found = patroni_api.failover_problems(CLUSTER, "pg3", "pg2")
+    assert found == ["Patroni's leader is pg1, which runs: nothing to fail over (switchover.yml for a planned change)"]
+    assert patroni_api.failover_problems(gone, "pg1", "pg3") == ["pg3 is starting in Patroni, not running"]
+    assert patroni_api.failover_problems(gone, "pg1", "pg9")[0].startswith("pg9 is not a member")
+
+
 def test_a_paused_patroni_degrades_the_status():
     nodes = {"pg1": {"up": True, "role": "primary", "current_lsn": "0/5000000", "supervisor": "patroni",
                      "patroni": {"state": "running", "role": "master", "pause": True},

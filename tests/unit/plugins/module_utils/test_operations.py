@@ -318,18 +318,67 @@ def test_rejoin_plan_three_node_layout_repoints_the_returning_nodes_own_pgbounce
     assert ops.rejoin_plan(nodes, ADDR, dict(targets, pg1=""))["repoint_poolers"] == []
 
 
-def test_pgha_never_promotes_or_demotes_behind_patroni():
-    # One node run by Patroni is enough: two engines deciding who is primary could leave two.
-    nodes = cluster(pg2=standby(supervisor="patroni"), pg1={"unreachable": True})
-    with pytest.raises(ops.OperationError, match="Patroni manages this cluster \\(running on pg2\\)"):
+PATRONI_OK = {"state": "streaming", "role": "replica", "pause": True, "timeline": 1, "tags": {}}
+
+
+def test_half_way_through_a_change_of_mode_nothing_is_decided():
+    # Patroni on pg2, pg3 up without it: two engines could each pick a primary.
+    nodes = cluster(pg2=standby(supervisor="patroni", patroni=PATRONI_OK), pg1={"unreachable": True})
+    with pytest.raises(ops.OperationError, match="Patroni runs on pg2 but not on pg3 .*site.yml"):
         ops.failover_plan(nodes, "pg1", "quorum", 1, fence_command=True)
-    with pytest.raises(ops.OperationError, match="pgha's own rejoin"):
+    with pytest.raises(ops.OperationError, match="Patroni runs on pg3 but not on pg1, pg2"):
         ops.rejoin_plan(cluster(pg3=standby(supervisor="patroni")), ADDR, {})
-    with pytest.raises(ops.OperationError, match="switchover"):
-        ops.engine_check(cluster(pg1=primary(supervisor="patroni")), "switchover")
-    # Without Patroni nothing changes.
-    ops.engine_check(cluster(pg1=primary(supervisor="systemd")), "switchover")
-    assert ops.patroni_nodes(cluster()) == []
+    assert ops.engine_of(cluster()) == "pgha" and ops.patroni_nodes(cluster()) == []
+    # The node an operation replaces does not count.
+    assert ops.engine_of(cluster(pg2=standby(supervisor="patroni"), pg3=standby(supervisor="patroni")),
+                         ignore=("pg1",)) == "patroni"
+    with pytest.raises(ops.OperationError, match="in-place restore would act behind its back"):
+        ops.engine_check(cluster(pg1=primary(supervisor="patroni")), "in-place restore")
+    ops.engine_check(cluster(pg1=primary(supervisor="systemd")), "in-place restore")
+
+
+def patroni_cluster(**over):
+    nodes = {"pg1": {"unreachable": True},
+             "pg2": standby("0/5000000", supervisor="patroni", patroni=dict(PATRONI_OK)),
+             "pg3": standby("0/4000000", supervisor="patroni", patroni=dict(PATRONI_OK))}
+    nodes.update(over)
+    return nodes
+
+
+def test_failover_behind_patroni_keeps_pghas_choice_and_fence():
+    plan = ops.failover_plan(patroni_cluster(), "pg1", "quorum", 1, fence_command=True)
+    assert plan["engine"] == "patroni" and plan["candidate"] == "pg2" and plan["fence"] == "command"
+    # Unreachable and no fencing command: refused as in manual mode.
+    with pytest.raises(ops.OperationError, match="pgha_fence_command"):
+        ops.failover_plan(patroni_cluster(), "pg1", "quorum", 1)
+    # The candidate's Patroni must answer and may not carry nofailover.
+    down = patroni_cluster(pg2=standby("0/5000000", supervisor="patroni", patroni={"error": "URLError: refused"}))
+    with pytest.raises(ops.OperationError, match="pg2 is the most advanced standby but its Patroni does not answer"):
+        ops.failover_plan(down, "pg1", "quorum", 1, fence_command=True)
+    tagged = patroni_cluster(pg2=standby("0/5000000", supervisor="patroni",
+                                         patroni=dict(PATRONI_OK, tags={"nofailover": True})))
+    with pytest.raises(ops.OperationError, match="nofailover"):
+        ops.failover_plan(tagged, "pg1", "quorum", 1, fence_command=True)
+    starting = patroni_cluster(pg2=standby("0/5000000", supervisor="patroni", patroni=dict(PATRONI_OK, state="starting")))
+    with pytest.raises(ops.OperationError, match="Patroni reports it starting"):
+        ops.failover_plan(starting, "pg1", "quorum", 1, fence_command=True)
+    # Patroni already promoted someone: a running primary besides the failed one is never joined by another.
+    promoted = patroni_cluster(pg2=primary(supervisor="patroni", patroni=dict(PATRONI_OK, role="master")))
+    with pytest.raises(ops.OperationError, match="pg2 is a running primary"):
+        ops.failover_plan(promoted, ops.failed_primary(promoted, ADDR, [], force=False), "quorum", 1,
+                          fence_command=True)
+
+
+def test_rejoin_behind_patroni_starts_patroni_on_the_fenced_node():
+    nodes = cluster(pg1={"up": False, "role": "primary", "fenced": True, "system_identifier": "42", "timeline": 1},
+                    pg2=primary(supervisor="patroni", replicas=[]),
+                    pg3=standby(supervisor="patroni", upstream={"status": "streaming", "host": "10.0.0.12"}))
+    plan = ops.rejoin_plan(nodes, ADDR, {"pooler1": ""})
+    assert plan["engine"] == "patroni" and plan["rejoin"] == ["pg1"] and plan["primary"] == "pg2"
+    # Paused, Patroni starts no server: refused, naming the fix.
+    nodes["pg2"]["patroni"] = dict(PATRONI_OK, pause=True)
+    with pytest.raises(ops.OperationError, match="Patroni is paused .* as pg2 report.*resume"):
+        ops.rejoin_plan(nodes, ADDR, {"pooler1": ""})
 
 
 def test_patroni_switches_over_only_to_a_synchronous_standby():

@@ -113,8 +113,38 @@ def test_pg_fence_escalates_to_an_immediate_shutdown(run_module, tmp_path):
     rc, result, calls = _fence(run_module, tmp_path, proc, ["inactive"])
     assert rc == 0 and result["fenced"] and proc.returncode == 0
     assert result["how"].startswith("immediate shutdown") and result["killed"] is False
-    assert calls[0] == ["systemctl", "stop", "--no-block", "pg.service"]
+    assert calls[0] == ["systemctl", "is-active", "patroni.service"]
+    assert calls[1] == ["systemctl", "stop", "--no-block", "pg.service"]
     assert ["systemctl", "daemon-reload"] not in calls
+
+
+def test_pg_fence_stops_patroni_first_with_the_marker_already_written(run_module, tmp_path):
+    """Patroni would start the server again; the marker, written first, keeps the
+    handover from switching over on the way down and Patroni down at boot."""
+    proc = _postmaster(tmp_path, "exit")
+    seen = {}
+    states = ["active", "inactive"]
+
+    def run_command(self, argv, **kw):
+        seen.setdefault("calls", []).append(argv)
+        if argv[:2] == ["systemctl", "is-active"]:
+            return 0, states.pop(0) if len(states) > 1 else states[0], ""
+        if "stop" in argv and "patroni.service" in argv:
+            seen["marker_at_stop"] = (tmp_path / "pgha.fenced").exists()
+        return 0, "", ""
+
+    reaper = __import__("threading").Thread(target=proc.wait)
+    reaper.start()
+    with mock.patch.object(pg_fence, "pg_paths", return_value={"data_dir": str(tmp_path), "service": "pg.service"}), \
+            mock.patch.object(pg_fence, "touch_signal"), \
+            mock.patch.object(pg_fence.AnsibleModule, "run_command", run_command), \
+            mock.patch.object(pgutils, "IMMEDIATE_WAIT", 1), mock.patch.object(pgutils, "UNIT_WAIT", 0.5):
+        rc, result = run_module(pg_fence, {"version": 15, "stop_timeout": 1})
+    reaper.join(5)
+    assert rc == 0 and result["fenced"] and result["patroni_stopped"] and seen["marker_at_stop"]
+    assert ["timeout", "3", "systemctl", "stop", "patroni.service"] in seen["calls"]
+    # Paused, Patroni left the server running: a fast shutdown (SIGINT) ended it before any escalation.
+    assert result["how"] == "clean stop" and proc.returncode != 0 and not result["killed"]
 
 
 def test_pg_fence_kills_and_unsticks_the_unit(run_module, tmp_path):
