@@ -266,8 +266,21 @@ def patroni_member(config="/etc/patroni/config.yml"):
         return {"error": "%s: %s" % (type(exc).__name__, exc)}
     if not isinstance(answer, dict):
         return {"error": "HTTP %s: %s" % (status, answer)}
-    return {"state": answer.get("state"), "role": answer.get("role"), "pause": bool(answer.get("pause")),
-            "timeline": answer.get("timeline"), "tags": answer.get("tags") or {}}
+    member = {"state": answer.get("state"), "role": answer.get("role"), "pause": bool(answer.get("pause")),
+              "timeline": answer.get("timeline"), "tags": answer.get("tags") or {}}
+    # Patroni's shared view: in strict synchronous mode only a member recorded as synchronous may be
+    # promoted, so a leader with none recorded cannot be failed over from.
+    try:
+        status, cluster = call("https://%s/cluster" % address, timeout=2.0)
+    except Exception:  # pylint: disable=broad-except
+        cluster = None
+    if isinstance(cluster, dict):
+        members = cluster.get("members") or []
+        member["leader"] = next((m.get("name") for m in members if m.get("role") == "leader"), None)
+        member["synchronous"] = sorted(m.get("name") for m in members
+                                       if m.get("role") in ("sync_standby", "quorum_standby")
+                                       and m.get("state") in ("running", "streaming"))
+    return member
 
 
 def inspect_node(module, version, cluster, port, data_dir=None, bin_dir=None):

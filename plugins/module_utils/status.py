@@ -118,8 +118,13 @@ def build_status(nodes, addresses, bouncers, archives=None, expect=None):
     # Who fails over: Patroni where it runs (pgha_failover_mode: automatic), else an operator.
     patroni = sorted(h for h in nodes if (nodes[h] or {}).get("supervisor") == "patroni")
     paused = sorted(h for h in patroni if ((nodes[h] or {}).get("patroni") or {}).get("pause"))
+    # What the leader's Patroni records as synchronous (None when no node reported Patroni's shared view).
+    views = [(nodes[h] or {}).get("patroni") or {} for h in patroni]
+    views = [v for v in views if "synchronous" in v]
+    recorded = views[0]["synchronous"] if views else None
     status = {
-        "failover": {"mode": "automatic" if patroni else "manual", "patroni": patroni, "paused": paused},
+        "failover": {"mode": "automatic" if patroni else "manual", "patroni": patroni, "paused": paused,
+                     "synchronous": recorded},
         "primary": primaries[0] if len(primaries) == 1 else None,
         "primaries": primaries,
         "synchronous_standby_names": (primary or {}).get("synchronous_standby_names"),
@@ -264,6 +269,12 @@ def problems(status):
         if failover.get("paused"):
             found.append("Patroni is paused (maintenance mode, seen on %s): nothing fails over by itself; resume "
                          "it with patronictl -c /etc/patroni/config.yml resume" % ", ".join(failover["paused"]))
+        elif status["primary"] and status.get("synchronous_standby_names") and failover.get("synchronous") == []:
+            # Strict synchronous mode: only a recorded synchronous standby may be promoted.
+            found.append("Patroni records no synchronous standby that streams from %s (synchronous_standby_names = "
+                         "%s): if %s failed now nothing would be promoted automatically; see which standby "
+                         "does not stream" % (status["primary"], status["synchronous_standby_names"],
+                                              status["primary"]))
     for pooler in status["poolers"]:
         problem = pooler_problem(pooler, status["primary"])
         if problem:

@@ -42,20 +42,28 @@ def leader():
     return found[0] if found else None
 
 
-def stable_leader(timeout=30):
-    """The leader once Patroni's shared state (GET /cluster) and the nodes' own /primary agree on it."""
+def stable_leader(timeout=60):
+    """The leader once Patroni's shared state (GET /cluster) and the nodes' own /primary agree on it, and
+    Patroni has recorded a synchronous standby that streams: in strict synchronous mode only a recorded
+    one may be promoted, so before that no fault can be taken over (a fault injected earlier tests
+    Patroni's refusal, not its failover)."""
     started = time.time()
+    seen = None
     while time.time() - started < timeout:
         claim = leader()
         for name in NODES:
             code, cluster = patroni(name, "cluster")
             if code == 200 and cluster:
-                named = [m["name"] for m in cluster.get("members", []) if m.get("role") == "leader"]
-                if claim and named == [claim]:
+                seen = cluster.get("members", [])
+                named = [m["name"] for m in seen if m.get("role") == "leader"]
+                synchronous = [m["name"] for m in seen if m.get("role") in ("sync_standby", "quorum_standby")
+                               and m.get("state") in ("running", "streaming")]
+                if claim and named == [claim] and synchronous:
                     return claim
                 break
         time.sleep(0.5)
-    raise AssertionError("no leader that /cluster and /primary agree on within %d s" % timeout)
+    raise AssertionError("no leader that /cluster and /primary agree on, with a synchronous standby, within %d s: %s"
+                         % (timeout, seen))
 
 
 def psql(host, query):

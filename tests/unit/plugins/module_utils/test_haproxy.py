@@ -82,3 +82,22 @@ def test_a_paused_patroni_degrades_the_status():
     assert s["failover"]["paused"] == ["pg1", "pg2"]
     assert s["verdict"] == "degraded"
     assert any(r.startswith("Patroni is paused (maintenance mode, seen on pg1, pg2)") for r in s["reasons"]), s["reasons"]
+
+
+def test_a_leader_with_no_recorded_synchronous_standby_degrades_the_status():
+    """Strict synchronous mode: Patroni promotes only a member its /sync key names."""
+    def nodes(synchronous):
+        view = {"state": "running", "role": "master", "pause": False, "leader": "pg1", "synchronous": synchronous}
+        return {"pg1": {"up": True, "role": "primary", "current_lsn": "0/5000000", "supervisor": "patroni",
+                        "synchronous_standby_names": '"pg2"', "patroni": view,
+                        "replicas": [{"application_name": "pg2", "state": "streaming", "sync_state": "sync",
+                                      "replay_lsn": "0/5000000"}]},
+                "pg2": {"up": True, "role": "standby", "replay_lsn": "0/5000000", "supervisor": "patroni",
+                        "patroni": dict(view, role="replica", state="streaming"),
+                        "upstream": {"host": "10.0.0.1", "status": "streaming"}}}
+    addresses = {"pg1": "10.0.0.1", "pg2": "10.0.0.2"}
+    s = build_status(nodes([]), addresses, {})
+    assert s["failover"]["synchronous"] == [] and s["verdict"] == "degraded"
+    assert any(r.startswith("Patroni records no synchronous standby that streams from pg1") for r in s["reasons"])
+    s = build_status(nodes(["pg2"]), addresses, {})
+    assert s["verdict"] == "healthy", s["reasons"]

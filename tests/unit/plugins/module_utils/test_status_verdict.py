@@ -128,11 +128,12 @@ def test_unset_expectations_take_their_defaults():
 
 def test_failover_mode_is_reported():
     manual = status(archives=[repo(NOW - 3600)])
-    assert manual["failover"] == {"mode": "manual", "patroni": [], "paused": []}
+    assert manual["failover"] == {"mode": "manual", "patroni": [], "paused": [], "synchronous": None}
     assert "failover: manual (playbooks/failover.yml)" in render_table(manual)
     changes = dict((h, {"supervisor": "patroni"}) for h in ("pg1", "pg2", "pg3"))
     auto = status(changes, archives=[repo(NOW - 3600)])
-    assert auto["failover"] == {"mode": "automatic", "patroni": ["pg1", "pg2", "pg3"], "paused": []}
+    assert auto["failover"] == {"mode": "automatic", "patroni": ["pg1", "pg2", "pg3"], "paused": [],
+                                "synchronous": None}
     assert auto["verdict"] == "healthy", auto["reasons"]
     assert "failover: automatic (Patroni runs on pg1, pg2, pg3)" in render_table(auto)
 
