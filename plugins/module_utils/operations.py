@@ -318,7 +318,14 @@ def failover_plan(nodes, failed, sync_mode, sync_count, fence_command=False, acc
         raise OperationError("%s answer(s) as a writable primary besides %s: refused. Topology: %s"
                              % (", ".join(others), failed, describe_topology(nodes)))
     members = sorted(h for h in nodes if h != failed)
-    choice = failover_candidate(nodes, failed, sync_mode, sync_count, members)
+    recorded = patroni_synchronous(nodes) if engine == "patroni" and sync_mode != "off" else None
+    if recorded:
+        # Patroni 3 (strict, named): every acknowledged commit is on each standby its /sync key names, so one
+        # of them visible is enough; the most advanced visible standby is at least as far.
+        choice = failover_candidate(nodes, failed, "priority", len(recorded), recorded)
+        choice["reason"] = "Patroni recorded %s as synchronous; %s" % (", ".join(recorded), choice["reason"])
+    else:
+        choice = failover_candidate(nodes, failed, sync_mode, sync_count, members)
     if choice["may_miss_commits"] and not accept_data_loss:
         raise OperationError("the best candidate %s (LSN %s) may be missing acknowledged commits: %s. Bring the "
                              "missing standbys back, or accept the loss with -e pgha_accept_data_loss=true"
@@ -341,11 +348,25 @@ def failover_plan(nodes, failed, sync_mode, sync_count, fence_command=False, acc
                                                                     sync_mode, sync_count)
     plan = dict(choice)
     plan.update({"engine": engine, "failed": failed, "fence": fence,
-                 "repoint": [h for h in members if h != choice["candidate"]],
+                 # Patroni re-points the running standbys only (a stopped one follows when its Patroni starts it).
+                 "repoint": [h for h in members if h != choice["candidate"]
+                             and (engine == "pgha" or (nodes.get(h) or {}).get("up"))],
                  "followers": [h for h in sorted(nodes) if h != choice["candidate"]],
                  "sync_standbys": sync_standbys, "sync_count": count,
                  "sync_mode": sync_mode if count else "off", "warnings": warnings})
     return plan
+
+
+def patroni_synchronous(nodes):
+    """The standbys Patroni's /sync key names (strict, named synchronous
+    replication: each holds every acknowledged commit), as any node that
+    answered reports them; None when no node did, or under quorum commit
+    (Patroni 4), where pgha's own quorum rule applies."""
+    for host in sorted(nodes):
+        view = (nodes[host] or {}).get("patroni") or {}
+        if "synchronous" in view:
+            return None if view.get("quorum") else sorted(view["synchronous"] or [])
+    return None
 
 
 def patroni_candidate_check(nodes, candidate):

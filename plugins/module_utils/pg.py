@@ -280,6 +280,7 @@ def patroni_member(config="/etc/patroni/config.yml"):
         member["synchronous"] = sorted(m.get("name") for m in members
                                        if m.get("role") in ("sync_standby", "quorum_standby")
                                        and m.get("state") in ("running", "streaming"))
+        member["quorum"] = any(m.get("role") == "quorum_standby" for m in members)
     return member
 
 

@@ -27,8 +27,8 @@ description:
     (C(POST /failover) naming the candidate; Patroni accepts it when paused too). Patroni promotes the candidate
     once the failed leader's lock is gone.
   - Patroni answers a switchover or failover request only after polling its own result in whole seconds, so the
-    request runs in the background while the candidate's C(/primary) is polled every 50 ms, and the module
-    returns as soon as the candidate answers 200 there.
+    request runs in the background while the candidate's C(/primary) is polled every 50 ms. C(promoted_at) is
+    when the candidate first answered 200 there; the module then waits up to 3 s more for Patroni's own answer.
 extends_documentation_fragment:
   - pgha.cluster.node
   - pgha.cluster.attributes
@@ -250,8 +250,9 @@ def main():
     result['promoted_at'] = time.time()
     result['timings']['promote'] = round(result['promoted_at'] - step, 3)
     result['timeline'] = info.get('timeline') if isinstance(info, dict) else None
-    # Patroni's own answer usually comes later (it polls in whole seconds): reported when it is there.
-    request.thread.join(0.2)
+    # Patroni's own answer comes up to a second later (it polls in whole seconds). PgBouncer does not wait for
+    # it (each one follows HAProxy on its own host); waiting here keeps Patroni from writing to a closed socket.
+    request.thread.join(max(0.0, min(3.0, deadline - time.time())))
     result['patroni_answer'] = {"status": request.status, "text": request.answer}
     if request.answered_at:
         result['stopped_at'] = request.answered_at

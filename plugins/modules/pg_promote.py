@@ -184,19 +184,25 @@ def reset_restore_command(module, paths, port, was_set):
 WRITE_CHECK_APP = "pgha-write-check"
 
 
+# A transaction that writes WAL before its commit record: only such a commit waits for synchronous
+# replication (an xid alone, txid_current(), commits at once even with no synchronous standby).
+# A transactional logical message writes WAL at any wal_level and touches no table.
+WRITE_CHECK_SQL = "SELECT pg_catalog.pg_logical_emit_message(true, 'pgha-write-check', '')"
+
+
 def commit_write(module, paths, port, timeout):
-    """Commit a transaction that has a transaction id; returns (ok, detail).
+    """Commit a transaction that writes WAL; returns (ok, detail).
 
     Its commit waits for synchronous replication like any client's. The wait is
     bounded by ``timeout`` (statement_timeout does not end a synchronous wait):
     the client is stopped, then the waiting backend is cancelled."""
     argv = ["timeout", str(timeout)] + as_postgres(
         [os.path.join(paths['bin_dir'], 'psql'), "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1",
-         "-h", "/var/run/postgresql", "-p", str(port), "-d", "postgres", "-c", "SELECT txid_current()"])
+         "-h", "/var/run/postgresql", "-p", str(port), "-d", "postgres", "-c", WRITE_CHECK_SQL])
     rc, out, err = module.run_command(argv, cwd="/", environ_update=libpq_env(PGAPPNAME=WRITE_CHECK_APP,
                                                                               PGCONNECT_TIMEOUT="5"))
     if rc == 0 and "canceling wait for synchronous replication" not in err:
-        return True, "transaction %s committed" % out.strip()
+        return True, "a transaction that wrote WAL (ending at %s) committed" % out.strip()
     run_psql(module, paths['bin_dir'], port,
              "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = '%s'" % WRITE_CHECK_APP)
     state = run_psql(module, paths['bin_dir'], port,

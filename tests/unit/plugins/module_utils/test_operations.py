@@ -369,6 +369,27 @@ def test_failover_behind_patroni_keeps_pghas_choice_and_fence():
                           fence_command=True)
 
 
+def test_failover_behind_patroni_trusts_the_standby_patroni_recorded_as_synchronous():
+    view = dict(PATRONI_OK, synchronous=["pg2"], quorum=False)
+    nodes = patroni_cluster(pg2=standby("0/5000000", supervisor="patroni", patroni=view),
+                            pg3={"unreachable": True})
+    # pgha's own quorum rule (ANY 1 of pg2, pg3) needs both visible; Patroni 3 named pg2, which has every commit.
+    with pytest.raises(ops.OperationError, match="may be missing acknowledged commits"):
+        ops.failover_plan(dict(nodes, pg2=standby("0/5000000", supervisor="patroni", patroni=PATRONI_OK)),
+                          "pg1", "quorum", 1, fence_command=True)
+    plan = ops.failover_plan(nodes, "pg1", "quorum", 1, fence_command=True)
+    assert plan["candidate"] == "pg2" and not plan["may_miss_commits"]
+    assert plan["reason"].startswith("Patroni recorded pg2 as synchronous")
+    # The recorded one is not visible (pg3 named, unreachable): refused.
+    nodes["pg2"]["patroni"] = dict(view, synchronous=["pg3"])
+    with pytest.raises(ops.OperationError, match="may be missing acknowledged commits"):
+        ops.failover_plan(nodes, "pg1", "quorum", 1, fence_command=True)
+    # Under Patroni 4's quorum commit pgha's own quorum rule applies.
+    nodes["pg2"]["patroni"] = dict(view, quorum=True)
+    with pytest.raises(ops.OperationError, match="may be missing acknowledged commits"):
+        ops.failover_plan(nodes, "pg1", "quorum", 1, fence_command=True)
+
+
 def test_rejoin_behind_patroni_starts_patroni_on_the_fenced_node():
     nodes = cluster(pg1={"up": False, "role": "primary", "fenced": True, "system_identifier": "42", "timeline": 1},
                     pg2=primary(supervisor="patroni", replicas=[]),

@@ -209,3 +209,21 @@ def test_archive_now_leaves_a_standby_and_check_mode_alone(run_module):
         with mock.patch("ansible.module_utils.basic.AnsibleModule.run_command", run):
             rc, result = run_module(pg_archive_now, dict({"version": 15}, **args))
         assert rc == 0 and result["switch_lsn"] is None and "pg_switch_wal()" not in calls
+
+
+def test_the_write_check_writes_wal_so_that_it_waits_for_synchronous_replication(run_module):
+    """txid_current() alone commits at once even with no synchronous standby; the check must write WAL."""
+    rec = Recorder({"psql": (0, "0/7000060", "")})
+    with mock.patch.object(pg_promote, "inspect_node", return_value=node("primary", timeline=2)), \
+            mock.patch("ansible.module_utils.basic.AnsibleModule.run_command", rec.method()):
+        rc, result = run_module(pg_promote, {"version": 15, "write_check": True})
+    assert rc == 0 and result["write_committed"], result
+    sql = [c[-1] for c in rec.calls if "psql" in " ".join(c)]
+    assert sql == ["SELECT pg_catalog.pg_logical_emit_message(true, 'pgha-write-check', '')"]
+
+
+def test_patroni_standbys_are_never_promoted_by_pgha(run_module):
+    with mock.patch.object(pg_promote, "inspect_node", return_value=node("standby", supervisor="patroni")), \
+            mock.patch.object(pg_promote, "run_psql", side_effect=AssertionError("must not run SQL")):
+        rc, result = run_module(pg_promote, {"version": 15})
+    assert rc == 1 and "Patroni runs on this node" in result["msg"]
