@@ -336,9 +336,13 @@ def test_a_rebooting_primary_hands_over_first(app):
     assert writer.lost(app) == []
     # A handover, not a lease expiry (ttl 8 s): the new leader is there within a few seconds.
     assert elected < 8, "the new leader came %.1f s after the reboot: no handover" % elected
-    # The container stops on reboot in the lab; started again, it follows the new leader.
-    subprocess.run([os.path.join(ROOT, "lab", "lab.sh"), "start", old], check=True, stdout=subprocess.PIPE,
-                   stderr=subprocess.STDOUT)
+    # The container stops on reboot in the lab (once its shutdown has ended); started again, it follows
+    # the new leader.
+    subprocess.run(["timeout", "120", "podman", "wait", "--condition=exited", old], check=False,
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = subprocess.run([os.path.join(ROOT, "lab", "lab.sh"), "start", old], check=False, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, universal_newlines=True)
+    assert out.returncode == 0, out.stdout
     wait_streaming(new, old)
 
 
