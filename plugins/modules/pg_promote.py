@@ -41,10 +41,11 @@ options:
     default: 30
   write_check:
     description:
-      - After the promotion, commit a real write (a transaction with a transaction id, whose commit
-        waits for synchronous replication as any client's would) and fail unless it commits within
-        I(write_timeout) seconds. C(pg_is_in_recovery()) alone says nothing about whether commits
-        can complete. A write that timed out is cancelled (it only assigned a transaction id).
+      - After the promotion, commit a write (a transactional logical message, which writes WAL, so
+        that its commit waits for synchronous replication as any client's would) and fail unless it
+        commits within I(write_timeout) seconds. C(pg_is_in_recovery()) alone says nothing about
+        whether commits can complete, nor does a transaction that only took a transaction id. A write
+        that timed out is cancelled (it touched no table).
     type: bool
     default: false
   write_timeout:
