@@ -19,7 +19,8 @@ description:
     seconds. Then promotes (C(pg_promote(wait => true))) and reports the new
     timeline and the time it took.
   - A node that is already a primary is reported unchanged, after the write check when asked (failover.yml
-    checks this way the node Patroni promoted). A standby Patroni runs is never promoted here.
+    checks this way, once the other standbys follow it, that a write commits on the new primary). A standby
+    Patroni runs is never promoted here.
   - In check mode reports what it would do.
 extends_documentation_fragment:
   - pgha.cluster.attributes
@@ -243,7 +244,9 @@ def main():
                   write_committed=False)
     if node['up'] and node['role'] == 'primary':
         if p['write_check'] and not module.check_mode:
+            step = time.time()
             ok, detail = commit_write(module, paths, p['port'], p['write_timeout'])
+            result['timings']['write_check'] = round(time.time() - step, 3)
             result.update(write_committed=ok, write_check=detail)
             if not ok:
                 module.fail_json(msg="already a primary, but %s" % detail, **result)
