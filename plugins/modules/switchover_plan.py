@@ -65,14 +65,16 @@ RETURN = r'''
 plan:
   description: C(primary), C(target), C(lag_bytes), C(timeline), C(primary_lsn), C(target_replay_lsn),
     C(repoint) (standbys that will follow the target), C(synchronous_standby_names) after the switch, C(steps),
-    C(engine) (C(pgha), or C(patroni) where Patroni runs).
+    C(engine) (C(pgha), or C(patroni) where Patroni runs), and with Patroni C(cascade) (the asynchronous
+    standbys that stream from the target until the switch).
   returned: always
   type: dict
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.operations import (
-    OperationError, choose_switchover_target, engine_of, patroni_switchover_check, switchover_check)
+    OperationError, choose_switchover_target, engine_of, patroni_switchover_check, patroni_synchronous,
+    switchover_check)
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import synchronous_standby_names
 
 
@@ -104,12 +106,22 @@ def main():
     if engine == "patroni":
         plan['repoint'] = []
         plan['synchronous_standby_names'] = None
-        plan['steps'] = [
+        # Asynchronous standbys stream from the target before the switch (Patroni's replicatefrom tag), so
+        # that the new primary finds a synchronous standby at once. Synchronous ones stay on the leader.
+        recorded = patroni_synchronous(p['nodes'])
+        plan['cascade'] = [] if recorded is None else sorted(
+            h for h, n in p['nodes'].items()
+            if h not in (p['primary'], plan['target']) and h not in recorded
+            and (n or {}).get('up') and (n or {}).get('role') == 'standby')
+        plan['steps'] = ([
+            "stream %s from %s until the switch (Patroni's replicatefrom tag)" % (", ".join(plan['cascade']),
+                                                                                 plan['target'])]
+            if plan['cascade'] else []) + [
             "CHECKPOINT %s, PAUSE PgBouncer" % p['primary'],
             "ask Patroni (POST /switchover) to switch over from %s to %s: it stops %s, promotes %s and restarts %s "
             "as its standby" % (p['primary'], plan['target'], p['primary'], plan['target'], p['primary']),
             "RESUME each PgBouncer once its HAProxy forwards to %s" % plan['target'],
-        ]
+        ] + (["remove the tag from %s" % ", ".join(plan['cascade'])] if plan['cascade'] else [])
         module.exit_json(changed=False, plan=plan)
     target = plan['target']
     others = [h for h in sorted(p['nodes']) if h not in (p['primary'], target)]

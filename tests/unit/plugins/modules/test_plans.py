@@ -37,6 +37,30 @@ def test_switchover_plan_chooses_and_lists_steps(run_module):
     assert any("PAUSE PgBouncer" in s for s in plan["steps"])
 
 
+def test_switchover_plan_through_patroni_cascades_the_asynchronous_standbys(run_module):
+    view = {"state": "streaming", "role": "replica", "pause": False, "synchronous": ["pg2"], "quorum": False}
+    replicas = [{"application_name": "pg2", "state": "streaming", "sync_state": "sync"},
+                {"application_name": "pg3", "state": "streaming", "sync_state": "async"}]
+    nodes = {"pg1": primary(supervisor="patroni", patroni=dict(view, role="master"), replicas=replicas),
+             "pg2": standby(supervisor="patroni", patroni=view),
+             "pg3": standby(supervisor="patroni", patroni=view)}
+    rc, result = run_module(switchover_plan, {"nodes": nodes, "primary": "pg1", "sync_mode": "priority",
+                                              "_ansible_check_mode": True})
+    plan = result["plan"]
+    assert rc == 0 and plan["engine"] == "patroni" and plan["target"] == "pg2" and plan["cascade"] == ["pg3"]
+    assert plan["steps"][0].startswith("stream pg3 from pg2 until the switch")
+    # A synchronous standby never leaves the leader before the switch (count 2: both are).
+    both = dict((h, dict(n, patroni=dict(n["patroni"], synchronous=["pg2", "pg3"]))) for h, n in nodes.items())
+    rc, result = run_module(switchover_plan, {"nodes": both, "primary": "pg1", "target": "pg2",
+                                              "sync_mode": "priority", "_ansible_check_mode": True})
+    assert rc == 0 and result["plan"]["cascade"] == []
+    # No Patroni view of /sync (or quorum commit): nothing cascades.
+    bare = dict((h, dict(n, patroni={"state": "streaming"})) for h, n in nodes.items())
+    rc, result = run_module(switchover_plan, {"nodes": bare, "primary": "pg1", "target": "pg2",
+                                              "sync_mode": "priority", "_ansible_check_mode": True})
+    assert rc == 0 and result["plan"]["cascade"] == []
+
+
 def test_switchover_plan_refuses_lagging_target_with_figures(run_module):
     rc, result = run_module(switchover_plan, {"nodes": NODES, "primary": "pg1", "target": "pg3",
                                               "max_lag_bytes": 1024})
