@@ -113,10 +113,9 @@ def main():
             h for h, n in p['nodes'].items()
             if h not in (p['primary'], plan['target']) and h not in recorded
             and (n or {}).get('up') and (n or {}).get('role') == 'standby')
-        plan['steps'] = ([
-            "stream %s from %s until the switch (Patroni's replicatefrom tag)" % (", ".join(plan['cascade']),
-                                                                                 plan['target'])]
-            if plan['cascade'] else []) + [
+        cascade = "stream %s from %s until the switch (Patroni's replicatefrom tag)" % (
+            ", ".join(plan['cascade']), plan['target'])
+        plan['steps'] = ([cascade] if plan['cascade'] else []) + [
             "CHECKPOINT %s, PAUSE PgBouncer" % p['primary'],
             "ask Patroni (POST /switchover) to switch over from %s to %s: it stops %s, promotes %s and restarts %s "
             "as its standby" % (p['primary'], plan['target'], p['primary'], plan['target'], p['primary']),
