@@ -68,10 +68,10 @@ seconds:
   type: float
 '''
 
-import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgha.cluster.plugins.module_utils.files import write_atomic
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import node_argument_spec, pg_paths, run_psql
 
 try:
@@ -112,16 +112,6 @@ def streams_from(module, paths, port, address):
     return rc == 0 and out.strip() == "streaming %s" % address
 
 
-def write(module, path, text):
-    st = os.stat(path)
-    tmp = path + ".pgha.tmp"
-    with open(tmp, "w") as handle:
-        handle.write(text)
-    os.chmod(tmp, st.st_mode & 0o7777)
-    os.chown(tmp, st.st_uid, st.st_gid)
-    module.atomic_move(tmp, path)
-
-
 def main():
     module = AnsibleModule(
         argument_spec=node_argument_spec(
@@ -145,7 +135,7 @@ def main():
         module.exit_json(changed=False, applied=False)
     if module.check_mode or not changed:
         module.exit_json(changed=changed, applied=not changed)
-    write(module, p['config'], new)
+    write_atomic(module, p['config'], new)
     module.run_command(["systemctl", "reload", "patroni.service"], check_rc=True)
     if not p['source']:
         module.exit_json(changed=True, applied=True)
@@ -156,7 +146,7 @@ def main():
             module.exit_json(changed=True, applied=True, seconds=round(time.time() - started, 3))
         time.sleep(0.2)
     # Not streaming from the source in time: back to following the leader, the switchover goes on without it.
-    write(module, p['config'], text)
+    write_atomic(module, p['config'], text)
     module.run_command(["systemctl", "reload", "patroni.service"], check_rc=True)
     module.warn("this node did not stream from %s within %d s: it follows the leader again"
                 % (p['source_address'], p['timeout']))

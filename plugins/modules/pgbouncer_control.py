@@ -133,10 +133,10 @@ resumed_at:
   type: float
 '''
 
-import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgha.cluster.plugins.module_utils.files import write_atomic
 from ansible_collections.pgha.cluster.plugins.module_utils.haproxy import parse_stat, read_stat, routed_to
 from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import admin, repoint_ini, wildcard_target
 from ansible_collections.pgha.cluster.plugins.module_utils.tls import tls_env
@@ -148,16 +148,6 @@ def is_writable(module, host, port, user, password):
     env = dict(tls_env(host), PGPASSWORD=password or "", PGCONNECT_TIMEOUT="2", PGAPPNAME="pgha")
     rc, out, err = module.run_command(argv, cwd="/", environ_update=env)
     return rc == 0 and out.strip() == "f"
-
-
-def write_atomic(module, path, text):
-    st = os.stat(path)
-    tmp = path + ".pgha.tmp"
-    with open(tmp, "w") as handle:
-        handle.write(text)
-    os.chmod(tmp, st.st_mode & 0o7777)
-    os.chown(tmp, st.st_uid, st.st_gid)
-    module.atomic_move(tmp, path)
 
 
 def router(path):
