@@ -42,41 +42,39 @@ def leader_of(cluster):
     return None
 
 
+def candidate_problems(cluster, candidate, expected="streaming"):
+    """Why Patroni would not take ``candidate`` (GET /cluster): not a member, not
+    running, or tagged nofailover. ``expected`` names the state the message asks for."""
+    members = dict((m.get("name"), m) for m in (cluster or {}).get("members") or [])
+    member = members.get(candidate)
+    if member is None:
+        return ["%s is not a member of Patroni's cluster (members: %s)" % (candidate, ", ".join(sorted(members)))]
+    if member.get("state") not in ("running", "streaming"):
+        return ["%s is %s in Patroni, not %s" % (candidate, member.get("state"), expected)]
+    if (member.get("tags") or {}).get("nofailover"):
+        return ["%s has the nofailover tag" % candidate]
+    return []
+
+
 def switchover_problems(cluster, leader, candidate):
     """Why Patroni would refuse (or should not be asked) to switch ``leader``
     over to ``candidate``, from GET /cluster (empty when it may)."""
-    members = dict((m.get("name"), m) for m in (cluster or {}).get("members") or [])
     found = []
     if (cluster or {}).get("pause"):
         found.append("Patroni is paused (maintenance mode): run patronictl -c /etc/patroni/config.yml resume first")
     actual = leader_of(cluster)
     if actual != leader:
         found.append("Patroni's leader is %s, not %s" % (actual or "nobody", leader))
-    member = members.get(candidate)
-    if member is None:
-        found.append("%s is not a member of Patroni's cluster (members: %s)" % (candidate, ", ".join(sorted(members))))
-    elif member.get("state") not in ("running", "streaming"):
-        found.append("%s is %s in Patroni, not streaming" % (candidate, member.get("state")))
-    elif (member.get("tags") or {}).get("nofailover"):
-        found.append("%s has the nofailover tag" % candidate)
-    return found
+    return found + candidate_problems(cluster, candidate)
 
 
 def failover_problems(cluster, failed, candidate):
     """Why Patroni should not be asked to fail over to ``candidate`` (empty when
     it may): another member leads (nothing failed), or the candidate is not a
     running member. A paused Patroni takes a failover to a named candidate."""
-    members = dict((m.get("name"), m) for m in (cluster or {}).get("members") or [])
     found = []
     actual = leader_of(cluster)
     if actual and actual != failed:
         found.append("Patroni's leader is %s, which runs: nothing to fail over (switchover.yml for a planned change)"
                      % actual)
-    member = members.get(candidate)
-    if member is None:
-        found.append("%s is not a member of Patroni's cluster (members: %s)" % (candidate, ", ".join(sorted(members))))
-    elif member.get("state") not in ("running", "streaming"):
-        found.append("%s is %s in Patroni, not running" % (candidate, member.get("state")))
-    elif (member.get("tags") or {}).get("nofailover"):
-        found.append("%s has the nofailover tag" % candidate)
-    return found
+    return found + candidate_problems(cluster, candidate, expected="running")

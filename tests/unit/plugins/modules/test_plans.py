@@ -112,11 +112,13 @@ def _postmaster(tmp_path, on_quit):
     return proc
 
 
-def _fence(run_module, tmp_path, proc, states):
+def _fence(run_module, tmp_path, proc, states, on_call=None):
     calls = []
 
     def run_command(self, argv, **kw):
         calls.append(argv)
+        if on_call:
+            on_call(argv)
         if argv[:2] == ["systemctl", "is-active"]:
             return 0, states.pop(0) if len(states) > 1 else states[0], ""
         return 0, "", ""
@@ -147,26 +149,13 @@ def test_pg_fence_stops_patroni_first_with_the_marker_already_written(run_module
     handover from switching over on the way down and Patroni down at boot."""
     proc = _postmaster(tmp_path, "exit")
     seen = {}
-    states = ["active", "inactive"]
 
-    def run_command(self, argv, **kw):
-        seen.setdefault("calls", []).append(argv)
-        if argv[:2] == ["systemctl", "is-active"]:
-            return 0, states.pop(0) if len(states) > 1 else states[0], ""
+    def on_call(argv):
         if "stop" in argv and "patroni.service" in argv:
             seen["marker_at_stop"] = (tmp_path / "pgha.fenced").exists()
-        return 0, "", ""
-
-    reaper = __import__("threading").Thread(target=proc.wait)
-    reaper.start()
-    with mock.patch.object(pg_fence, "pg_paths", return_value={"data_dir": str(tmp_path), "service": "pg.service"}), \
-            mock.patch.object(pg_fence, "touch_signal"), \
-            mock.patch.object(pg_fence.AnsibleModule, "run_command", run_command), \
-            mock.patch.object(pgutils, "IMMEDIATE_WAIT", 1), mock.patch.object(pgutils, "UNIT_WAIT", 0.5):
-        rc, result = run_module(pg_fence, {"version": 15, "stop_timeout": 1})
-    reaper.join(5)
+    rc, result, calls = _fence(run_module, tmp_path, proc, ["active", "inactive"], on_call)
     assert rc == 0 and result["fenced"] and result["patroni_stopped"] and seen["marker_at_stop"]
-    assert ["timeout", "3", "systemctl", "stop", "patroni.service"] in seen["calls"]
+    assert ["timeout", "3", "systemctl", "stop", "patroni.service"] in calls
     # Paused, Patroni left the server running: a fast shutdown (SIGINT) ended it before any escalation.
     assert result["how"] == "clean stop" and proc.returncode != 0 and not result["killed"]
 
