@@ -37,11 +37,29 @@ def routed_to(states):
 
 def read_stat(path=SOCKET, timeout=2.0):
     """``show stat`` over HAProxy's admin socket (raises OSError when it does not answer)."""
+    return command(path, "show stat", timeout)
+
+
+def force_route(path, target, states, proxy=PROXY, timeout=2.0):
+    """Once the target's Patroni answers 200 on /primary (it holds the leader key, so no
+    other node can): mark it up and every other server down at once, instead of at
+    HAProxy's next checks. The checks go on and keep the last word. Returns the
+    servers marked down (first: never two up because of this)."""
+    down = sorted(name for name, state in states.items()
+                  if name != target and (state or "").split(" ")[0] not in ("DOWN", "MAINT"))
+    for name in down:
+        command(path, "set server %s/%s health down" % (proxy, name), timeout)
+    command(path, "set server %s/%s health up" % (proxy, target), timeout)
+    return down
+
+
+def command(path, line, timeout=2.0):
+    """One command over HAProxy's admin socket; its answer (raises OSError when it does not answer)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
         sock.connect(path)
-        sock.sendall(b"show stat\n")
+        sock.sendall(line.encode("utf-8") + b"\n")
         chunks = []
         while True:
             data = sock.recv(65536)

@@ -38,7 +38,8 @@ SELECT json_build_object(
   'primary_conninfo', current_setting('primary_conninfo'),
   'primary_slot_name', current_setting('primary_slot_name'),
   'synchronous_standby_names', current_setting('synchronous_standby_names'),
-  'restore_command_overridden', (SELECT coalesce(sourcefile LIKE '%/postgresql.auto.conf', false)
+  'restore_command_overridden', (SELECT coalesce(sourcefile LIKE '%/postgresql.auto.conf'
+                                                   OR sourcefile LIKE '%/conf.d/pgha_switch.conf', false)
                                    FROM pg_settings WHERE name = 'restore_command'),
   'archiver', (SELECT row_to_json(a) FROM (
       SELECT current_setting('archive_mode') AS archive_mode, archived_count, last_archived_wal,

@@ -72,6 +72,12 @@ options:
     description: With C(follow), HAProxy's admin socket.
     type: path
     default: /run/haproxy/admin.sock
+  target_address:
+    description:
+      - With C(follow), the target's address. Once its Patroni (REST API on port 8008, TLS with the cluster CA)
+        answers 200 on C(/primary) (it holds the leader key), HAProxy is told at once, over its admin socket, that
+        the target is up and every other node down, instead of at its next checks; its checks go on.
+    type: str
   console_host:
     description:
       - Address of a remote PgBouncer's admin console, for C(pause) and C(resume) only; the module
@@ -131,14 +137,25 @@ resumed_at:
   description: Epoch time of RESUME.
   returned: when resumed
   type: float
+forced_at:
+  description: With C(target_address), epoch time HAProxy was told the target is up.
+  returned: when it was told
+  type: float
+forced_down:
+  description: With C(target_address), the servers HAProxy was told are down.
+  returned: when it was told
+  type: list
+  elements: str
 '''
 
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.files import write_atomic
-from ansible_collections.pgha.cluster.plugins.module_utils.haproxy import parse_stat, read_stat, routed_to
-from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import admin, repoint_ini, wildcard_target
+from ansible_collections.pgha.cluster.plugins.module_utils.haproxy import force_route, parse_stat, read_stat, routed_to
+from ansible_collections.pgha.cluster.plugins.module_utils.patroni import API_PORT, endpoint
+from ansible_collections.pgha.cluster.plugins.module_utils.patroni_api import call
+from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import OpenConsole, admin, repoint_ini, wildcard_target
 from ansible_collections.pgha.cluster.plugins.module_utils.tls import tls_env
 
 
@@ -162,7 +179,8 @@ def router(path):
 def follow(module, p, console, result, route):
     """Behind HAProxy: resume once it forwards to the target alone and a client
     through it can write (Patroni calls a node primary while it still finishes
-    its promotion). Never re-points."""
+    its promotion). Never re-points. With target_address, HAProxy is told the moment
+    the target's Patroni answers 200 on /primary (see force_route)."""
     result['changed'] = True
     result['target'] = p['target_host']
     if module.check_mode:
@@ -170,33 +188,51 @@ def follow(module, p, console, result, route):
     started = time.time()
     deadline = started + p['wait_writable']
     fallback_down = False
+    forced = not p['target_address']
+    session = OpenConsole(module, **console)
     while True:
+        if not forced:
+            try:
+                code = call("https://%s/primary" % endpoint(p['target_address'], API_PORT), timeout=1.0)[0]
+            except OSError:
+                code = None
+            if code == 200:
+                try:
+                    result['forced_down'] = force_route(p["router_socket"], p['target_host'],
+                                                        parse_stat(read_stat(p["router_socket"])))
+                    result['forced_at'] = time.time()
+                except OSError as exc:
+                    result['force_error'] = str(exc)
+                forced = True
         now = router(p["router_socket"])
         if now == p['target_host'] and (not p['check_user'] or is_writable(
                 module, route.get('host'), int(route.get('port') or 5432), p['check_user'], p['check_password'])):
             break
         if p['fallback_host']:
             if now == p['fallback_host'] and fallback_down:
+                session.close()
                 admin(module, "RESUME", check_rc=False, **console)
                 result['resumed_at'] = time.time()
                 module.fail_json(msg="the switch failed: HAProxy forwards to %s again, not to %s; PgBouncer resumed"
                                      % (p['fallback_host'], p['target_host']), **result)
             fallback_down = fallback_down or now != p['fallback_host']
         if time.time() >= deadline:
+            session.close()
             admin(module, "RESUME", check_rc=False, **console)
             result['resumed_at'] = time.time()
             module.fail_json(msg="HAProxy did not forward to %s within %d s (it forwards to %s); PgBouncer was resumed"
                                  % (p['target_host'], p['wait_writable'], now or "no node"), **result)
         time.sleep(0.05)
     result['timings']['wait_routed'] = round(time.time() - started, 3)
-    resume(module, console, result)
+    resume(module, console, result, session)
     module.exit_json(**result)
 
 
-def resume(module, console, result):
-    """RESUME (a PgBouncer not paused is fine), timed."""
+def resume(module, console, result, session=None):
+    """RESUME (a PgBouncer not paused is fine), timed; over the session opened ahead when it is still there."""
     step = time.time()
-    rc, out, err = admin(module, "RESUME", check_rc=False, **console)
+    answer = session.run("RESUME") if session else None
+    rc, out, err = answer if answer is not None else admin(module, "RESUME", check_rc=False, **console)
     if rc != 0 and "not paused" not in (err or out).lower():
         module.fail_json(msg="PgBouncer RESUME failed: %s" % (err or out).strip(), **result)
     result['resumed_at'] = time.time()
@@ -219,6 +255,7 @@ def main():
             config=dict(type='path', default='/etc/pgbouncer/pgbouncer.ini'),
             console_host=dict(type='str'),
             router_socket=dict(type='path', default='/run/haproxy/admin.sock'),
+            target_address=dict(type='str'),
         ),
         required_if=[('action', 'repoint', ['target_host']), ('action', 'follow', ['target_host']),
                      ('action', 'switch', ['target_host', 'check_user', 'check_password'])],

@@ -65,7 +65,8 @@ RETURN = r'''
 plan:
   description: C(primary), C(target), C(lag_bytes), C(timeline), C(primary_lsn), C(target_replay_lsn),
     C(repoint) (standbys that will follow the target), C(synchronous_standby_names) after the switch, C(steps),
-    C(engine) (C(pgha), or C(patroni) where Patroni runs), and with Patroni C(cascade) (the asynchronous
+    C(engine) (C(pgha), or C(patroni) where Patroni runs), C(streaming_only) (the nodes that fetch WAL by
+    streaming only during the switch, restore_command off), and with Patroni C(cascade) (the asynchronous
     standbys that stream from the target until the switch).
   returned: always
   type: dict
@@ -113,9 +114,13 @@ def main():
             h for h, n in p['nodes'].items()
             if h not in (p['primary'], plan['target']) and h not in recorded
             and (n or {}).get('up') and (n or {}).get('role') == 'standby')
+        # The target promotes, and the cascading standbys follow its new timeline, without a repository
+        # round trip for each history file.
+        plan['streaming_only'] = [plan['target']] + plan['cascade']
         cascade = "stream %s from %s until the switch (Patroni's replicatefrom tag)" % (
             ", ".join(plan['cascade']), plan['target'])
         plan['steps'] = ([cascade] if plan['cascade'] else []) + [
+            "restore_command off on %s until the switch is over" % ", ".join(plan['streaming_only']),
             "CHECKPOINT %s, PAUSE PgBouncer" % p['primary'],
             "ask Patroni (POST /switchover) to switch over from %s to %s: it stops %s, promotes %s and restarts %s "
             "as its standby" % (p['primary'], plan['target'], p['primary'], plan['target'], p['primary']),
@@ -126,6 +131,7 @@ def main():
     others = [h for h in sorted(p['nodes']) if h not in (p['primary'], target)]
     followers = [h for h in sorted(p['nodes']) if h != target]
     plan['repoint'] = others
+    plan['streaming_only'] = others
     plan['synchronous_standby_names'] = synchronous_standby_names(
         p['sync_mode'], min(p['sync_count'], len(followers)) if followers else 1, followers) if followers else ""
     plan['steps'] = [

@@ -212,6 +212,10 @@ def test_switchover_through_patroni_under_writes(app):
         tagged = subprocess.run(["podman", "exec", host, "grep", "-c", "replicatefrom", "/etc/patroni/config.yml"],
                                 stdout=subprocess.PIPE, universal_newlines=True, check=False).stdout.strip()
         assert tagged == "0", (host, tagged)
+    # Archive fetching, off on the target and the cascading standby during the switch, is back on.
+    for host in NODES:
+        assert psql(host, "SELECT sourcefile FROM pg_catalog.pg_settings WHERE name = 'restore_command'") \
+            .endswith("/conf.d/pgha.conf"), host
     assert writer.longest_gap() < 5.0
 
 

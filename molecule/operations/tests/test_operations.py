@@ -45,14 +45,15 @@ def switchover(dsn, target):
 
 
 def restore_command_overrides():
-    """Nodes whose restore_command comes from postgresql.auto.conf (a switchover's leftover)."""
+    """Nodes whose restore_command does not come from the role's conf.d/pgha.conf (a switchover's
+    leftover: conf.d/pgha_switch.conf, or postgresql.auto.conf from older releases)."""
     import subprocess
     found = []
     for host in ("pg1", "pg2", "pg3"):
         out = subprocess.run(["podman", "exec", host, "runuser", "-u", "postgres", "--", "psql", "-XAtc",
                               "SELECT sourcefile FROM pg_settings WHERE name = 'restore_command'"],
                              check=True, stdout=subprocess.PIPE, universal_newlines=True).stdout
-        if out.strip().endswith("postgresql.auto.conf"):
+        if not out.strip().endswith("/conf.d/pgha.conf"):
             found.append(host)
     return found
 
@@ -62,7 +63,7 @@ def test_switchover_under_writes_and_back(app):
     w2 = switchover(app, "pg1")
     assert len(w1.acked) > 100 and len(w2.acked) > 100
     # Archive fetching, off on the re-pointed standbys during each switch, is back
-    # on every node (restore_command as configured, not an ALTER SYSTEM leftover).
+    # on every node (restore_command as configured, no leftover).
     assert restore_command_overrides() == []
 
 

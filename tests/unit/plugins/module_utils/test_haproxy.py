@@ -1,3 +1,8 @@
+import socket
+import threading
+
+import pytest
+
 from ansible_collections.pgha.cluster.plugins.module_utils import haproxy
 from ansible_collections.pgha.cluster.plugins.module_utils import patroni_api
 from ansible_collections.pgha.cluster.plugins.module_utils.status import build_status
@@ -22,6 +27,46 @@ def test_routed_to_is_the_one_server_up():
     assert haproxy.routed_to({"pg1": "DOWN", "pg2": "MAINT"}) is None
     # Going down (UP 1/2: one failed check of two) still receives connections.
     assert haproxy.routed_to({"pg1": "UP 1/2", "pg2": "UP"}) == ["pg1", "pg2"]
+
+
+class AdminSocket(threading.Thread):
+    """HAProxy's admin socket as far as force_route uses it: one command per connection, recorded."""
+
+    def __init__(self, path):
+        super(AdminSocket, self).__init__(daemon=True)
+        self.lines = []
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(path)
+        self.server.listen(8)
+
+    def run(self):
+        while True:
+            try:
+                conn, dummy = self.server.accept()
+            except OSError:
+                return
+            with conn:
+                self.lines.append(conn.recv(4096).decode().strip())
+                conn.sendall(b"\n")
+
+
+def test_force_route_marks_the_others_down_before_the_target_up(tmp_path):
+    path = str(tmp_path / "admin.sock")
+    server = AdminSocket(path)
+    server.start()
+    try:
+        down = haproxy.force_route(path, "pg2", {"pg1": "UP", "pg2": "DOWN", "pg3": "DOWN", "pg4": "UP 1/2"})
+    finally:
+        server.server.close()
+    assert down == ["pg1", "pg4"]
+    # Never two servers up because of it: the others go down first.
+    assert server.lines == ["set server pgha_primary/pg1 health down", "set server pgha_primary/pg4 health down",
+                            "set server pgha_primary/pg2 health up"]
+
+
+def test_force_route_raises_when_haproxy_does_not_answer(tmp_path):
+    with pytest.raises(OSError):
+        haproxy.force_route(str(tmp_path / "none.sock"), "pg2", {"pg1": "UP"})
 
 
 def test_status_reads_where_haproxy_forwards():

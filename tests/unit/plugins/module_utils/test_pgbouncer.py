@@ -1,5 +1,6 @@
 import pytest
 
+from ansible_collections.pgha.cluster.plugins.module_utils import pgbouncer as pgb
 from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import repoint_ini, wildcard_target
 
 INI = """;; managed
@@ -30,7 +31,6 @@ def test_repoint_without_wildcard_entry_is_refused():
 
 
 def test_pause_all_resumes_what_it_paused_when_one_refuses(monkeypatch):
-    from ansible_collections.pgha.cluster.plugins.module_utils import pgbouncer as pgb
     calls = []
 
     def fake_admin(module, sql, user, password, port=6432, host="127.0.0.1", check_rc=True, timeout=5):
@@ -43,3 +43,41 @@ def test_pause_all_resumes_what_it_paused_when_one_refuses(monkeypatch):
     calls[:] = []
     paused, refused = pgb.pause_all(None, ["10.0.0.21"], "u", "p")
     assert refused is None and paused == [{"host": "10.0.0.21"}]
+
+
+class FakeModule(object):
+    """get_bin_path for OpenConsole: a stand-in psql that records its arguments and what it reads."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def get_bin_path(self, name, required=False):
+        return self.path
+
+
+def fake_psql(tmp_path, body):
+    script = tmp_path / "psql"
+    script.write_text("#!/bin/sh\n" + body)
+    script.chmod(0o755)
+    return FakeModule(str(script))
+
+
+def test_open_console_sends_the_commands_when_due(tmp_path):
+    # Connected ahead: the stand-in writes its arguments at once, then what it reads once run() sends it.
+    module = fake_psql(tmp_path, 'echo "$@" > %s/argv; echo "$PGPASSWORD" > %s/pw; cat > %s/stdin\n'
+                       % (tmp_path, tmp_path, tmp_path))
+    session = pgb.OpenConsole(module, "pgha_admin", "secret", port=6433)
+    rc, out, err = session.run("RESUME")
+    assert rc == 0
+    assert (tmp_path / "stdin").read_text() == "RESUME;\n"
+    argv = (tmp_path / "argv").read_text().split()
+    assert argv[-6:] == ["-p", "6433", "-U", "pgha_admin", "-d", "pgbouncer"] and "ON_ERROR_STOP=1" in argv
+    # The password goes through the environment, never the command line.
+    assert (tmp_path / "pw").read_text().strip() == "secret" and "secret" not in argv
+
+
+def test_open_console_says_when_the_session_is_gone(tmp_path):
+    # A session that ended (login refused, connection cut) returns None: the caller uses admin() instead.
+    session = pgb.OpenConsole(fake_psql(tmp_path, "exit 2\n"), "pgha_admin", "secret")
+    session.proc.wait()
+    assert session.run("RESUME") is None

@@ -34,6 +34,7 @@ def test_switchover_plan_chooses_and_lists_steps(run_module):
     plan = result["plan"]
     assert rc == 0 and result["changed"] is False and plan["target"] == "pg2"
     assert plan["repoint"] == ["pg3"] and plan["synchronous_standby_names"] == 'ANY 1 ("pg1", "pg3")'
+    assert plan["streaming_only"] == ["pg3"]
     assert any("PAUSE PgBouncer" in s for s in plan["steps"])
 
 
@@ -49,6 +50,9 @@ def test_switchover_plan_through_patroni_cascades_the_asynchronous_standbys(run_
     plan = result["plan"]
     assert rc == 0 and plan["engine"] == "patroni" and plan["target"] == "pg2" and plan["cascade"] == ["pg3"]
     assert plan["steps"][0].startswith("stream pg3 from pg2 until the switch")
+    # The target promotes and the cascading standby follows it without asking the repository first.
+    assert plan["streaming_only"] == ["pg2", "pg3"]
+    assert "restore_command off on pg2, pg3 until the switch is over" in plan["steps"]
     # A synchronous standby never leaves the leader before the switch (count 2: both are).
     both = dict((h, dict(n, patroni=dict(n["patroni"], synchronous=["pg2", "pg3"]))) for h, n in nodes.items())
     rc, result = run_module(switchover_plan, {"nodes": both, "primary": "pg1", "target": "pg2",
