@@ -254,14 +254,41 @@ def read_file(path):
         return None
 
 
+def etcd_health(endpoints, timeout=2.0):
+    """endpoint -> True when that etcd member answers healthy (GET /health, this
+    host's certificate), else why not. Asked side by side."""
+    import threading
+    from ansible_collections.pgha.cluster.plugins.module_utils.patroni_api import call
+    found = {}
+
+    def ask(endpoint):
+        try:
+            status, answer = call("https://%s/health" % endpoint, timeout=timeout)
+        except Exception as exc:  # pylint: disable=broad-except
+            found[endpoint] = "%s: %s" % (type(exc).__name__, exc)
+            return
+        healthy = status == 200 and isinstance(answer, dict) and str(answer.get("health")) == "true"
+        found[endpoint] = True if healthy else "HTTP %s: %s" % (status, answer)
+
+    threads = [threading.Thread(target=ask, args=(e,)) for e in endpoints]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout + 1.0)
+    return dict((e, found.get(e, "no answer in %.0f s" % timeout)) for e in endpoints)
+
+
 def patroni_member(config="/etc/patroni/config.yml"):
     """What this node's Patroni says of itself (GET /patroni): state, role, pause,
-    timeline; or an error. Its address comes from its configuration file."""
+    timeline, how long ago it last reached etcd; or an error. Its address and the
+    etcd members come from its configuration file; each member's health is asked
+    from here too."""
     from ansible_collections.pgha.cluster.plugins.module_utils.patroni_api import call
     try:
         import yaml
         with open(config) as handle:
-            address = ((yaml.safe_load(handle) or {}).get("restapi") or {}).get("connect_address")
+            settings = yaml.safe_load(handle) or {}
+        address = (settings.get("restapi") or {}).get("connect_address")
         status, answer = call("https://%s/patroni" % address, timeout=2.0)
     except Exception as exc:  # pylint: disable=broad-except
         return {"error": "%s: %s" % (type(exc).__name__, exc)}
@@ -269,6 +296,12 @@ def patroni_member(config="/etc/patroni/config.yml"):
         return {"error": "HTTP %s: %s" % (status, answer)}
     member = {"state": answer.get("state"), "role": answer.get("role"), "pause": bool(answer.get("pause")),
               "timeline": answer.get("timeline"), "tags": answer.get("tags") or {}}
+    if answer.get("dcs_last_seen"):
+        member["dcs_seen_ago"] = max(0, int(time.time() - float(answer["dcs_last_seen"])))
+    endpoints = (settings.get("etcd3") or settings.get("etcd") or {}).get("hosts") or []
+    if isinstance(endpoints, str):
+        endpoints = [e.strip() for e in endpoints.split(",") if e.strip()]
+    member["etcd"] = etcd_health([str(e) for e in endpoints])
     # Patroni's shared view: in strict synchronous mode only a member recorded as synchronous may be
     # promoted, so a leader with none recorded cannot be failed over from.
     try:

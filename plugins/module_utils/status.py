@@ -63,6 +63,28 @@ def _latest_backup(backups):
     return {"label": newest.get("label"), "type": newest.get("type"), "stop_time": newest["stop_time"]}
 
 
+# Patroni reaches etcd every loop (1 s here); longer than this without it, a node can neither hold nor take the
+# leader key.
+DCS_UNSEEN_SECONDS = 10
+
+
+def etcd_view(nodes, patroni, by_address):
+    """etcd as the Patroni nodes see it: each member healthy when any node saw it
+    answer healthy (a node cut off sees none), else the first reason given.
+    None when no node asked."""
+    members = {}
+    for host in patroni:
+        for endpoint, health in sorted((((nodes[host] or {}).get("patroni") or {}).get("etcd") or {}).items()):
+            name = by_address.get(endpoint.rsplit(":", 1)[0].strip("[]"), endpoint)
+            if health is True:
+                members[name] = True
+            else:
+                members.setdefault(name, "%s (from %s)" % (health, host))
+    if not members:
+        return None
+    return {"members": members, "healthy": sum(1 for v in members.values() if v is True), "total": len(members)}
+
+
 def build_status(nodes, addresses, bouncers, archives=None, expect=None):
     """Status document from pg_node_info results (host -> node), node addresses
     (host -> address), pgbouncer_info results (host -> info) and, optionally,
@@ -124,7 +146,10 @@ def build_status(nodes, addresses, bouncers, archives=None, expect=None):
     recorded = views[0]["synchronous"] if views else None
     status = {
         "failover": {"mode": "automatic" if patroni else "manual", "patroni": patroni, "paused": paused,
-                     "synchronous": recorded},
+                     "synchronous": recorded, "etcd": etcd_view(nodes, patroni, by_address),
+                     "dcs_unseen": dict((h, ((nodes[h] or {}).get("patroni") or {})["dcs_seen_ago"]) for h in patroni
+                                        if (((nodes[h] or {}).get("patroni") or {}).get("dcs_seen_ago") or 0)
+                                        > DCS_UNSEEN_SECONDS)},
         "primary": primaries[0] if len(primaries) == 1 else None,
         "primaries": primaries,
         "synchronous_standby_names": (primary or {}).get("synchronous_standby_names"),
@@ -266,6 +291,20 @@ def problems(status):
         if unwatched:
             found.append("Patroni does not run on %s (it runs on %s): those nodes are outside automatic failover; "
                          "run site.yml" % (", ".join(unwatched), ", ".join(failover["patroni"])))
+        etcd = failover.get("etcd")
+        if etcd and etcd["healthy"] < etcd["total"]:
+            sick = ", ".join("%s: %s" % (name, why) for name, why in sorted(etcd["members"].items()) if why is not True)
+            if etcd["healthy"] <= etcd["total"] // 2:
+                found.append("etcd has lost its quorum: %d of %d members answer healthy (%s). Patroni can neither "
+                             "keep nor take the leader key: the leader stops accepting writes within Patroni's ttl "
+                             "and nothing fails over until a majority is back" % (etcd["healthy"], etcd["total"], sick))
+            else:
+                found.append("etcd: %d of %d members answer healthy (%s); one more loss and Patroni demotes the "
+                             "leader (no etcd majority, no leader key): start it again"
+                             % (etcd["healthy"], etcd["total"], sick))
+        for host, seconds in sorted((failover.get("dcs_unseen") or {}).items()):
+            found.append("Patroni on %s last reached etcd %d s ago: from there it can neither hold nor take the "
+                         "leader key (network to the etcd members, or etcd itself)" % (host, seconds))
         if failover.get("paused"):
             found.append("Patroni is paused (maintenance mode, seen on %s): nothing fails over by itself; resume "
                          "it with patronictl -c /etc/patroni/config.yml resume" % ", ".join(failover["paused"]))
@@ -326,6 +365,11 @@ def render_table(status):
     if failover.get("patroni"):
         paused = ", PAUSED" if failover.get("paused") else ""
         lines.append("failover: automatic (Patroni runs on %s)%s" % (", ".join(failover["patroni"]), paused))
+        etcd = failover.get("etcd")
+        if etcd:
+            lines.append("etcd: %d of %d members healthy%s" % (
+                etcd["healthy"], etcd["total"], "".join(" (%s DOWN)" % name for name, why
+                                                        in sorted(etcd["members"].items()) if why is not True)))
     else:
         lines.append("failover: manual (playbooks/failover.yml)")
     for pooler in status["poolers"]:

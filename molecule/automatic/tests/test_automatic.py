@@ -229,6 +229,11 @@ def test_losing_one_etcd_member_changes_nothing(app):
         # Longer than Patroni's ttl (8 s): the leader renews its lock through the two members left.
         time.sleep(12)
         assert leader() == before
+        # status.yml names the member and what one more loss would do.
+        st = status()
+        assert st["failover"]["etcd"]["healthy"] == 2 and st["failover"]["etcd"]["members"][member] is not True
+        assert st["verdict"] == "degraded" and any(r.startswith("etcd: 2 of 3 members answer healthy (%s: " % member)
+                                                   for r in st["reasons"]), st["reasons"]
     finally:
         subprocess.run(["podman", "exec", member, "systemctl", "start", "etcd"], check=True)
     writer.stop()

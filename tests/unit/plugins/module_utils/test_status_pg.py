@@ -92,3 +92,20 @@ def test_a_pooler_serving_writes_is_healthy():
 
 
 HEALTHY = dict(NODES, pg3=dict(NODES["pg2"]))
+
+
+def test_etcd_health_asks_each_member_and_says_why_not(monkeypatch):
+    from ansible_collections.pgha.cluster.plugins.module_utils import pg, patroni_api
+
+    def fake_call(url, timeout=2.0, **kwargs):
+        if "10.0.0.3" in url:
+            raise OSError("[Errno 111] Connection refused")
+        if "10.0.0.2" in url:
+            return 503, {"health": "false"}
+        return 200, {"health": "true"}
+
+    monkeypatch.setattr(patroni_api, "call", fake_call)
+    found = pg.etcd_health(["10.0.0.1:2379", "10.0.0.2:2379", "10.0.0.3:2379"])
+    assert found["10.0.0.1:2379"] is True
+    assert found["10.0.0.2:2379"] == "HTTP 503: {'health': 'false'}"
+    assert found["10.0.0.3:2379"] == "OSError: [Errno 111] Connection refused"

@@ -128,12 +128,13 @@ def test_unset_expectations_take_their_defaults():
 
 def test_failover_mode_is_reported():
     manual = status(archives=[repo(NOW - 3600)])
-    assert manual["failover"] == {"mode": "manual", "patroni": [], "paused": [], "synchronous": None}
+    assert manual["failover"] == {"mode": "manual", "patroni": [], "paused": [], "synchronous": None, "etcd": None,
+                                  "dcs_unseen": {}}
     assert "failover: manual (playbooks/failover.yml)" in render_table(manual)
     changes = dict((h, {"supervisor": "patroni"}) for h in ("pg1", "pg2", "pg3"))
     auto = status(changes, archives=[repo(NOW - 3600)])
     assert auto["failover"] == {"mode": "automatic", "patroni": ["pg1", "pg2", "pg3"], "paused": [],
-                                "synchronous": None}
+                                "synchronous": None, "etcd": None, "dcs_unseen": {}}
     assert auto["verdict"] == "healthy", auto["reasons"]
     assert "failover: automatic (Patroni runs on pg1, pg2, pg3)" in render_table(auto)
 
@@ -143,3 +144,40 @@ def test_a_running_node_patroni_does_not_watch_degrades():
     s = status(changes, archives=[repo(NOW - 3600)])
     assert s["verdict"] == "degraded"
     assert any("Patroni does not run on pg3" in r for r in s["reasons"]), s["reasons"]
+
+
+def etcd_seen(pg1=True, pg2=True, pg3=True, seen_ago=1):
+    """A Patroni view as pg_node_info reports it: each etcd member's health as asked from that node."""
+    members = {"10.0.0.1:2379": pg1, "10.0.0.2:2379": pg2, "10.0.0.3:2379": pg3}
+    return {"supervisor": "patroni", "patroni": {"state": "running", "etcd": members, "dcs_seen_ago": seen_ago}}
+
+
+def test_etcd_members_are_named_and_healthy_when_any_node_sees_them_so():
+    # pg3 is cut off: it sees no member, the others see all three.
+    cut = etcd_seen("URLError: timed out", "URLError: timed out", "URLError: timed out", seen_ago=3)
+    s = status({"pg1": etcd_seen(), "pg2": etcd_seen(), "pg3": cut}, archives=[repo(NOW - 3600)])
+    assert s["failover"]["etcd"] == {"members": {"pg1": True, "pg2": True, "pg3": True}, "healthy": 3, "total": 3}
+    assert s["verdict"] == "healthy", s["reasons"]
+    assert "etcd: 3 of 3 members healthy" in render_table(s)
+
+
+def test_one_etcd_member_down_degrades_and_says_what_one_more_loss_does():
+    down = "URLError: [Errno 111] Connection refused"
+    s = status(dict((h, etcd_seen(pg3=down)) for h in ("pg1", "pg2", "pg3")), archives=[repo(NOW - 3600)])
+    assert s["verdict"] == "degraded"
+    assert any(r.startswith("etcd: 2 of 3 members answer healthy (pg3: %s (from pg1))" % down)
+               and "one more loss" in r for r in s["reasons"]), s["reasons"]
+    assert "etcd: 2 of 3 members healthy (pg3 DOWN)" in render_table(s)
+
+
+def test_etcd_without_a_majority_is_reported_as_lost_quorum():
+    down = "URLError: timed out"
+    s = status(dict((h, etcd_seen(pg2=down, pg3=down)) for h in ("pg1", "pg2", "pg3")), archives=[repo(NOW - 3600)])
+    assert any(r.startswith("etcd has lost its quorum: 1 of 3 members answer healthy") for r in s["reasons"]), \
+        s["reasons"]
+
+
+def test_a_patroni_that_has_not_reached_etcd_for_long_is_named():
+    s = status({"pg1": etcd_seen(), "pg2": etcd_seen(), "pg3": etcd_seen(seen_ago=25)}, archives=[repo(NOW - 3600)])
+    assert s["failover"]["dcs_unseen"] == {"pg3": 25}
+    assert any(r.startswith("Patroni on pg3 last reached etcd 25 s ago") for r in s["reasons"]), s["reasons"]
