@@ -15,7 +15,7 @@ import re
 
 from ansible_collections.pgha.cluster.plugins.module_utils.archive import (
     WAL_SEGMENT_SIZE, continuity, describe_gap, replay_gap)
-from ansible_collections.pgha.cluster.plugins.module_utils.operations import OperationError, engine_check
+from ansible_collections.pgha.cluster.plugins.module_utils.operations import OperationError, engine_of
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import TopologyError, format_lsn, parse_lsn
 
 TARGET_KINDS = ("time", "lsn", "xid", "name", "immediate", "latest")
@@ -615,11 +615,13 @@ def drill_host_problem(host, node, cluster_sysids):
 def inplace_confirmation_problem(confirm, nodes, repository_sysid):
     """An in-place restore replaces the whole cluster: it is confirmed with the
     cluster's system identifier. Returns (problem or None, the identifier).
-    Never behind Patroni: it would restart or promote the nodes being replaced."""
+    Where Patroni runs it must run on every node that is up (restore.yml pauses
+    and stops it, forgets its state in etcd and lets it take the restored
+    cluster over again); half-way through a change of mode is refused."""
     try:
-        engine_check(nodes, "in-place restore")
+        engine_of(nodes)
     except OperationError as exc:
-        return str(exc), None
+        return "in-place restore refused: %s" % exc, None
     sysids = {}
     for host in sorted(nodes):
         sysid = (nodes[host] or {}).get("system_identifier")

@@ -41,17 +41,6 @@ def engine_of(nodes, ignore=()):
     return "patroni"
 
 
-def engine_check(nodes, operation):
-    """Refuse pgha's own promote/demote/rewind where Patroni runs: two engines
-    deciding who is primary could leave two primaries."""
-    managed = patroni_nodes(nodes)
-    if managed:
-        raise OperationError(
-            "Patroni manages this cluster (running on %s): pgha's own %s would act behind its back and could "
-            "leave two primaries. Pause Patroni (patronictl -c /etc/patroni/config.yml pause) and stop it on every "
-            "node first, or switch the cluster back to manual mode" % (", ".join(managed), operation))
-
-
 def patroni_switchover_check(plan, nodes, primary, sync_mode):
     """Patroni switches over only to a synchronous (or quorum) standby when
     synchronous replication is on: refuse any other target, naming them."""

@@ -120,6 +120,10 @@ from ansible_collections.pgha.cluster.plugins.module_utils.topology import merge
 # wait for synchronous standbys that are not there, or stream from the running
 # cluster (a drill). In place, sync_replication sets them again later.
 FORGET = ("primary_conninfo", "primary_slot_name", "synchronous_standby_names")
+# ... and must not take from the configuration outside the data directory either: on a node Patroni ran,
+# its postgresql.conf still says synchronous_standby_names = '*' (no commit would return). Set explicitly
+# in postgresql.auto.conf, which overrides it.
+PINNED = {"synchronous_standby_names": ""}
 RECOVERY_SETTINGS = ("recovery_target", "recovery_target_time", "recovery_target_lsn", "recovery_target_xid",
                      "recovery_target_name", "recovery_target_action", "recovery_target_timeline",
                      "recovery_target_inclusive")
@@ -145,21 +149,24 @@ def systemctl(module, action, service):
     return module.run_command(["systemctl", action, service], cwd="/")
 
 
-def forget_settings(path, names):
-    """Remove settings from postgresql.auto.conf (atomically, same owner)."""
+def forget_settings(path, names, pinned=None):
+    """Remove settings from postgresql.auto.conf, and set ``pinned`` ones there
+    (atomically, same owner). Returns the names removed or replaced."""
     text = read_file(path) or ""
     current = parse_auto_conf(text)
     present = dict((name, None) for name in names if name in current)
-    if not present:
+    present.update(pinned or {})
+    merged = merge_auto_conf(text, present)
+    if merged == text:
         return []
     tmp = path + ".pgha"
     with open(tmp, "w") as handle:
-        handle.write(merge_auto_conf(text, present))
+        handle.write(merged)
     stat = os.stat(path)
     os.chown(tmp, stat.st_uid, stat.st_gid)
     os.chmod(tmp, 0o600)
     os.rename(tmp, path)
-    return sorted(present)
+    return sorted(name for name in present if name in current)
 
 
 def write_marker(path, owner_of):
@@ -253,7 +260,7 @@ def main():
     if rc != 0:
         finish("pgbackrest restore failed (exit %d): %s" % (rc, (err or out).strip()))
     auto_conf = os.path.join(data_dir, "postgresql.auto.conf")
-    report["forgotten_settings"] = forget_settings(auto_conf, FORGET)
+    report["forgotten_settings"] = forget_settings(auto_conf, FORGET, PINNED)
     for stale in ("standby.signal", FENCED_MARKER, DRILL_MARKER):
         if os.path.exists(os.path.join(data_dir, stale)):
             os.remove(os.path.join(data_dir, stale))

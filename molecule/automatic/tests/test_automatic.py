@@ -216,7 +216,8 @@ def test_switchover_through_patroni_under_writes(app):
     for host in NODES:
         assert psql(host, "SELECT sourcefile FROM pg_catalog.pg_settings WHERE name = 'restore_command'") \
             .endswith("/conf.d/pgha.conf"), host
-    assert writer.longest_gap() < 5.0
+    # bench/switchover measures it (about 1.8 s); under 3 s here, with the test's own load and noise.
+    assert writer.longest_gap() < 3.0
 
 
 def test_losing_one_etcd_member_changes_nothing(app):

@@ -492,8 +492,11 @@ def test_wal_due_before_the_newest_switch_point_is_a_gap_before_the_new_timeline
     assert window["oldest_backup"] is None and not window["continuous"]
 
 
-def test_inplace_restore_is_refused_behind_patroni():
-    nodes = {"pg1": {"system_identifier": "42", "supervisor": "patroni"}, "pg2": {"system_identifier": "42"}}
+def test_inplace_restore_is_refused_half_way_through_a_change_of_mode():
+    nodes = {"pg1": {"system_identifier": "42", "supervisor": "patroni", "up": True},
+             "pg2": {"system_identifier": "42", "up": True}}
     problem, known = inplace_confirmation_problem("42", nodes, "42")
-    assert "Patroni manages this cluster (running on pg1)" in problem and "in-place restore" in problem
-    assert known is None
+    assert problem.startswith("in-place restore refused: Patroni runs on pg1 but not on pg2") and known is None
+    # Patroni on every node that is up: restore.yml goes through it.
+    nodes["pg2"]["supervisor"] = "patroni"
+    assert inplace_confirmation_problem("42", nodes, "42") == (None, "42")

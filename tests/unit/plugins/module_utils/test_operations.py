@@ -332,9 +332,6 @@ def test_half_way_through_a_change_of_mode_nothing_is_decided():
     # The node an operation replaces does not count.
     assert ops.engine_of(cluster(pg2=standby(supervisor="patroni"), pg3=standby(supervisor="patroni")),
                          ignore=("pg1",)) == "patroni"
-    with pytest.raises(ops.OperationError, match="in-place restore would act behind its back"):
-        ops.engine_check(cluster(pg1=primary(supervisor="patroni")), "in-place restore")
-    ops.engine_check(cluster(pg1=primary(supervisor="systemd")), "in-place restore")
 
 
 def patroni_cluster(**over):
