@@ -308,12 +308,28 @@ def main():
                % (recovery.get("error") or "state %s" % state, "; %s" % short["detail"] if short else "",
                   " / ".join(tail)))
 
-    phases.start("verify")
+    phases.start("drop the recovery target")
     # Recovery settings stay in postgresql.auto.conf after the promotion;
     # drop them so a later restart or demotion does not stop at this target.
     for name in RECOVERY_SETTINGS:
         run_psql(module, paths["bin_dir"], p['port'], "ALTER SYSTEM RESET %s" % name)
     run_psql(module, paths["bin_dir"], p['port'], "SELECT pg_reload_conf()")
+    # The server still runs with them (they need a restart): restart it now, before anything uses it, so
+    # that no later reload finds settings waiting for a restart (site.yml refuses such a configuration).
+    qrc, qout, dummy = run_psql(module, paths["bin_dir"], p['port'],
+                                "SELECT count(*) FROM pg_catalog.pg_settings WHERE pending_restart")
+    if qrc == 0 and qout.strip() not in ("", "0"):
+        report["restarted_after_recovery"] = True
+        rc, out, err = systemctl(module, "restart", paths["service"])
+        if rc != 0:
+            finish("the restored server did not restart without its recovery target: %s" % (err or out).strip())
+        deadline = time.monotonic() + p['recovery_timeout']
+        while run_psql(module, paths["bin_dir"], p['port'], "SELECT 1")[0] != 0:
+            if time.monotonic() >= deadline:
+                finish("the restored server did not accept connections after its restart")
+            time.sleep(0.5)
+
+    phases.start("verify")
     checks = report["checks"]
     qrc, qout, qerr = run_psql(module, paths["bin_dir"], p['port'],
                                "SELECT count(*) FROM pg_database WHERE datallowconn")

@@ -42,3 +42,9 @@ def probes(rows_md5):
         {"name": "rows of orders", "sql": "SELECT md5(string_agg(id || ':' || note, ',' ORDER BY id)) FROM public.orders",
          "expect": rows_md5},
     ]})
+
+
+def sysid(hostname):
+    out = lab_host(hostname).check_output("sh -c '/usr/lib/postgresql/*/bin/pg_controldata /var/lib/postgresql/*/main'")
+    return [line.split(":", 1)[1].strip() for line in out.splitlines()
+            if line.startswith("Database system identifier")][0]
