@@ -375,4 +375,3 @@ def test_copies_kept_aside_are_listed_and_removed_only_when_asked():
         assert "pgha-aside-" not in lab_host(host).check_output("ls /var/lib/postgresql/*/"), host
     # The live data directories are untouched.
     assert psql("pg1", "SELECT count(*) FROM orders") == "1000"
-
