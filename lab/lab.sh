@@ -112,7 +112,7 @@ RUN mkdir -p /etc/postgresql-common/createcluster.d \\
  && apt-get update -qq \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \\
       postgresql-$pg_version postgresql-client-$pg_version pgbouncer pgbackrest python3-psycopg2 ssl-cert \\
-      patroni etcd-server etcd-client haproxy >/dev/null \\
+      patroni python3-etcd etcd-server etcd-client haproxy >/dev/null \\
  && systemctl disable pgbouncer.service etcd.service haproxy.service >/dev/null 2>&1 || true
 EOF
   podman build --quiet -t "$baked_image" -f "$state/build/Containerfile.baked" "$state/build" >/dev/null
