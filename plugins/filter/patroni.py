@@ -11,6 +11,7 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 from ansible_collections.pgha.cluster.plugins.module_utils.patroni import (
     etcd_environment, local_config, patroni_major, timing_problems)
+from ansible_collections.pgha.cluster.plugins.module_utils.operations import patroni_nodes
 
 
 def patroni_config(node, settings, parameters, members, dcs_members, version_text, replication_password,
@@ -31,4 +32,4 @@ def etcd_env(name, address, members, cluster_token, data_dir, key_file):
 
 class FilterModule(object):
     def filters(self):
-        return {"patroni_config": patroni_config, "etcd_env": etcd_env}
+        return {"patroni_config": patroni_config, "etcd_env": etcd_env, "patroni_nodes": patroni_nodes}

@@ -68,13 +68,13 @@ def _latest_backup(backups):
 DCS_UNSEEN_SECONDS = 10
 
 
-def etcd_view(nodes, patroni, by_address):
-    """etcd as the Patroni nodes see it: each member healthy when any node saw it
-    answer healthy (a node cut off sees none), else the first reason given.
-    None when no node asked."""
+def etcd_view(views, by_address):
+    """etcd as the Patroni nodes see it (``views``: host -> its Patroni's view):
+    each member healthy when any node saw it answer healthy (a node cut off sees
+    none), else the first reason given. None when no node asked."""
     members = {}
-    for host in patroni:
-        for endpoint, health in sorted((((nodes[host] or {}).get("patroni") or {}).get("etcd") or {}).items()):
+    for host in sorted(views):
+        for endpoint, health in sorted((views[host].get("etcd") or {}).items()):
             name = by_address.get(endpoint.rsplit(":", 1)[0].strip("[]"), endpoint)
             if health is True:
                 members[name] = True
@@ -139,17 +139,17 @@ def build_status(nodes, addresses, bouncers, archives=None, expect=None):
                         "serving": info.get("serving"), "unreachable": bool(info.get("unreachable"))})
     # Who fails over: Patroni where it runs (pgha_failover_mode: automatic), else an operator.
     patroni = sorted(h for h in nodes if (nodes[h] or {}).get("supervisor") == "patroni")
-    paused = sorted(h for h in patroni if ((nodes[h] or {}).get("patroni") or {}).get("pause"))
+    # Each Patroni's own view (pg_node_info's patroni_member).
+    views = dict((h, (nodes[h] or {}).get("patroni") or {}) for h in patroni)
+    paused = sorted(h for h in patroni if views[h].get("pause"))
     # What the leader's Patroni records as synchronous (None when no node reported Patroni's shared view).
-    views = [(nodes[h] or {}).get("patroni") or {} for h in patroni]
-    views = [v for v in views if "synchronous" in v]
-    recorded = views[0]["synchronous"] if views else None
+    shared = [views[h] for h in patroni if "synchronous" in views[h]]
+    recorded = shared[0]["synchronous"] if shared else None
     status = {
         "failover": {"mode": "automatic" if patroni else "manual", "patroni": patroni, "paused": paused,
-                     "synchronous": recorded, "etcd": etcd_view(nodes, patroni, by_address),
-                     "dcs_unseen": dict((h, ((nodes[h] or {}).get("patroni") or {})["dcs_seen_ago"]) for h in patroni
-                                        if (((nodes[h] or {}).get("patroni") or {}).get("dcs_seen_ago") or 0)
-                                        > DCS_UNSEEN_SECONDS)},
+                     "synchronous": recorded, "etcd": etcd_view(views, by_address),
+                     "dcs_unseen": dict((h, views[h]["dcs_seen_ago"]) for h in patroni
+                                        if (views[h].get("dcs_seen_ago") or 0) > DCS_UNSEEN_SECONDS)},
         "primary": primaries[0] if len(primaries) == 1 else None,
         "primaries": primaries,
         "synchronous_standby_names": (primary or {}).get("synchronous_standby_names"),

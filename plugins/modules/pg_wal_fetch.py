@@ -63,7 +63,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.files import write_atomic
-from ansible_collections.pgha.cluster.plugins.module_utils.pg import node_argument_spec, pg_paths, run_psql
+from ansible_collections.pgha.cluster.plugins.module_utils.pg import node_argument_spec, pg_paths, read_file, run_psql
 
 SWITCH_FILE = "pgha_switch.conf"
 CONTENT = ("# pgha: WAL comes by streaming only while a switchover runs (switchover.yml removes this file\n"
@@ -99,7 +99,7 @@ def main():
     if p['from_archive']:
         changed = has_file or overridden
     else:
-        changed = not has_file or open(switch_file).read() != CONTENT
+        changed = read_file(switch_file) != CONTENT
     result = dict(changed=changed, restore_command=value)
     if module.check_mode or not changed:
         module.exit_json(**result)
