@@ -5,6 +5,10 @@
 candidate choice (and whether it may miss acknowledged commits), rejoin checks.
 
 Inputs are what pg_node_info reported per host; nothing here touches a host.
+Every plan has one shape (see ``plan_of``): the operation, the engine that
+acts (pgha's modules or Patroni), the primary it starts from, the target that
+is the primary when it is done, the nodes that end up following the target,
+and the steps in words; each operation adds its own figures.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -12,11 +16,22 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import (
-    TopologyError, format_lsn, lag_bytes, parse_lsn, running_primaries)
+    TopologyError, format_lsn, lag_bytes, parse_lsn, running_primaries, synchronous_standby_names)
 
 
 class OperationError(TopologyError):
     """An operation that must not go ahead, with the figures that say why."""
+
+
+def plan_of(operation, engine, primary, target, repoint, steps, **figures):
+    """The plan every day-2 playbook passes to its role: ``primary`` is the
+    primary the operation starts from (the running one, or the failed one for a
+    failover), ``target`` the primary when it is done (the same node for a
+    rejoin), ``repoint`` the nodes that end up following ``target``."""
+    plan = dict(figures)
+    plan.update({"operation": operation, "engine": engine, "primary": primary, "target": target,
+                 "repoint": list(repoint), "steps": list(steps)})
+    return plan
 
 
 def patroni_nodes(nodes):
@@ -293,6 +308,56 @@ def synchronous_set_after_failover(nodes, failed, candidate, sync_mode, sync_cou
     return live, count, warnings
 
 
+def switchover_plan(nodes, primary, target, max_lag_bytes, sync_mode, sync_count):
+    """The switchover plan: the target checked (or the best one chosen), and
+    how each engine switches. Where Patroni runs (pgha_failover_mode:
+    automatic) it switches over and pgha pauses PgBouncer around it."""
+    engine = engine_of(nodes)
+    if target:
+        checked = switchover_check(nodes, primary, target, max_lag_bytes)
+    else:
+        checked = choose_switchover_target(nodes, primary, max_lag_bytes)
+    if engine == "patroni":
+        checked = patroni_switchover_check(checked, nodes, primary, sync_mode)
+    target = checked.pop("target")
+    checked.pop("primary", None)
+    if engine == "patroni":
+        # Asynchronous standbys stream from the target before the switch (Patroni's replicatefrom tag), so
+        # that the new primary finds a synchronous standby at once. Synchronous ones stay on the leader.
+        recorded = patroni_synchronous(nodes)
+        cascade = [] if recorded is None else sorted(
+            h for h, n in nodes.items()
+            if h not in (primary, target) and h not in recorded
+            and (n or {}).get("up") and (n or {}).get("role") == "standby")
+        # The target promotes, and the cascading standbys follow its new timeline, without a repository
+        # round trip for each history file.
+        streaming_only = [target] + cascade
+        steps = (["stream %s from %s until the switch (Patroni's replicatefrom tag)" % (", ".join(cascade), target)]
+                 if cascade else []) + [
+            "restore_command off on %s until the switch is over" % ", ".join(streaming_only),
+            "CHECKPOINT %s, PAUSE PgBouncer" % primary,
+            "ask Patroni (POST /switchover) to switch over from %s to %s: it stops %s, promotes %s and restarts %s "
+            "as its standby" % (primary, target, primary, target, primary),
+            "RESUME each PgBouncer once its HAProxy forwards to %s" % target,
+        ] + (["remove the tag from %s" % ", ".join(cascade)] if cascade else [])
+        # Patroni re-points the standbys itself.
+        return plan_of("switchover", engine, primary, target, [], steps, cascade=cascade,
+                       streaming_only=streaming_only, synchronous_standby_names=None, **checked)
+    others = [h for h in sorted(nodes) if h not in (primary, target)]
+    followers = [h for h in sorted(nodes) if h != target]
+    names = synchronous_standby_names(sync_mode, min(sync_count, len(followers)), followers) if followers else ""
+    steps = [
+        "create slots %s on %s and preset synchronous_standby_names = '%s' there" % (", ".join(followers), target, names),
+        "re-point %s to %s (cascading until the switch)" % (", ".join(others) or "no other standby", target),
+        "CHECKPOINT %s, PAUSE PgBouncer, stop %s cleanly" % (primary, primary),
+        "promote %s once it replayed %s's shutdown checkpoint" % (target, primary),
+        "re-point PgBouncer to %s, RELOAD, RESUME" % target,
+        "restart %s as a standby of %s" % (primary, target),
+    ]
+    return plan_of("switchover", engine, primary, target, others, steps, cascade=[], streaming_only=others,
+                   synchronous_standby_names=names, **checked)
+
+
 def failover_plan(nodes, failed, sync_mode, sync_count, fence_command=False, accept_unfenced=False,
                   accept_data_loss=False):
     """The failover decision: fencing method, candidate, engine, and refusals with figures.
@@ -331,19 +396,25 @@ def failover_plan(nodes, failed, sync_mode, sync_count, fence_command=False, acc
                              "(pgha_fence_command): promoting now could leave two primaries. Configure one, "
                              "or accept the risk with -e pgha_accept_unfenced=true (the candidate then refuses "
                              "to promote while %s's PostgreSQL still answers it)" % (failed, failed))
+    candidate = choice.pop("candidate")
     if engine == "patroni":
-        patroni_candidate_check(nodes, choice["candidate"])
-    sync_standbys, count, warnings = synchronous_set_after_failover(nodes, failed, choice["candidate"],
-                                                                    sync_mode, sync_count)
-    plan = dict(choice)
-    plan.update({"engine": engine, "failed": failed, "fence": fence,
-                 # Patroni re-points the running standbys only (a stopped one follows when its Patroni starts it).
-                 "repoint": [h for h in members if h != choice["candidate"]
-                             and (engine == "pgha" or (nodes.get(h) or {}).get("up"))],
-                 "followers": [h for h in sorted(nodes) if h != choice["candidate"]],
-                 "sync_standbys": sync_standbys, "sync_count": count,
-                 "sync_mode": sync_mode if count else "off", "warnings": warnings})
-    return plan
+        patroni_candidate_check(nodes, candidate)
+    sync_standbys, count, warnings = synchronous_set_after_failover(nodes, failed, candidate, sync_mode, sync_count)
+    mode = sync_mode if count else "off"
+    # Patroni re-points the running standbys only (a stopped one follows when its Patroni starts it).
+    repoint = [h for h in members if h != candidate and (engine == "pgha" or (nodes.get(h) or {}).get("up"))]
+    steps = [
+        "fence %s: %s" % (failed, {"stop": "stop it over SSH (pg_fence)", "command": "run pgha_fence_command",
+                                   "none": "not fenced (pgha_accept_unfenced): the candidate refuses while it answers"}[fence]),
+        "promote %s at %s (%s)%s" % (candidate, choice["lsn"], choice["reason"],
+                                     ", through Patroni (POST /failover)" if engine == "patroni" else ""),
+        "ranking: %s" % ", ".join("%s %s" % (r["host"], r["lsn"]) for r in choice["ranking"]),
+        "re-point %s and PgBouncer" % (", ".join(repoint) or "no other standby"),
+        "synchronous replication on the new primary: %s %s of %s" % (mode, count, ", ".join(sync_standbys) or "none"),
+    ]
+    return plan_of("failover", engine, failed, candidate, repoint, steps, fence=fence,
+                   followers=[h for h in sorted(nodes) if h != candidate], sync_standbys=sync_standbys,
+                   sync_count=count, sync_mode=mode, warnings=warnings, **choice)
 
 
 def patroni_synchronous(nodes):
@@ -384,12 +455,12 @@ def fence_confirmed(plan, fence_result, command_rc):
         if result.get("fenced") is True:
             return True, "stopped over SSH (%s)" % (result.get("how") or "was not running")
         return False, "pg_fence on %s did not confirm the fence (%s)" % (
-            plan.get("failed"), result.get("msg") or ("unreachable" if result.get("unreachable") else "no result"))
+            plan.get("primary"), result.get("msg") or ("unreachable" if result.get("unreachable") else "no result"))
     if fence == "command":
         if command_rc == 0:
             return True, "fencing command exited 0"
         return False, "the fencing command for %s %s" % (
-            plan.get("failed"), "exited %s" % command_rc if command_rc is not None else "did not run")
+            plan.get("primary"), "exited %s" % command_rc if command_rc is not None else "did not run")
     if fence == "none":
         return True, "not fenced (accepted with pgha_accept_unfenced; the candidate checks it does not answer)"
     return False, "unknown fencing method %r" % (fence,)
@@ -452,9 +523,11 @@ def rejoin_plan(nodes, addresses, pooler_targets, target=None):
     # A writable primary that PgBouncer does not use (a fenced node powered on again) is
     # stopped and rewound; its writes after the failover were never acknowledged through PgBouncer.
     checks = [rejoin_check(nodes, host, primary, pointed, allow_stray=True) for host in targets]
-    return {"engine": engine, "primary": primary, "rejoin": targets, "checks": checks,
-            "stray": [c["node"] for c in checks if c["stray_primary"]],
-            "repoint_poolers": sorted(own)}
+    stray = [c["node"] for c in checks if c["stray_primary"]]
+    steps = ["rejoin %s as standby of %s" % (", ".join(targets) or "nothing", primary)] + [
+        "stop %s first: it runs as a writable primary PgBouncer does not use" % h for h in stray]
+    return plan_of("rejoin", engine, primary, primary, targets, steps, checks=checks, stray=stray,
+                   repoint_poolers=sorted(own))
 
 
 # pg_rewind failures a fresh clone can fix (the rewind itself is impossible), and

@@ -89,9 +89,10 @@ EXAMPLES = r'''
 
 RETURN = r'''
 plan:
-  description: C(engine) (C(pgha) or C(patroni)), C(failed), C(candidate), C(lsn), C(timeline), C(ranking),
+  description: The day-2 plan shape (C(operation) failover, C(engine) (C(pgha) or C(patroni)), C(primary) (the failed
+    one), C(target) (the candidate), C(repoint), C(steps)) with C(lsn), C(timeline), C(ranking),
     C(may_miss_commits), C(reason),
-    C(fence) (stop, command or none), C(repoint), C(followers), C(sync_standbys), C(sync_count),
+    C(fence) (stop, command or none), C(followers), C(sync_standbys), C(sync_count),
     C(sync_mode) (the new primary's synchronous set, live members only) and C(warnings).
   returned: always
   type: dict

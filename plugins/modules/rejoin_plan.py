@@ -52,7 +52,8 @@ EXAMPLES = r'''
 RETURN = r'''
 plan:
   description:
-    - C(engine) (C(pgha) or C(patroni)), C(primary), C(rejoin) (hosts), C(checks), C(stray) and C(repoint_poolers) (PgBouncer hosts on a
+    - The day-2 plan shape (C(operation) rejoin, C(engine) (C(pgha) or C(patroni)), C(primary) and C(target) (both the
+      running primary), C(repoint) (the hosts to rejoin), C(steps)) with C(checks), C(stray) and C(repoint_poolers) (PgBouncer hosts on a
       database node that still point at that node, which is not the primary; they are switched first).
   returned: always
   type: dict

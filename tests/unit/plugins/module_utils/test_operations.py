@@ -153,8 +153,8 @@ def test_failed_primary_unknown():
 def test_failover_plan_fences_reachable_by_stopping():
     nodes = cluster(pg1={"up": False, "role": "primary", "system_identifier": "42"})
     plan = ops.failover_plan(nodes, "pg1", "quorum", 1)
-    assert plan["fence"] == "stop" and plan["candidate"] in ("pg2", "pg3") and plan["failed"] == "pg1"
-    assert plan["followers"] == sorted(set(["pg1", "pg2", "pg3"]) - {plan["candidate"]})
+    assert plan["fence"] == "stop" and plan["target"] in ("pg2", "pg3") and plan["primary"] == "pg1"
+    assert plan["followers"] == sorted(set(["pg1", "pg2", "pg3"]) - {plan["target"]})
 
 
 def test_failover_plan_unreachable_needs_fencing_command_or_consent():
@@ -169,21 +169,21 @@ def test_failover_plan_refuses_possible_loss_unless_accepted():
     nodes = cluster(pg1={"unreachable": True}, pg3=standby(up=False))
     with pytest.raises(ops.OperationError, match="may be missing acknowledged commits: 1 of 2"):
         ops.failover_plan(nodes, "pg1", "quorum", 1, fence_command=True)
-    assert ops.failover_plan(nodes, "pg1", "quorum", 1, fence_command=True, accept_data_loss=True)["candidate"] == "pg2"
+    assert ops.failover_plan(nodes, "pg1", "quorum", 1, fence_command=True, accept_data_loss=True)["target"] == "pg2"
 
 
 def test_rejoin_plan_finds_nodes_not_streaming_from_the_primary():
     nodes = cluster(pg1=primary(up=False), pg2=primary(replicas=[]),
                     pg3=standby(upstream={"status": "streaming", "host": "10.0.0.12"}))
     plan = ops.rejoin_plan(nodes, ADDR, {"pooler1": "10.0.0.12"})
-    assert plan["primary"] == "pg2" and plan["rejoin"] == ["pg1"]
+    assert plan["primary"] == "pg2" and plan["repoint"] == ["pg1"]
 
 
 def test_rejoin_plan_takes_a_streaming_node_the_boot_guard_fenced():
     """Its marker would make the next switchover refuse to restart it as a standby."""
     nodes = cluster(pg1=standby(fenced=True, upstream={"status": "streaming", "host": "10.0.0.12"}),
                     pg2=primary(replicas=[]), pg3=standby(upstream={"status": "streaming", "host": "10.0.0.12"}))
-    assert ops.rejoin_plan(nodes, ADDR, {"pooler1": "10.0.0.12"})["rejoin"] == ["pg1"]
+    assert ops.rejoin_plan(nodes, ADDR, {"pooler1": "10.0.0.12"})["repoint"] == ["pg1"]
 
 
 def test_rejoin_plan_refuses_the_primary_and_split_brain():
@@ -285,15 +285,15 @@ def test_failover_plan_caps_k_and_turns_sync_off_when_nobody_is_left():
 
 
 @pytest.mark.parametrize("plan, fenced, rc, ok, fragment", [
-    ({"fence": "stop", "failed": "pg1"}, {"fenced": True, "how": "clean stop"}, None, True, "clean stop"),
-    ({"fence": "stop", "failed": "pg1"}, {"fenced": False, "msg": "NOT fenced"}, None, False, "NOT fenced"),
-    ({"fence": "stop", "failed": "pg1"}, {"unreachable": True}, None, False, "unreachable"),
-    ({"fence": "stop", "failed": "pg1"}, {}, None, False, "did not confirm"),
-    ({"fence": "command", "failed": "pg1"}, {}, 0, True, "exited 0"),
-    ({"fence": "command", "failed": "pg1"}, {}, 1, False, "exited 1"),
-    ({"fence": "command", "failed": "pg1"}, {}, None, False, "did not run"),
-    ({"fence": "none", "failed": "pg1"}, {}, None, True, "pgha_accept_unfenced"),
-    ({"fence": "bogus", "failed": "pg1"}, {}, 0, False, "unknown fencing method"),
+    ({"fence": "stop", "primary": "pg1"}, {"fenced": True, "how": "clean stop"}, None, True, "clean stop"),
+    ({"fence": "stop", "primary": "pg1"}, {"fenced": False, "msg": "NOT fenced"}, None, False, "NOT fenced"),
+    ({"fence": "stop", "primary": "pg1"}, {"unreachable": True}, None, False, "unreachable"),
+    ({"fence": "stop", "primary": "pg1"}, {}, None, False, "did not confirm"),
+    ({"fence": "command", "primary": "pg1"}, {}, 0, True, "exited 0"),
+    ({"fence": "command", "primary": "pg1"}, {}, 1, False, "exited 1"),
+    ({"fence": "command", "primary": "pg1"}, {}, None, False, "did not run"),
+    ({"fence": "none", "primary": "pg1"}, {}, None, True, "pgha_accept_unfenced"),
+    ({"fence": "bogus", "primary": "pg1"}, {}, 0, False, "unknown fencing method"),
 ])
 def test_fence_gate(plan, fenced, rc, ok, fragment):
     result, how = ops.fence_confirmed(plan, fenced, rc)
@@ -307,7 +307,7 @@ def test_rejoin_plan_three_node_layout_repoints_the_returning_nodes_own_pgbounce
                     pg3=standby(upstream={"status": "streaming", "host": "10.0.0.12"}))
     targets = {"pg1": "10.0.0.11", "pg2": "10.0.0.12", "pg3": "10.0.0.12"}
     plan = ops.rejoin_plan(nodes, ADDR, targets)
-    assert plan["rejoin"] == ["pg1"] and plan["repoint_poolers"] == ["pg1"]
+    assert plan["repoint"] == ["pg1"] and plan["repoint_poolers"] == ["pg1"]
     # Another host's PgBouncer sending clients to pg1 still blocks it.
     with pytest.raises(ops.OperationError, match=r"PgBouncer \(pg3\) still sends clients to pg1"):
         ops.rejoin_plan(nodes, ADDR, dict(targets, pg3="10.0.0.11"))
@@ -344,7 +344,7 @@ def patroni_cluster(**over):
 
 def test_failover_behind_patroni_keeps_pghas_choice_and_fence():
     plan = ops.failover_plan(patroni_cluster(), "pg1", "quorum", 1, fence_command=True)
-    assert plan["engine"] == "patroni" and plan["candidate"] == "pg2" and plan["fence"] == "command"
+    assert plan["engine"] == "patroni" and plan["target"] == "pg2" and plan["fence"] == "command"
     # Unreachable and no fencing command: refused as in manual mode.
     with pytest.raises(ops.OperationError, match="pgha_fence_command"):
         ops.failover_plan(patroni_cluster(), "pg1", "quorum", 1)
@@ -375,7 +375,7 @@ def test_failover_behind_patroni_trusts_the_standby_patroni_recorded_as_synchron
         ops.failover_plan(dict(nodes, pg2=standby("0/5000000", supervisor="patroni", patroni=PATRONI_OK)),
                           "pg1", "quorum", 1, fence_command=True)
     plan = ops.failover_plan(nodes, "pg1", "quorum", 1, fence_command=True)
-    assert plan["candidate"] == "pg2" and not plan["may_miss_commits"]
+    assert plan["target"] == "pg2" and not plan["may_miss_commits"]
     assert plan["reason"].startswith("Patroni recorded pg2 as synchronous")
     # The recorded one is not visible (pg3 named, unreachable): refused.
     nodes["pg2"]["patroni"] = dict(view, synchronous=["pg3"])
@@ -392,7 +392,7 @@ def test_rejoin_behind_patroni_starts_patroni_on_the_fenced_node():
                     pg2=primary(supervisor="patroni", replicas=[]),
                     pg3=standby(supervisor="patroni", upstream={"status": "streaming", "host": "10.0.0.12"}))
     plan = ops.rejoin_plan(nodes, ADDR, {"pooler1": ""})
-    assert plan["engine"] == "patroni" and plan["rejoin"] == ["pg1"] and plan["primary"] == "pg2"
+    assert plan["engine"] == "patroni" and plan["repoint"] == ["pg1"] and plan["primary"] == "pg2"
     # Paused, Patroni starts no server: refused, naming the fix.
     nodes["pg2"]["patroni"] = dict(PATRONI_OK, pause=True)
     with pytest.raises(ops.OperationError, match="Patroni is paused .* as pg2 report.*resume"):
@@ -408,3 +408,43 @@ def test_patroni_switches_over_only_to_a_synchronous_standby():
     assert ops.patroni_switchover_check(plan, nodes, "pg1", "off") is plan
     best = ops.choose_switchover_target(nodes, "pg1", 1 << 20)
     assert ops.patroni_switchover_check(best, nodes, "pg1", "quorum")["target"] == "pg3"
+
+
+PLAN_KEYS = {"operation", "engine", "primary", "target", "repoint", "steps"}
+
+
+@pytest.mark.parametrize("operation, make, primary_, target, repoint", [
+    ("switchover", lambda: ops.switchover_plan(cluster(pg3=standby("0/4000000")), "pg1", None, 1 << 30, "quorum", 1),
+     "pg1", "pg2", ["pg3"]),
+    ("switchover", lambda: ops.switchover_plan(cluster(), "pg1", "pg3", 1 << 30, "priority", 1), "pg1", "pg3", ["pg2"]),
+    ("failover", lambda: ops.failover_plan(cluster(pg1=primary(up=False), pg3=standby("0/4000000")), "pg1", "quorum", 1),
+     "pg1", "pg2", ["pg3"]),
+    ("rejoin", lambda: ops.rejoin_plan(cluster(pg1=primary(up=False), pg2=primary(replicas=[]),
+                                               pg3=standby(upstream={"status": "streaming", "host": "10.0.0.12"})),
+                                       ADDR, {"pooler1": "10.0.0.12"}), "pg2", "pg2", ["pg1"]),
+])
+def test_every_plan_has_one_shape(operation, make, primary_, target, repoint):
+    """primary: where the operation starts; target: the primary when it is done; repoint: who follows it."""
+    plan = make()
+    assert PLAN_KEYS <= set(plan), sorted(PLAN_KEYS - set(plan))
+    assert (plan["operation"], plan["engine"], plan["primary"], plan["target"], plan["repoint"]) == (
+        operation, "pgha", primary_, target, repoint)
+    assert plan["steps"] and all(isinstance(s, str) for s in plan["steps"])
+    assert "candidate" not in plan and "failed" not in plan and "rejoin" not in plan
+
+
+def test_failover_plan_steps_name_the_fence_the_candidate_and_the_synchronous_set():
+    plan = ops.failover_plan(cluster(pg1=primary(up=False)), "pg1", "quorum", 1)
+    assert plan["steps"][0] == "fence pg1: stop it over SSH (pg_fence)"
+    assert plan["steps"][1].startswith("promote pg2 at 0/5000000 (")
+    assert plan["steps"][-1] == "synchronous replication on the new primary: quorum 1 of pg3"
+
+
+def test_switchover_plan_behind_patroni_repoints_nothing_and_cascades_the_asynchronous():
+    view = {"synchronous": ["pg2"], "state": "running"}
+    nodes = cluster(pg1=primary(supervisor="patroni", patroni=dict(view, role="leader")),
+                    pg2=standby(supervisor="patroni", patroni=view), pg3=standby(supervisor="patroni", patroni=view))
+    plan = ops.switchover_plan(nodes, "pg1", "pg2", 1 << 30, "priority", 1)
+    assert (plan["engine"], plan["repoint"], plan["cascade"], plan["streaming_only"]) == (
+        "patroni", [], ["pg3"], ["pg2", "pg3"])
+    assert any("POST /switchover" in s for s in plan["steps"])

@@ -81,7 +81,7 @@ def test_failover_plan_after_a_kill(run_module):
     nodes = dict(NODES, pg1={"unreachable": True})
     rc, result = run_module(failover_plan, {"nodes": nodes, "addresses": ADDR, "pooler_targets": ["10.0.0.11"],
                                             "fence_command": True})
-    assert rc == 0 and result["plan"]["candidate"] == "pg2" and result["plan"]["fence"] == "command"
+    assert rc == 0 and result["plan"]["target"] == "pg2" and result["plan"]["fence"] == "command"
 
 
 def test_rejoin_plan_refuses_current_primary(run_module):
