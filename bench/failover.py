@@ -1,12 +1,17 @@
-"""Failover benchmark: a client writes through PgBouncer; the primary is
-killed (podman kill -s KILL) and failover.yml runs at once. Prints, per run
-and as medians, the time from the playbook's start until PgBouncer accepted
-writes again, the longest gap between acknowledged writes, the client errors,
-the acknowledged writes lost, and the playbook's wall time. Each run then
-restarts the old primary and brings it back with rejoin.yml (timed too).
-It measures; it asserts nothing.
+"""Failover benchmark: pgbench (TPC-B by default, 4 clients at 100 tps) and
+an accounting writer run through PgBouncer; the primary is killed (podman
+kill -s KILL) and failover.yml starts at once. Prints, per run and as
+medians, the time from the kill until PgBouncer accepted writes again (the
+writer's first acknowledged write, and pgbench's first completed transaction),
+pgbench's failed transactions and aborted clients (a client whose
+transaction the dying server held is disconnected: pgbench does not
+reconnect it), the acknowledged writes lost, the failover's phases (inspect,
+fence, promote, re-point) and the playbook's wall time. Each run then restarts
+the old primary and brings it back with rejoin.yml (timed too). It measures;
+it asserts nothing. JSON goes to bench/results/.
 
     bench/failover [--runs N] [--keep-lab] [--layout pooler|colocated] [--mode manual|automatic|both]
+                   [--clients 4] [--rate 100|0] [--scale 10] [--script tpcb-like] [--load-seconds 60] [--no-load]
 
 In automatic mode (Patroni) no playbook runs: the run waits until writes go
 through PgBouncer again, starts the old primary's container and times how long
@@ -15,13 +20,28 @@ on a fresh lab and prints them side by side.
 """
 import json
 import os
+import re
 import statistics
 import sys
 import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from writer import ROOT, Writer, bench_main, client, lab_env, sh, status  # noqa: E402  pylint: disable=wrong-import-position
+from writer import (ROOT, Writer, bench_main, client, describe_load, lab_env, pgbench_load, sh,  # noqa: E402  pylint: disable=wrong-import-position
+                    status)
+
+
+def phases(stdout, killed):
+    """The failover's phases (seconds from the kill) from the playbook's report epochs."""
+    epochs = dict((k, float(v)) for k, v in re.findall(r"(acting|fenced|promoted|resumed)\s+(\d+\.\d+)",
+                                                       " ".join(stdout.split()).partition("epochs:")[2]))
+    out, last = {}, killed
+    for name, key in (("kill -> acting (validate, inspect, plan)", "acting"), ("-> fence confirmed", "fenced"),
+                      ("-> promoted", "promoted"), ("-> PgBouncer resumed", "resumed")):
+        if key in epochs:
+            out[name] = round(epochs[key] - last, 3)
+            last = epochs[key]
+    return out
 
 
 def wait_until(check, timeout, step=0.2):
@@ -49,11 +69,14 @@ def bench(args, mode):
     automatic = st.get("failover", {}).get("mode") == "automatic"
     primary = st["primary"]
     dsn = client(env, primary)
+    load = pgbench_load(args, dsn)
     results = []
     for i in range(args.runs):
         writer = Writer(dsn, "failover-%d-%s" % (i, uuid.uuid4().hex[:6]))
+        if load:
+            load.start()
         writer.start()
-        time.sleep(1.0)
+        time.sleep(args.lead if load else 1.0)
         sh(["podman", "kill", "-s", "KILL", primary], env)
         killed = time.time()
         if automatic:
@@ -63,6 +86,7 @@ def bench(args, mode):
         else:
             proc = sh(["ansible-playbook", "playbooks/failover.yml"], env, check=False)
         wall = time.time() - killed
+        client_view = load.finish((killed, killed + wall)) if load else {}
         time.sleep(2.0)
         writer.stop()
         resumed = [at for seq, at in writer.acked if at > killed]
@@ -82,14 +106,20 @@ def bench(args, mode):
         row = {"run": i + 1, "killed": primary, "new_primary": new_primary, "rc": proc.returncode,
                "writes_back_after_s": round(resumed[0] - killed, 2) if resumed else None,
                "longest_gap_s": round(writer.longest_gap(), 2), "client_errors": len(writer.errors),
+               "pgbench_back_after_s": round(client_view["first_completed_after"] - killed, 2)
+               if client_view.get("first_completed_after") else None,
+               "failed_tx": client_view.get("failed_transactions"), "aborted_clients": client_view.get("aborted_clients"),
+               "phases": phases(proc.stdout, killed),
                "acked": len(writer.acked), "lost_acked": len(lost), "wall_s": round(wall, 1),
                "rejoin_rc": rejoin.returncode, "rejoin_s": round(rejoin_wall, 1), "old_primary_follows": follows,
                "errors": sorted(set(e for at, e in writer.errors))[:3]}
         results.append(row)
         print("run %(run)d kill %(killed)s -> %(new_primary)s rc=%(rc)d writes back after %(writes_back_after_s)s s "
               "(gap %(longest_gap_s)s s), client errors %(client_errors)d, lost %(lost_acked)d of %(acked)d, "
-              "wall %(wall_s)s s; rejoin rc=%(rejoin_rc)d in %(rejoin_s)s s, follows: %(old_primary_follows)s"
+              "wall %(wall_s)s s; pgbench: first transaction after %(pgbench_back_after_s)s s, failed tx %(failed_tx)s, "
+              "aborted clients %(aborted_clients)s; rejoin rc=%(rejoin_rc)d in %(rejoin_s)s s, follows: %(old_primary_follows)s"
               % row, flush=True)
+        print("      phases: %s" % ", ".join("%s %s" % kv for kv in row["phases"].items()), flush=True)
         if proc.returncode != 0:
             sys.stderr.write(proc.stdout[-4000:])
         if rejoin.returncode != 0:
@@ -99,8 +129,10 @@ def bench(args, mode):
     summary = {"runs": len(results), "failed runs": len(results) - len(ok),
                "client errors": sum(r["client_errors"] for r in results),
                "lost acked writes": sum(r["lost_acked"] for r in results)}
-    print("\nfailover after kill -9 of the primary, client writing through PgBouncer (%s mode, %d runs, medians):"
-          % ("automatic" if automatic else "manual", len(results)))
+    summary.update({"failed transactions": sum(r["failed_tx"] or 0 for r in results),
+                    "aborted clients": sum(r["aborted_clients"] or 0 for r in results)})
+    print("\nfailover after kill -9 of the primary under %s (%s mode, %d runs, medians):"
+          % (describe_load(args), "automatic" if automatic else "manual", len(results)))
     if ok:
         summary.update({"writes back after s": statistics.median(r["writes_back_after_s"] for r in ok),
                         "worst writes back s": max(r["writes_back_after_s"] for r in ok),
@@ -109,15 +141,29 @@ def bench(args, mode):
         print("  writes accepted again after %.2f s (max %.2f s)" % (
             summary["writes back after s"], summary["worst writes back s"]))
         print("  playbook wall time %.1f s" % statistics.median(r["wall_s"] for r in ok))
+        back = [r["pgbench_back_after_s"] for r in ok if r["pgbench_back_after_s"] is not None]
+        if back:
+            summary["pgbench back after s"] = statistics.median(back)
+            print("  pgbench's first transaction after %.2f s" % summary["pgbench back after s"])
+        names = []
+        for r in ok:
+            names += [k for k in r["phases"] if k not in names]
+        for name in names:
+            values = [r["phases"][name] for r in ok if name in r["phases"]]
+            summary["phase " + name] = statistics.median(values)
+            print("  phase %-42s %.3f s" % (name, statistics.median(values)))
         print("  old primary streams again after %.1f s (%s)" % (
             summary["old primary back s"], "by itself" if automatic else "rejoin.yml, pg_rewind"))
     print("  client errors      %d in all runs (connections to the dead primary)" % summary["client errors"])
     print("  lost acked writes  %d in all runs" % summary["lost acked writes"])
+    print("  pgbench: failed transactions %d, aborted clients %d in all runs" % (
+        summary["failed transactions"], summary["aborted clients"]))
     print("  failed runs        %d" % summary["failed runs"])
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
     path = os.path.join(ROOT, "bench", "results", "failover-%s.json" % time.strftime("%Y%m%dT%H%M%S"))
     with open(path, "w") as handle:
-        json.dump(results, handle, indent=2)
+        json.dump({"workload": describe_load(args), "mode": "automatic" if automatic else "manual",
+                   "summary": summary, "runs": results}, handle, indent=2)
     print("written to %s" % os.path.relpath(path, ROOT))
     if not args.keep_lab:
         sh(["lab/lab.sh", "down"], env)

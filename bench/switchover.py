@@ -1,9 +1,13 @@
-"""Switchover benchmark: a client writes through PgBouncer during each
-switchover; prints, per run and as medians, the longest gap between
-acknowledged writes, client errors, acknowledged writes lost, and the
-playbook's wall time. It measures; it asserts nothing.
+"""Switchover benchmark: pgbench (TPC-B by default, 4 clients at 100 tps)
+and an accounting writer run through PgBouncer during each switchover.
+Prints, per run and as medians: pgbench's failed transactions and aborted
+clients, the longest gap between completed transactions and the p99 latency
+around the switch, the acknowledged writes lost (the writer), every phase of
+the switch from the modules' own timings, and the playbook's wall time.
+It measures; it asserts nothing. JSON goes to bench/results/.
 
     bench/switchover [--runs N] [--keep-lab] [--layout pooler|colocated] [--mode manual|automatic|both]
+                     [--clients 4] [--rate 100|0] [--scale 10] [--script tpcb-like] [--load-seconds 60] [--no-load]
 
 Each run switches to another node (pg2, pg3, pg1, ...), so consecutive runs
 also switch back. In automatic mode (Patroni) the plan picks the target:
@@ -19,7 +23,37 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from writer import ROOT, Writer, bench_main, client, lab_env, sh, status  # noqa: E402  pylint: disable=wrong-import-position
+from writer import (ROOT, Writer, bench_main, client, describe_load, lab_env, pgbench_load, sh,  # noqa: E402  pylint: disable=wrong-import-position
+                    status)
+
+
+def phases(stdout, gap_end):
+    """The switch's phases (seconds) from the playbook's report: the modules' timings and the epochs."""
+    text = stdout.replace("\n", " ")
+    epochs = dict((k, float(v)) for k, v in re.findall(r"(paused|stopped|promoted|resumed)\s+(\d+\.\d+)",
+                                                       " ".join(stdout.split()).partition("epochs:")[2]))
+    timings = {}
+    for section, step, seconds in re.findall(r"\b(old_primary|new_primary|pgbouncer)\.(\w+)=(\d+(?:\.\d+)?)", text):
+        timings.setdefault(section, {}).setdefault(step, []).append(float(seconds))
+    old = dict((k, v[0]) for k, v in timings.get("old_primary", {}).items())
+    new = dict((k, v[0]) for k, v in timings.get("new_primary", {}).items())
+    poolers = [dict((k, max(v)) for k, v in timings.get("pgbouncer", {}).items())]
+    out = {"checkpoint": old.get("checkpoint"), "archiver catch-up": old.get("archive_catch_up"),
+           "pause": old.get("pause"), "pause to shutdown checkpoint": old.get("stop"),
+           "replay": new.get("wait_lsn"), "promote": new.get("promote"),
+           "re-point": max((p.get("repoint") or 0) for p in poolers) or None,
+           "resume": max((p.get("resume") or 0) for p in poolers) or None}
+    if "paused" in epochs and "stopped" in epochs:
+        out["paused -> stopped"] = round(epochs["stopped"] - epochs["paused"], 3)
+    if "stopped" in epochs and "promoted" in epochs:
+        out["stopped -> promoted"] = round(epochs["promoted"] - epochs["stopped"], 3)
+    if "promoted" in epochs and "resumed" in epochs:
+        out["promoted -> resumed"] = round(epochs["resumed"] - epochs["promoted"], 3)
+    if "resumed" in epochs and gap_end:
+        out["resumed -> first commit"] = round(gap_end - epochs["resumed"], 3)
+    if "paused" in epochs and "resumed" in epochs:
+        out["PgBouncer paused"] = round(epochs["resumed"] - epochs["paused"], 3)
+    return dict((k, v) for k, v in out.items() if v is not None)
 
 
 def bench(args, mode):
@@ -32,17 +66,21 @@ def bench(args, mode):
     primary = st["primary"]
     dsn = client(env, primary)
     order = ["pg2", "pg3", "pg1"]
+    load = pgbench_load(args, dsn)
     results = []
     for i in range(args.runs):
         target = [h for h in order[i % 3:] + order[:i % 3] if h != primary][0]
         writer = Writer(dsn, "switchover-%d-%s" % (i, uuid.uuid4().hex[:6]))
+        if load:
+            load.start()
         writer.start()
-        time.sleep(1.0)
-        start = time.monotonic()
+        time.sleep(args.lead if load else 1.0)
         automatic = st.get("failover", {}).get("mode") == "automatic"
         command = ["ansible-playbook", "playbooks/switchover.yml"] + ([] if automatic else ["-e", "pgha_target=%s" % target])
+        start = time.time()
         proc = sh(command, env, check=False)
-        wall = time.monotonic() - start
+        end = time.time()
+        client_view = load.finish((start, end)) if load else {}
         time.sleep(1.0)
         writer.stop()
         lost = writer.lost(dsn)
@@ -50,45 +88,61 @@ def bench(args, mode):
         target = st["primary"] if automatic else target
         old_follows = any(r["host"] == primary and r["upstream"] == target and r.get("streaming")
                           for r in st["nodes"])
-        gap, gap_start, gap_end = writer.gap_window()
-        paused = [l.strip() for l in proc.stdout.splitlines() if "PgBouncer paused for" in l]
-        epochs = dict(re.findall(r"(paused|stopped|promoted|resumed) (\d+\.\d+)", proc.stdout.replace("\n", " ")))
-        # Where the gap sits against the switch's own steps (epoch seconds, so + means after).
-        steps = dict(("gap_start_vs_paused" if k == "paused" else "gap_end_vs_" + k,
-                      round((gap_start if k == "paused" else gap_end) - float(v), 3))
-                     for k, v in epochs.items() if gap_start and gap_end)
-        row = {"run": i + 1, "pgbouncer_pause": paused[0].split("for", 1)[1].strip(" s'") if paused else None,
-               "gap_start": gap_start, "gap_end": gap_end, "from": primary, "to": target, "rc": proc.returncode,
-               "longest_gap_s": round(writer.longest_gap(), 3), "client_errors": len(writer.errors),
-               "acked": len(writer.acked), "lost_acked": len(lost), "wall_s": round(wall, 1),
+        gap_end = client_view.get("gap_end") or writer.gap_window()[2]
+        row = {"run": i + 1, "from": primary, "to": target, "rc": proc.returncode, "wall_s": round(end - start, 1),
+               "failed_tx": client_view.get("failed_transactions"), "aborted_clients": client_view.get("aborted_clients"),
+               "longest_gap_s": client_view.get("longest_gap_s", round(writer.longest_gap(), 3)),
+               "p99_ms": client_view.get("p99_latency_ms"), "max_ms": client_view.get("max_latency_ms"),
+               "transactions": client_view.get("transactions"), "pgbench_rc": client_view.get("rc"),
+               "load_covered": (start + (end - start)) < (start - args.lead + args.load_seconds) if load else None,
+               "writer_gap_s": round(writer.longest_gap(), 3), "client_errors": len(writer.errors),
+               "acked": len(writer.acked), "lost_acked": len(lost),
                "new_primary": st["primary"], "old_primary_streams_from_new": old_follows,
-               "errors": [e for at, e in writer.errors][:3], "steps": steps}
+               "phases": phases(proc.stdout, gap_end), "pgbench_errors": client_view.get("errors", []),
+               "errors": [e for at, e in writer.errors][:3]}
         results.append(row)
-        print("run %(run)d %(from)s->%(to)s rc=%(rc)d gap %(longest_gap_s).3f s, errors %(client_errors)d, "
-              "lost %(lost_acked)d of %(acked)d, wall %(wall_s).1f s, PgBouncer paused %(pgbouncer_pause)s s, "
-              "old primary follows: %(old_primary_streams_from_new)s, gap vs steps %(steps)s" % row, flush=True)
+        print("run %(run)d %(from)s->%(to)s rc=%(rc)d wall %(wall_s).1f s: longest gap %(longest_gap_s)s s, p99 %(p99_ms)s ms, "
+              "failed tx %(failed_tx)s, aborted clients %(aborted_clients)s, writer errors %(client_errors)d, "
+              "lost %(lost_acked)d of %(acked)d, old primary follows: %(old_primary_streams_from_new)s" % row, flush=True)
+        print("      phases: %s" % ", ".join("%s %s" % kv for kv in row["phases"].items()), flush=True)
+        if load and not row["load_covered"]:
+            print("      (pgbench ended before the playbook: raise --load-seconds)", flush=True)
         if proc.returncode != 0:
             sys.stderr.write(proc.stdout[-4000:])
         primary = st["primary"]
     ok = [r for r in results if r["rc"] == 0]
     summary = {"runs": len(results), "failed runs": len(results) - len(ok),
-               "client errors": sum(r["client_errors"] for r in results),
+               "failed transactions": sum(r["failed_tx"] or 0 for r in results),
+               "aborted clients": sum(r["aborted_clients"] or 0 for r in results),
+               "writer errors": sum(r["client_errors"] for r in results),
                "lost acked writes": sum(r["lost_acked"] for r in results)}
-    print("\nswitchover under client writes through PgBouncer (%s mode, %d runs, medians):"
-          % (st.get("failover", {}).get("mode"), len(results)))
+    print("\nswitchover under %s (%s mode, %d runs, medians):"
+          % (describe_load(args), st.get("failover", {}).get("mode"), len(results)))
     if ok:
         gaps = [r["longest_gap_s"] for r in ok]
-        summary.update({"longest write gap s": statistics.median(gaps), "worst gap s": max(gaps),
+        summary.update({"longest gap s": statistics.median(gaps), "worst gap s": max(gaps),
                         "playbook wall time s": statistics.median(r["wall_s"] for r in ok)})
-        print("  longest write gap  %.3f s (max %.3f s)" % (statistics.median(gaps), max(gaps)))
-        print("  client errors      %d in all runs" % summary["client errors"])
-        print("  lost acked writes  %d in all runs" % summary["lost acked writes"])
+        p99 = [r["p99_ms"] for r in ok if r["p99_ms"] is not None]
+        if p99:
+            summary["p99 latency ms"] = statistics.median(p99)
+        print("  longest gap between completed transactions %.3f s (max %.3f s)" % (statistics.median(gaps), max(gaps)))
+        if p99:
+            print("  p99 latency around the switch  %.1f ms" % summary["p99 latency ms"])
         print("  playbook wall time %.1f s" % summary["playbook wall time s"])
-    print("  failed runs        %d" % summary["failed runs"])
+        names = []
+        for r in ok:
+            names += [k for k in r["phases"] if k not in names]
+        for name in names:
+            values = [r["phases"][name] for r in ok if name in r["phases"]]
+            summary["phase " + name] = statistics.median(values)
+            print("  phase %-30s %.3f s" % (name, statistics.median(values)))
+    for key in ("failed transactions", "aborted clients", "writer errors", "lost acked writes", "failed runs"):
+        print("  %-20s %d in all runs" % (key, summary[key]))
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
     path = os.path.join(ROOT, "bench", "results", "switchover-%s.json" % time.strftime("%Y%m%dT%H%M%S"))
     with open(path, "w") as handle:
-        json.dump(results, handle, indent=2)
+        json.dump({"workload": describe_load(args), "mode": st.get("failover", {}).get("mode"),
+                   "summary": summary, "runs": results}, handle, indent=2)
     print("written to %s" % os.path.relpath(path, ROOT))
     if not args.keep_lab:
         sh(["lab/lab.sh", "down"], env)

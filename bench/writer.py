@@ -63,6 +63,17 @@ def bench_main(doc, bench, name, runs):
                              "(inventories/lab/colocated.yml), clients with a multi-host string")
     parser.add_argument("--mode", choices=MODES + ("both",), default=None,
                         help="failover mode of a new lab (default: the lab's own, manual); both: one lab each")
+    load = parser.add_argument_group("client load (pgbench through PgBouncer, next to the accounting writer)")
+    load.add_argument("--clients", type=int, default=4, help="pgbench clients (default 4)")
+    load.add_argument("--rate", type=float, default=100,
+                      help="transactions per second over all clients, 0 for unthrottled (default 100)")
+    load.add_argument("--scale", type=int, default=10, help="pgbench scale, initialised once per lab (default 10)")
+    load.add_argument("--script", default="tpcb-like",
+                      help="pgbench built-in script (tpcb-like, simple-update, select-only) or a script file")
+    load.add_argument("--load-seconds", type=int, default=60,
+                      help="how long pgbench runs per operation, from --lead seconds before it (default 60)")
+    load.add_argument("--lead", type=float, default=5.0, help="seconds of load before the operation (default 5)")
+    load.add_argument("--no-load", action="store_true", help="the accounting writer only (the old benchmark)")
     args = parser.parse_args()
     if args.mode == "both":
         side_by_side(name, dict((mode, bench(args, mode)) for mode in MODES))
@@ -83,6 +94,28 @@ def side_by_side(name, summaries):
             value = summary.get(key)
             cells.append("%14s" % ("-" if value is None else ("%.3f" % value if isinstance(value, float) else value)))
         print("  %-24s %s" % (key, "".join(cells)))
+
+
+def pgbench_load(args, dsn):
+    """The benchmark's pgbench (bench/load.py) through the same PgBouncer as ``dsn``, tables initialised;
+    None with --no-load."""
+    if args.no_load:
+        return None
+    from load import Pgbench
+    conn = dict(part.split("=", 1) for part in dsn.split())
+    load = Pgbench(conn, clients=args.clients, rate=args.rate, scale=args.scale, script=args.script,
+                   seconds=args.load_seconds, log_dir=os.path.join(ROOT, ".lab", "pgbench"))
+    os.makedirs(load.log_dir, exist_ok=True)
+    load.init()
+    return load
+
+
+def describe_load(args):
+    """The workload, as the README names it."""
+    if args.no_load:
+        return "one autocommit writer"
+    return "pgbench %s, %d clients at %s, scale %d, through PgBouncer, plus the accounting writer" % (
+        args.script, args.clients, ("%g tps" % args.rate) if args.rate else "full speed (unthrottled)", args.scale)
 
 
 def status(env):
