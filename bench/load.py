@@ -19,12 +19,14 @@ import shutil
 import subprocess
 import tempfile
 
+
 def _pgbench():
     for path in [shutil.which("pgbench")] + sorted(glob.glob("/usr/lib/postgresql/*/bin/pgbench"), reverse=True):
         if path and os.path.exists(path):
             return path
     raise SystemExit("bench: pgbench not found on this machine: apt-get install postgresql (it ships pgbench), "
                      "or run with --no-load")
+
 
 # "client 3 aborted in command 4 (SQL) of script 0; ..." (pgbench 15 and later)
 ABORTED = re.compile(r"client (\d+) aborted")

@@ -24,8 +24,8 @@ def test_read_log_times_completions_and_marks_failures():
 
 
 def test_figures_count_failures_and_find_the_longest_gap_between_completions():
-    f = load.figures(load.read_log(LOG.splitlines()), stderr="pgbench: error: client 3 aborted in command 4\n"
-                                                              "pgbench: error: client 3 aborted in command 4\n")
+    aborted = "pgbench: error: client 3 aborted in command 4\n"
+    f = load.figures(load.read_log(LOG.splitlines()), stderr=aborted * 2)
     assert (f["transactions"], f["failed_transactions"], f["aborted_clients"]) == (3, 2, 1)
     # Failed transactions are not completions: 0.2 -> 2.9 is the gap.
     assert f["longest_gap_s"] == 2.7 and f["max_latency_ms"] == 1800.0
