@@ -30,7 +30,7 @@ from writer import (ROOT, Writer, bench_main, client, describe_load, lab_env, pg
 def phases(stdout, gap_end):
     """The switch's phases (seconds) from the playbook's report: the modules' timings and the epochs."""
     text = stdout.replace("\n", " ")
-    epochs = dict((k, float(v)) for k, v in re.findall(r"(paused|stopped|promoted|resumed)\s+(\d+\.\d+)",
+    epochs = dict((k, float(v)) for k, v in re.findall(r"(paused|stopped|upstream_gone|promoted|resumed)\s+(\d+\.\d+)",
                                                        " ".join(stdout.split()).partition("epochs:")[2]))
     timings = {}
     for section, step, seconds in re.findall(r"\b(old_primary|new_primary|pgbouncer)\.(\w+)=(\d+(?:\.\d+)?)", text):
@@ -43,12 +43,13 @@ def phases(stdout, gap_end):
            "replay": new.get("wait_lsn"), "promote": new.get("promote"),
            "re-point": max((p.get("repoint") or 0) for p in poolers) or None,
            "resume": max((p.get("resume") or 0) for p in poolers) or None}
+    # The client's pause, step by step: the old primary shuts down (the target sees its shutdown checkpoint
+    # and its connection end), the target promotes, PgBouncer is re-pointed and resumed.
+    marks = [(k, epochs[k]) for k in ("paused", "upstream_gone", "promoted", "resumed") if k in epochs]
+    for (a, at), (b, bt) in zip(marks, marks[1:]):
+        out["%s -> %s" % (a, b)] = round(bt - at, 3)
     if "paused" in epochs and "stopped" in epochs:
-        out["paused -> stopped"] = round(epochs["stopped"] - epochs["paused"], 3)
-    if "stopped" in epochs and "promoted" in epochs:
-        out["stopped -> promoted"] = round(epochs["promoted"] - epochs["stopped"], 3)
-    if "promoted" in epochs and "resumed" in epochs:
-        out["promoted -> resumed"] = round(epochs["resumed"] - epochs["promoted"], 3)
+        out["paused -> old primary's module saw it stopped"] = round(epochs["stopped"] - epochs["paused"], 3)
     if "resumed" in epochs and gap_end:
         out["resumed -> first commit"] = round(gap_end - epochs["resumed"], 3)
     if "paused" in epochs and "resumed" in epochs:

@@ -11,7 +11,9 @@ __metaclass__ = type
 
 import json
 import os
+import select
 import signal
+import subprocess
 import time
 
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import parse_conninfo
@@ -113,6 +115,73 @@ def run_psql(module, bin_dir, port, sql, database="postgres", socket_dir="/var/r
     env = libpq_env(PGCONNECT_TIMEOUT=str(timeout))
     rc, out, err = module.run_command(argv, cwd="/", environ_update=env, check_rc=check_rc)
     return rc, out, err
+
+
+class PsqlSession(object):
+    """One psql kept open for the queries a module runs in a loop while a switch
+    is under way: a fresh psql per query costs a process (and a login, TLS
+    included, for a remote server) each time, on hosts that are busy with the
+    switch and with clients. ``query`` returns None once the session is gone
+    (it could not connect, the server went away, or a query timed out); the
+    caller then falls back to a fresh psql."""
+
+    MARK = "__pgha_session_end__"
+
+    def __init__(self, argv, env):
+        full_env = dict(os.environ)
+        full_env.update(env)
+        self._buffer = b""
+        try:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                         cwd="/", env=full_env)
+        except OSError:
+            self.proc = None
+
+    def query(self, sql, timeout=5.0):
+        """(rc, out): rc 0 with the rows (unaligned, tuples only), 1 when psql reported an error."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None
+        end = (self.MARK + "\n").encode("utf-8")
+        try:
+            self.proc.stdin.write(("%s;\n\\echo %s\n" % (sql.strip().rstrip(";"), self.MARK)).encode("utf-8"))
+            self.proc.stdin.flush()
+        except (OSError, ValueError):
+            self.close()
+            return None
+        deadline = time.time() + timeout
+        fd = self.proc.stdout.fileno()
+        while end not in self._buffer:
+            left = deadline - time.time()
+            if left <= 0:
+                self.close()
+                return None
+            ready = select.select([fd], [], [], left)[0]
+            if not ready:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                self.close()
+                return None
+            self._buffer += chunk
+        text, dummy, self._buffer = self._buffer.partition(end)
+        text = text.decode("utf-8", "replace")
+        failed = any(line.startswith(("ERROR:", "FATAL:", "psql:")) for line in text.splitlines())
+        return (1 if failed else 0), text
+
+    def close(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+
+
+def local_session(bin_dir, port, database="postgres", socket_dir="/var/run/postgresql", timeout=5):
+    """A PsqlSession on the local server over its socket, as run_psql connects."""
+    argv = as_postgres([os.path.join(bin_dir, "psql"), "-X", "-A", "-t", "-q", "-h", socket_dir, "-p", str(port),
+                        "-d", database])
+    return PsqlSession(argv, libpq_env(PGCONNECT_TIMEOUT=str(timeout)))
 
 
 ARCHIVE_BACKLOG = """

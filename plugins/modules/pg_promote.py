@@ -98,7 +98,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
-    as_postgres, inspect_node, libpq_env, node_argument_spec, pg_paths, run_psql)
+    as_postgres, inspect_node, libpq_env, local_session, node_argument_spec, pg_paths, run_psql)
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import format_lsn, parse_lsn
 
 RECEIVER_SQL = ("SELECT json_build_object('status', (SELECT status FROM pg_stat_wal_receiver), "
@@ -136,11 +136,21 @@ def newest_timeline(data_dir):
     return max(int(n[:8], 16) for n in names) if names else None
 
 
-def wait_upstream_shutdown(module, paths, port, deadline, marks):
-    """Wait for the upstream's clean shutdown to be received and replayed. Returns its LSN."""
+def session_psql(module, session, paths, port, sql, timeout=5):
+    """(rc, out) from the open session, or from a fresh psql once the session is gone."""
+    answer = session.query(sql, timeout=timeout) if session else None
+    if answer is None:
+        rc, out, dummy = run_psql(module, paths['bin_dir'], port, sql, timeout=timeout)
+        return rc, out
+    return answer
+
+
+def wait_upstream_shutdown(module, paths, port, deadline, marks, session=None):
+    """Wait for the upstream's clean shutdown to be received and replayed. Returns its LSN.
+    Polled every 20 ms over one open psql session (a psql per poll would cost a process each time)."""
     timeline, last, boundary = None, None, None
     while time.time() < deadline:
-        rc, out, err = run_psql(module, paths['bin_dir'], port, RECEIVER_SQL)
+        rc, out = session_psql(module, session, paths, port, RECEIVER_SQL)
         if rc == 0:
             state = json.loads(out.strip())
             if state['status'] == 'streaming' and state['replay']:
@@ -288,12 +298,14 @@ def main():
             time.sleep(0.02)
             lsn = replayed(module, paths['bin_dir'], p['port'])
         result['replay_lsn'] = lsn
+    session = local_session(paths['bin_dir'], p['port'])
     if p['upstream_shutdown']:
         marks = {}
         try:
             result['shutdown_checkpoint_lsn'] = wait_upstream_shutdown(module, paths, p['port'],
-                                                                       start + p['wait_timeout'], marks)
+                                                                       start + p['wait_timeout'], marks, session)
         except SystemExit:
+            session.close()
             reset_restore_command(module, paths, p['port'], restore_command)
             raise
         result['started_at'] = start
@@ -301,10 +313,11 @@ def main():
     result['timings']['wait_lsn'] = round(time.time() - start, 3)
 
     step = time.time()
-    rc, out, err = run_psql(module, paths['bin_dir'], p['port'], "SELECT pg_promote(true, %d)" % p['wait_timeout'],
-                            timeout=p['wait_timeout'])
+    rc, out = session_psql(module, session, paths, p['port'], "SELECT pg_promote(true, %d)" % p['wait_timeout'],
+                           timeout=p['wait_timeout'] + 5)
+    session.close()
     if rc != 0 or out.strip() != "t":
-        fail("promotion failed: %s" % (err or out).strip(), **result)
+        fail("promotion failed: %s" % out.strip(), **result)
     result['promoted_at'] = time.time()
     result['timings']['promote'] = round(result['promoted_at'] - step, 3)
     reset_restore_command(module, paths, p['port'], restore_command)

@@ -155,16 +155,32 @@ from ansible_collections.pgha.cluster.plugins.module_utils.files import write_at
 from ansible_collections.pgha.cluster.plugins.module_utils.haproxy import force_route, parse_stat, read_stat, routed_to
 from ansible_collections.pgha.cluster.plugins.module_utils.patroni import API_PORT, endpoint
 from ansible_collections.pgha.cluster.plugins.module_utils.patroni_api import call
+from ansible_collections.pgha.cluster.plugins.module_utils.pg import PsqlSession
 from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import OpenConsole, admin, repoint_ini, wildcard_target
 from ansible_collections.pgha.cluster.plugins.module_utils.tls import tls_env
 
 
-def is_writable(module, host, port, user, password):
-    argv = ["psql", "-X", "-A", "-t", "-q", "-h", host, "-p", str(port), "-U", user, "-d", "postgres",
-            "-c", "SELECT pg_is_in_recovery()"]
+def _client(host, port, user, password):
+    argv = ["psql", "-X", "-A", "-t", "-q", "-h", host, "-p", str(port), "-U", user, "-d", "postgres"]
     env = dict(tls_env(host), PGPASSWORD=password or "", PGCONNECT_TIMEOUT="2", PGAPPNAME="pgha")
-    rc, out, err = module.run_command(argv, cwd="/", environ_update=env)
+    return argv, env
+
+
+def is_writable(module, host, port, user, password, session=None):
+    """Whether the server accepts writes: over ``session`` (a PsqlSession to it, opened
+    once: the promotion does not end it) while it lasts, else with a fresh psql."""
+    answer = session.query("SELECT pg_is_in_recovery()", timeout=2) if session else None
+    if answer is not None:
+        return answer[0] == 0 and answer[1].strip() == "f"
+    argv, env = _client(host, port, user, password)
+    rc, out, err = module.run_command(argv + ["-c", "SELECT pg_is_in_recovery()"], cwd="/", environ_update=env)
     return rc == 0 and out.strip() == "f"
+
+
+def open_session(module, host, port, user, password):
+    argv, env = _client(host, port, user, password)
+    argv[0] = module.get_bin_path("psql", required=True)
+    return PsqlSession(argv, env)
 
 
 def router(path):
@@ -312,8 +328,14 @@ def main():
     if p['action'] == 'switch':
         deadline = started + p['wait_writable']
         fallback_down = False
-        while not is_writable(module, p['target_host'], p['target_port'], p['check_user'], p['check_password']):
-            if p['fallback_host']:
+        # The target is polled every 20 ms over one session; the old primary (a failed switch
+        # brings it back) every half second with a fresh psql.
+        session = open_session(module, p['target_host'], p['target_port'], p['check_user'], p['check_password'])
+        fallback_checked = 0
+        while not is_writable(module, p['target_host'], p['target_port'], p['check_user'], p['check_password'],
+                              session):
+            if p['fallback_host'] and time.time() - fallback_checked >= 0.5:
+                fallback_checked = time.time()
                 fallback_up = is_writable(module, p['fallback_host'], p['target_port'], p['check_user'],
                                           p['check_password'])
                 if fallback_up and fallback_down:
@@ -324,12 +346,14 @@ def main():
                                          % (p['fallback_host'], p['target_host'], current), **result)
                 fallback_down = fallback_down or not fallback_up
             if time.time() >= deadline:
+                session.close()
                 admin(module, "RESUME", check_rc=False, **console)
                 result['resumed_at'] = time.time()
                 module.fail_json(msg="%s:%s did not accept writes within %d s; PgBouncer still points at %s and "
                                      "was resumed" % (p['target_host'], p['target_port'], p['wait_writable'], current),
                                  **result)
-            time.sleep(0.05)
+            time.sleep(0.02)
+        session.close()
         result['timings']['wait_writable'] = round(time.time() - started, 3)
     step = time.time()
     if needs_repoint:
