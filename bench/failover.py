@@ -27,7 +27,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from writer import (ROOT, Writer, bench_main, client, describe_load, lab_env, pgbench_load, sh,  # noqa: E402  pylint: disable=wrong-import-position
+from writer import (ROOT, Writer, bench_main, client, describe_load, lab_env, pgbench_load, print_phases, sh,  # noqa: E402  pylint: disable=wrong-import-position
                     status)
 
 
@@ -109,6 +109,8 @@ def bench(args, mode):
                "pgbench_back_after_s": round(client_view["first_completed_after"] - killed, 2)
                if client_view.get("first_completed_after") else None,
                "failed_tx": client_view.get("failed_transactions"), "aborted_clients": client_view.get("aborted_clients"),
+               "transactions": client_view.get("transactions"), "pgbench_rc": client_view.get("rc"),
+               "pgbench_summary": client_view.get("summary"), "pgbench_errors": client_view.get("errors"),
                "phases": phases(proc.stdout, killed),
                "acked": len(writer.acked), "lost_acked": len(lost), "wall_s": round(wall, 1),
                "rejoin_rc": rejoin.returncode, "rejoin_s": round(rejoin_wall, 1), "old_primary_follows": follows,
@@ -145,13 +147,7 @@ def bench(args, mode):
         if back:
             summary["pgbench back after s"] = statistics.median(back)
             print("  pgbench's first transaction after %.2f s" % summary["pgbench back after s"])
-        names = []
-        for r in ok:
-            names += [k for k in r["phases"] if k not in names]
-        for name in names:
-            values = [r["phases"][name] for r in ok if name in r["phases"]]
-            summary["phase " + name] = statistics.median(values)
-            print("  phase %-42s %.3f s" % (name, statistics.median(values)))
+        print_phases(ok, summary, 42)
         print("  old primary streams again after %.1f s (%s)" % (
             summary["old primary back s"], "by itself" if automatic else "rejoin.yml, pg_rewind"))
     print("  client errors      %d in all runs (connections to the dead primary)" % summary["client errors"])

@@ -23,7 +23,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from writer import (ROOT, Writer, bench_main, client, describe_load, lab_env, pgbench_load, sh,  # noqa: E402  pylint: disable=wrong-import-position
+from writer import (ROOT, Writer, bench_main, client, describe_load, lab_env, pgbench_load, print_phases, sh,  # noqa: E402  pylint: disable=wrong-import-position
                     status)
 
 
@@ -95,6 +95,7 @@ def bench(args, mode):
                "longest_gap_s": client_view.get("longest_gap_s", round(writer.longest_gap(), 3)),
                "p99_ms": client_view.get("p99_latency_ms"), "max_ms": client_view.get("max_latency_ms"),
                "transactions": client_view.get("transactions"), "pgbench_rc": client_view.get("rc"),
+               "pgbench_summary": client_view.get("summary"),
                "load_covered": (start + (end - start)) < (start - args.lead + args.load_seconds) if load else None,
                "writer_gap_s": round(writer.longest_gap(), 3), "client_errors": len(writer.errors),
                "acked": len(writer.acked), "lost_acked": len(lost),
@@ -130,13 +131,7 @@ def bench(args, mode):
         if p99:
             print("  p99 latency around the switch  %.1f ms" % summary["p99 latency ms"])
         print("  playbook wall time %.1f s" % summary["playbook wall time s"])
-        names = []
-        for r in ok:
-            names += [k for k in r["phases"] if k not in names]
-        for name in names:
-            values = [r["phases"][name] for r in ok if name in r["phases"]]
-            summary["phase " + name] = statistics.median(values)
-            print("  phase %-30s %.3f s" % (name, statistics.median(values)))
+        print_phases(ok, summary, 30)
     for key in ("failed transactions", "aborted clients", "writer errors", "lost acked writes", "failed runs"):
         print("  %-20s %d in all runs" % (key, summary[key]))
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)

@@ -6,6 +6,7 @@ Used by bench/switchover, bench/failover and the molecule verifiers.
 """
 import json
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -116,6 +117,16 @@ def describe_load(args):
         return "one autocommit writer"
     return "pgbench %s, %d clients at %s, scale %d, through PgBouncer, plus the accounting writer" % (
         args.script, args.clients, ("%g tps" % args.rate) if args.rate else "full speed (unthrottled)", args.scale)
+
+
+def print_phases(runs, summary, width=30):
+    """Median of each phase over the runs (in the order they first appear), into ``summary`` and printed."""
+    names = []
+    for run in runs:
+        names += [k for k in run["phases"] if k not in names]
+    for name in names:
+        summary["phase " + name] = statistics.median(run["phases"][name] for run in runs if name in run["phases"])
+        print("  phase %-*s %.3f s" % (width, name, summary["phase " + name]))
 
 
 def status(env):
