@@ -96,7 +96,7 @@ def bench(args, mode):
                "p99_ms": client_view.get("p99_latency_ms"), "max_ms": client_view.get("max_latency_ms"),
                "transactions": client_view.get("transactions"), "pgbench_rc": client_view.get("rc"),
                "pgbench_summary": client_view.get("summary"),
-               "load_covered": (start + (end - start)) < (start - args.lead + args.load_seconds) if load else None,
+               "load_covered": end < start - args.lead + args.load_seconds if load else None,
                "writer_gap_s": round(writer.longest_gap(), 3), "client_errors": len(writer.errors),
                "acked": len(writer.acked), "lost_acked": len(lost),
                "new_primary": st["primary"], "old_primary_streams_from_new": old_follows,

@@ -155,10 +155,13 @@ class PsqlSession(object):
             if left <= 0:
                 self.close()
                 return None
-            ready = select.select([fd], [], [], left)[0]
-            if not ready:
+            try:
+                ready = select.select([fd], [], [], left)[0]
+                chunk = os.read(fd, 65536) if ready else None
+            except (OSError, ValueError):
+                chunk = b""
+            if chunk is None:
                 continue
-            chunk = os.read(fd, 65536)
             if not chunk:
                 self.close()
                 return None
