@@ -12,6 +12,8 @@ import re
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.pgha.cluster.plugins.module_utils.operations import fence_confirmed as _fence_confirmed
+from ansible_collections.pgha.cluster.plugins.module_utils.reach import (
+    reach_results as _reach_results, ssh_targets as _ssh_targets)
 from ansible_collections.pgha.cluster.plugins.module_utils.validate import CLUSTER_WIDE, dcs_members as _dcs_members
 from ansible_collections.pgha.cluster.plugins.module_utils.status import archive_status, build_status, render_table
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import (
@@ -81,6 +83,14 @@ def status_report(nodes, addresses, bouncers=None, archives=None, expect=None):
     return build_status(nodes, addresses, bouncers or {}, archive_status(archives), expect)
 
 
+def ssh_targets(hosts, hostvars):
+    return _ssh_targets(hosts, hostvars)
+
+
+def reach_results(hosts, hostvars, name, unreachable=None):
+    return _reach_results(hosts, hostvars, name, unreachable if isinstance(unreachable, dict) else {})
+
+
 def status_table(status):
     return render_table(status)
 
@@ -96,6 +106,8 @@ class FilterModule(object):
             "node_or_unreachable": node_or_unreachable,
             "hba_address": hba_address,
             "pgpass_escape": pgpass_escape,
+            "reach_results": reach_results,
+            "ssh_targets": ssh_targets,
             "slot_name": slot_name,
             "status_report": status_report,
             "status_table": status_table,
