@@ -48,8 +48,10 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
-unreachable:
-  description: Host to why it did not answer; empty when every host answered.
+silent:
+  description:
+    - Host to why it did not answer; empty when every host answered. (Not C(unreachable), which
+      Ansible reads as the controller's own host being unreachable.)
   returned: always
   type: dict
   sample: {pg1: "10.89.0.11:22: No route to host after 0.9 s"}
@@ -89,7 +91,7 @@ def main():
         module.fail_json(msg="host_reach: timeout must be above 0 seconds, got %s" % module.params['timeout'])
     started = time.monotonic()
     result = unreachable(targets, module.params['timeout'])
-    module.exit_json(changed=False, unreachable=result, skip=trusted(targets, result),
+    module.exit_json(changed=False, silent=result, skip=trusted(targets, result),
                      seconds=round(time.monotonic() - started, 3))
 
 
