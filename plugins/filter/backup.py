@@ -27,6 +27,28 @@ def s3_repos_public(repos):
     return result
 
 
+def backup_timers(schedules, texts):
+    """host_files' files and units of the backup timers.
+
+    schedules: [{type, calendar}]; texts: type -> [service text, timer text]. A type with a
+    calendar gets its service and timer, the timer started and enabled; one without has its
+    timer stopped and disabled and both units removed.
+    """
+    files, units = [], []
+    for schedule in schedules:
+        name = "pgha-backup-%s" % schedule["type"]
+        service, timer = texts[schedule["type"]]
+        scheduled = bool(schedule.get("calendar"))
+        for suffix, text in (("service", service), ("timer", timer)):
+            path = "/etc/systemd/system/%s.%s" % (name, suffix)
+            if scheduled:
+                files.append({"path": path, "content": text, "owner": "root", "group": "root", "mode": "0644"})
+            else:
+                files.append({"path": path, "state": "absent"})
+        units.append({"name": name + ".timer", "started": scheduled, "enabled": scheduled})
+    return {"files": files, "units": units}
+
+
 def restore_target_problem(given):
     """What is wrong with the form of a restore request's target ('' when
     nothing is): given is a dict of target, time, lsn, xid, name."""
@@ -68,6 +90,7 @@ class FilterModule(object):
         return {
             "restore_report_markdown": render_report,
             "backup_summary": backup_summary,
+            "backup_timers": backup_timers,
             "s3_repos_public": s3_repos_public,
             "cluster_fingerprint": cluster_fingerprint,
             "cluster_changes": cluster_changes,

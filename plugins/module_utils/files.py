@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 
 
 def write_atomic(module, path, text):
@@ -19,3 +20,77 @@ def write_atomic(module, path, text):
     os.chmod(tmp, st.st_mode & 0o7777)
     os.chown(tmp, st.st_uid, st.st_gid)
     module.atomic_move(tmp, path)
+
+
+def file_problems(specs):
+    """What is wrong with host_files' file specs (path, state, content, owner, group, mode)."""
+    problems = []
+    for index, spec in enumerate(specs):
+        path = spec.get("path")
+        where = "file %d (%s)" % (index, path or "no path")
+        if not path or not str(path).startswith("/"):
+            problems.append("%s: path must be absolute" % where)
+        state = spec.get("state") or "file"
+        if state not in ("file", "directory", "absent", "lines_absent"):
+            problems.append("%s: state must be file, directory, absent or lines_absent, not %r" % (where, state))
+        if state == "lines_absent":
+            try:
+                re.compile(spec.get("regexp") or "")
+            except re.error as exc:
+                problems.append("%s: regexp does not compile: %s" % (where, exc))
+            if not spec.get("regexp"):
+                problems.append("%s: lines_absent needs a regexp" % where)
+        if state == "file" and spec.get("content") is None:
+            problems.append("%s: a file needs content" % where)
+        mode = spec.get("mode")
+        if mode is not None and not _is_mode(mode):
+            problems.append("%s: mode must be octal text such as '0644', not %r" % (where, mode))
+    return problems
+
+
+def _is_mode(mode):
+    try:
+        return 0 <= int(str(mode), 8) <= 0o7777
+    except ValueError:
+        return False
+
+
+def changed_tags(specs, changed_paths):
+    """The tags of the specs whose path changed (sorted, each once)."""
+    changed = set(changed_paths)
+    return sorted(set(spec["tag"] for spec in specs if spec.get("tag") and spec["path"] in changed))
+
+
+def unit_actions(units, changed_tags_, states):
+    """systemctl commands that bring units to what they ask, given their states.
+
+    units: [{name, started, enabled, restart_on, reload_on}]; states: name -> {active, enabled,
+    disabled} (booleans; a static unit is both). A unit started here is not restarted again for a
+    changed file.
+    """
+    actions = []
+    tags = set(changed_tags_)
+    for unit in units:
+        name = unit["name"]
+        state = states.get(name) or {"active": False, "enabled": False, "disabled": True}
+        started, enabled = unit.get("started"), unit.get("enabled")
+        if enabled is True and not state["enabled"]:
+            actions.append(["enable", name])
+        elif enabled is False and not state.get("disabled", not state["enabled"]):
+            actions.append(["disable", name])
+        if started is True and not state["active"]:
+            actions.append(["start", name])
+        elif started is False and state["active"]:
+            actions.append(["stop", name])
+        elif state["active"] and started is not False:
+            if unit.get("restart") or tags & set(unit.get("restart_on") or []):
+                actions.append(["restart", name])
+            elif unit.get("reload") or tags & set(unit.get("reload_on") or []):
+                actions.append(["reload", name])
+    return actions
+
+
+def without_lines(text, regexp):
+    """text without the lines regexp finds (re.search), keeping the others as they are."""
+    pattern = re.compile(regexp)
+    return "".join(line for line in text.splitlines(True) if not pattern.search(line.rstrip("\n")))

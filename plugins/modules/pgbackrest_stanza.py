@@ -54,6 +54,10 @@ created:
   description: Whether C(stanza-create) ran (or would run in check mode).
   returned: always
   type: bool
+backups:
+  description: Repository key to how many backups of the stanza it holds (before the run).
+  returned: always
+  type: dict
 check_error:
   description: Why the check failed (only with check_required false).
   returned: when the check failed
@@ -65,7 +69,7 @@ check_seconds:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgha.cluster.plugins.module_utils.backup import stanza_entry
+from ansible_collections.pgha.cluster.plugins.module_utils.backup import backups_of, stanza_entry
 from ansible_collections.pgha.cluster.plugins.module_utils.pgbackrest import info, pgbackrest
 
 # pgBackRest's info status codes that mean the stanza is not in a repository.
@@ -90,7 +94,8 @@ def main():
     repos = repo_status(entry)
     missing = entry is None or not repos or any(s.get("code") in MISSING for s in repos.values())
     result = dict(changed=missing, created=missing,
-                  repos=dict((k, s.get("message")) for k, s in repos.items()))
+                  repos=dict((k, s.get("message")) for k, s in repos.items()),
+                  backups=dict((k, len(backups_of(entry, k))) for k in repos))
     if module.check_mode:
         module.exit_json(**result)
     if missing:

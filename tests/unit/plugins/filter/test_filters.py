@@ -45,3 +45,19 @@ def test_restore_target_problem(given, problem):
     from ansible_collections.pgha.cluster.plugins.filter.backup import FilterModule as BackupFilters
     found = BackupFilters().filters()["restore_target_problem"](given)
     assert (found == "") if problem == "" else (problem in found)
+
+
+def test_backup_timers_write_the_scheduled_and_remove_the_emptied():
+    from ansible_collections.pgha.cluster.plugins.filter.backup import backup_timers
+    out = backup_timers([{"type": "full", "calendar": "Sun 01:00"}, {"type": "incr", "calendar": ""}],
+                        {"full": ["S-full", "T-full"], "incr": ["S-incr", "T-incr"]})
+    assert out["files"] == [
+        {"path": "/etc/systemd/system/pgha-backup-full.service", "content": "S-full", "owner": "root", "group": "root",
+         "mode": "0644"},
+        {"path": "/etc/systemd/system/pgha-backup-full.timer", "content": "T-full", "owner": "root", "group": "root",
+         "mode": "0644"},
+        {"path": "/etc/systemd/system/pgha-backup-incr.service", "state": "absent"},
+        {"path": "/etc/systemd/system/pgha-backup-incr.timer", "state": "absent"},
+    ]
+    assert out["units"] == [{"name": "pgha-backup-full.timer", "started": True, "enabled": True},
+                            {"name": "pgha-backup-incr.timer", "started": False, "enabled": False}]

@@ -1,0 +1,311 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pgha maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: host_files
+short_description: A role's packages, directories, files and systemd units on a host, in one step
+version_added: 0.1.0
+description:
+  - Brings a host's packages, directories, files and systemd units to what a role asks, in one module
+    call instead of a task each (on a re-run with nothing to change, one round trip per host).
+  - In this order - files in O(before_packages); missing O(packages) (apt-get without recommended packages;
+    the package lists refreshed when older than O(cache_valid_time)); units asked to stop; O(files) (content written atomically, owner and mode
+    set); C(systemctl daemon-reload) when a file under C(/etc/systemd) changed; then units enabled,
+    started, restarted or reloaded.
+  - Files are compared by content, owner, group and mode; a changed file is written to a temporary file
+    next to it and renamed over it. C(state=absent) removes a file (never a directory).
+  - In check mode reports what it would change (and a diff of every file not marked C(secret)).
+extends_documentation_fragment:
+  - pgha.cluster.attributes
+attributes:
+  diff_mode:
+    support: full
+options:
+  packages:
+    description: Debian packages that must be installed.
+    type: list
+    elements: str
+    default: []
+  cache_valid_time:
+    description: Seconds the apt package lists stay fresh; older (or absent) lists are refreshed before installing.
+    type: int
+    default: 86400
+  before_packages:
+    description: Files written before the packages are installed (a drop-in that changes what a package does on install).
+    type: list
+    elements: dict
+    default: []
+  secret_files:
+    description:
+      - Files like O(files) whose content is a secret (passwords, keys) - never shown in a diff or in the
+        module's output. Written after O(files).
+    type: list
+    elements: dict
+    default: []
+  files:
+    description:
+      - Files and directories. Each has C(path), C(state) (C(file), the default; C(directory); C(absent)),
+        C(content) (for a file), C(owner), C(group), C(mode) (octal text), C(secret) (no diff is shown;
+        the task should also say no_log) and C(tag), a name that O(units) and the result's RV(changed_tags)
+        use.
+      - C(state=lines_absent) with C(regexp) removes the lines of an existing file that match it (owner
+        and mode kept; nothing when the file is not there).
+    type: list
+    elements: dict
+    default: []
+  units:
+    description:
+      - systemd units. Each has C(name), C(started) (true starts, false stops, unset leaves), C(enabled)
+        (the same for boot), C(restart_on) and C(reload_on) (tags of O(files); when one of them changed, a
+        running unit is restarted or reloaded) and C(restart) or C(reload) (true restarts or reloads it if it
+        runs, for a change an earlier step made).
+    type: list
+    elements: dict
+    default: []
+author:
+  - pgha maintainers (@pgha)
+'''
+
+EXAMPLES = r'''
+- name: PgBouncer's files and service
+  pgha.cluster.host_files:
+    packages: [pgbouncer]
+    files:
+      - {path: /etc/pgbouncer/pgbouncer.ini, content: "{{ lookup('template', 'pgbouncer.ini.j2') }}",
+         owner: root, group: postgres, mode: "0640", tag: config}
+    units:
+      - {name: pgbouncer.service, started: true, enabled: true, reload_on: [config]}
+'''
+
+RETURN = r'''
+changed_paths:
+  description: The files and directories created, rewritten, re-owned or removed.
+  returned: always
+  type: list
+  elements: str
+changed_tags:
+  description: The tags of the changed files.
+  returned: always
+  type: list
+  elements: str
+installed:
+  description: The packages installed.
+  returned: always
+  type: list
+  elements: str
+unit_actions:
+  description: The systemctl commands run (or, in check mode, that would run).
+  returned: always
+  type: list
+  elements: str
+'''
+
+import grp
+import os
+import pwd
+import tempfile
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgha.cluster.plugins.module_utils.files import changed_tags, file_problems, unit_actions, without_lines
+
+APT_LISTS = "/var/lib/apt/lists"
+APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
+
+
+def _ids(module, spec):
+    try:
+        uid = pwd.getpwnam(spec["owner"]).pw_uid if spec.get("owner") else -1
+        gid = grp.getgrnam(spec["group"]).gr_gid if spec.get("group") else -1
+    except KeyError as exc:
+        module.fail_json(msg="host_files: %s: no such user or group on this host: %s" % (spec["path"], exc))
+    return uid, gid
+
+
+def _meta_differs(st, uid, gid, mode):
+    return ((uid != -1 and st.st_uid != uid) or (gid != -1 and st.st_gid != gid)
+            or (mode is not None and (st.st_mode & 0o7777) != mode))
+
+
+def ensure(module, spec, diffs):
+    """Bring one path to its spec; True when it changed (or would)."""
+    path, state = spec["path"], spec.get("state") or "file"
+    mode = int(str(spec["mode"]), 8) if spec.get("mode") is not None else None
+    exists = os.path.lexists(path)
+    if state == "absent":
+        if not exists:
+            return False
+        if os.path.isdir(path) and not os.path.islink(path):
+            module.fail_json(msg="host_files: %s is a directory; pgha removes files only" % path)
+        if not module.check_mode:
+            os.unlink(path)
+        return True
+    if state == "lines_absent":
+        if not exists:
+            return False
+        with open(path, "rb") as handle:
+            before = handle.read().decode("utf-8", "replace")
+        after = without_lines(before, spec["regexp"])
+        if after == before:
+            return False
+        st = os.stat(path)
+        spec = dict(spec, content=after, mode="%o" % (st.st_mode & 0o7777), owner=None, group=None)
+        if not module.check_mode:
+            _replace(path, after.encode("utf-8"), st.st_uid, st.st_gid, st.st_mode & 0o7777)
+        return True
+    uid, gid = _ids(module, spec)
+    if state == "directory":
+        if exists and not os.path.isdir(path):
+            module.fail_json(msg="host_files: %s should be a directory but is a file" % path)
+        if exists and not _meta_differs(os.stat(path), uid, gid, mode):
+            return False
+        if not module.check_mode:
+            if not exists:
+                os.makedirs(path, mode if mode is not None else 0o755)
+            os.chown(path, uid, gid)
+            if mode is not None:
+                os.chmod(path, mode)
+        return True
+    content = spec["content"].encode("utf-8")
+    before = None
+    if exists:
+        if os.path.isdir(path):
+            module.fail_json(msg="host_files: %s should be a file but is a directory" % path)
+        with open(path, "rb") as handle:
+            before = handle.read()
+        if before == content and not _meta_differs(os.stat(path), uid, gid, mode):
+            return False
+    if before != content and not spec.get("secret") and module._diff:
+        diffs.append({"before_header": path, "after_header": path,
+                      "before": (before or b"").decode("utf-8", "replace"), "after": spec["content"]})
+    if module.check_mode:
+        return True
+    if before == content:
+        os.chown(path, uid, gid)
+        if mode is not None:
+            os.chmod(path, mode)
+        return True
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        module.fail_json(msg="host_files: %s: its directory %s does not exist (list it first, state=directory)"
+                         % (path, directory))
+    _replace(path, content, uid, gid, mode if mode is not None else 0o644)
+    return True
+
+
+def _replace(path, content, uid, gid, mode):
+    """Write content to a temporary file next to path, then rename it over path."""
+    fd, tmp = tempfile.mkstemp(prefix=".pgha.", dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chown(tmp, uid, gid)
+        os.chmod(tmp, mode)
+        os.rename(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def missing_packages(module, packages):
+    if not packages:
+        return []
+    rc, out, err = module.run_command(["dpkg-query", "-W", "-f", "${Package} ${db:Status-Status}\n"] + packages)
+    if rc not in (0, 1):
+        module.fail_json(msg="host_files: dpkg-query failed (exit %d): %s" % (rc, err.strip()))
+    installed = set(line.split()[0] for line in out.splitlines() if line.endswith(" installed"))
+    return [name for name in packages if name not in installed]
+
+
+def install(module, packages):
+    try:
+        # Minimal images ship without package lists, however fresh their timestamps.
+        lists = [os.path.join(APT_LISTS, name) for name in os.listdir(APT_LISTS) if "_Packages" in name]
+        fresh = bool(lists) and time.time() - max(os.path.getmtime(path) for path in lists) < module.params['cache_valid_time']
+    except OSError:
+        fresh = False
+    if not fresh:
+        rc, out, err = module.run_command(["apt-get", "update", "-q"], environ_update=APT_ENV)
+        if rc != 0:
+            module.fail_json(msg="host_files: apt-get update failed (exit %d): %s" % (rc, (err or out).strip()[-2000:]))
+    rc, out, err = module.run_command(
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "-o", "Dpkg::Options::=--force-confdef", "-o",
+         "Dpkg::Options::=--force-confold"] + packages, environ_update=APT_ENV)
+    if rc != 0:
+        module.fail_json(msg="host_files: installing %s failed (exit %d): %s"
+                         % (" ".join(packages), rc, (err or out).strip()[-2000:]))
+
+
+def unit_state(module, name):
+    active = module.run_command(["systemctl", "is-active", "--quiet", name])[0] == 0
+    out = module.run_command(["systemctl", "is-enabled", name])[1].strip()
+    # static, indirect, generated: nothing to enable or disable.
+    return {"active": active, "enabled": out in ("enabled", "enabled-runtime", "static", "indirect", "generated", "alias"),
+            "disabled": out not in ("enabled", "enabled-runtime")}
+
+
+def run_units(module, units, tags, actions_done):
+    states = dict((unit["name"], unit_state(module, unit["name"])) for unit in units)
+    for action in unit_actions(units, tags, states):
+        actions_done.append(" ".join(action))
+        if module.check_mode:
+            continue
+        rc, out, err = module.run_command(["systemctl"] + action)
+        if rc != 0:
+            module.fail_json(msg="host_files: systemctl %s failed (exit %d): %s" % (" ".join(action), rc, (err or out).strip()),
+                             unit_actions=actions_done)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            packages=dict(type='list', elements='str', default=[]),
+            cache_valid_time=dict(type='int', default=86400),
+            before_packages=dict(type='list', elements='dict', default=[]),
+            files=dict(type='list', elements='dict', default=[]),
+            secret_files=dict(type='list', elements='dict', default=[], no_log=True),
+            units=dict(type='list', elements='dict', default=[]),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    secret = [dict(spec, secret=True) for spec in p['secret_files']]
+    problems = file_problems(p['before_packages'] + p['files'] + secret)
+    problems += ["unit %d needs a name" % i for i, unit in enumerate(p['units']) if not unit.get('name')]
+    if problems:
+        module.fail_json(msg="host_files refused, nothing was changed: " + "; ".join(problems))
+
+    diffs, changed_paths, actions = [], [], []
+    for spec in p['before_packages']:
+        if ensure(module, spec, diffs):
+            changed_paths.append(spec['path'])
+    missing = missing_packages(module, p['packages'])
+    if missing and not module.check_mode:
+        install(module, missing)
+    stopping = [unit for unit in p['units'] if unit.get('started') is False]
+    run_units(module, stopping, [], actions)
+    for spec in p['files'] + secret:
+        if ensure(module, spec, diffs):
+            changed_paths.append(spec['path'])
+    tags = changed_tags(p['before_packages'] + p['files'] + secret, changed_paths)
+    if any(path.startswith(("/etc/systemd/", "/lib/systemd/", "/usr/lib/systemd/")) for path in changed_paths):
+        actions.append("daemon-reload")
+        if not module.check_mode:
+            module.run_command(["systemctl", "daemon-reload"], check_rc=True)
+    run_units(module, [unit for unit in p['units'] if unit.get('started') is not False], tags, actions)
+    changed = bool(changed_paths or missing or actions)
+    module.exit_json(changed=changed, changed_paths=changed_paths, changed_tags=tags, installed=missing,
+                     unit_actions=actions, diff=diffs)
+
+
+if __name__ == '__main__':
+    main()
