@@ -55,6 +55,8 @@ options:
         C(content) (for a file), C(owner), C(group), C(mode) (octal text), C(secret) (no diff is shown;
         the task should also say no_log) and C(tag), a name that O(units) and the result's RV(changed_tags)
         use.
+      - C(systemd=true) marks a file outside C(/etc/systemd) that a systemd generator reads (a change
+        reloads systemd, as one under C(/etc/systemd) does).
       - C(state=lines_absent) with C(regexp) removes the lines of an existing file that match it (owner
         and mode kept; nothing when the file is not there).
     type: list
@@ -297,7 +299,9 @@ def main():
         if ensure(module, spec, diffs):
             changed_paths.append(spec['path'])
     tags = changed_tags(p['before_packages'] + p['files'] + secret, changed_paths)
-    if any(path.startswith(("/etc/systemd/", "/lib/systemd/", "/usr/lib/systemd/")) for path in changed_paths):
+    systemd_read = set(spec['path'] for spec in p['before_packages'] + p['files'] + secret if spec.get('systemd'))
+    if any(path.startswith(("/etc/systemd/", "/lib/systemd/", "/usr/lib/systemd/")) or path in systemd_read
+           for path in changed_paths):
         actions.append("daemon-reload")
         if not module.check_mode:
             module.run_command(["systemctl", "daemon-reload"], check_rc=True)
