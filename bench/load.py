@@ -28,8 +28,9 @@ def _pgbench():
                      "or run with --no-load")
 
 
-# "client 3 aborted in command 4 (SQL) of script 0; ..." (pgbench 15 and later)
-ABORTED = re.compile(r"client (\d+) aborted")
+# "client 3 aborted in command 4 (SQL) of script 0; ..." and
+# "client 3 script 0 aborted in command 4 query 0: ..." (pgbench 15 on Debian 12)
+ABORTED = re.compile(r"client (\d+) (?:script \d+ )?aborted")
 
 
 def read_log(lines):

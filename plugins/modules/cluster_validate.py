@@ -124,25 +124,24 @@ from ansible_collections.pgha.cluster.plugins.module_utils.validate import (
     config_text_problems, effective_settings, validate_backup, validate_inputs, validate_safety)
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            groups=dict(type='dict', required=True),
-            initial_primaries=dict(type='list', elements='str', required=True),
-            settings=dict(type='dict', required=True),
-            secrets=dict(type='dict', required=True, no_log=True),
-            purpose=dict(type='str', choices=['change', 'read'], default='change'),
-            backup=dict(type='dict'),
-            hosts=dict(type='dict'),
-            parameters=dict(type='dict', default={}),
-            client_networks=dict(type='list', elements='raw', default=[]),
-            archiving=dict(type='bool', default=False),
-            allow_unsafe=dict(type='list', elements='str', default=[]),
-            texts=dict(type='dict', default={}, no_log=False),
-        ),
-        supports_check_mode=True,
-    )
-    p = module.params
+ARGUMENT_SPEC = dict(
+    groups=dict(type='dict', required=True),
+    initial_primaries=dict(type='list', elements='str', required=True),
+    settings=dict(type='dict', required=True),
+    secrets=dict(type='dict', required=True, no_log=True),
+    purpose=dict(type='str', choices=['change', 'read'], default='change'),
+    backup=dict(type='dict'),
+    hosts=dict(type='dict'),
+    parameters=dict(type='dict', default={}),
+    client_networks=dict(type='list', elements='raw', default=[]),
+    archiving=dict(type='bool', default=False),
+    allow_unsafe=dict(type='list', elements='str', default=[]),
+    texts=dict(type='dict', default={}, no_log=False),
+)
+
+
+def run(p):
+    """The module's result for validated parameters (its action plugin runs this on the controller)."""
     errors = validate_inputs(p['groups'], p['initial_primaries'], p['settings'], p['secrets'], p['purpose'])
     if p['backup'] is not None:
         errors += validate_backup(p['groups'], p['backup'].get('s3_repos') or [], p['backup'].get('cipher', True),
@@ -154,9 +153,17 @@ def main():
     errors += config_text_problems(texts.get('schedules'), texts.get('paths'), texts.get('roles'),
                                    texts.get('pgbouncer_parameters'), p['secrets'])
     if errors:
-        module.fail_json(msg="invalid inputs, nothing was changed:\n- " + "\n- ".join(errors), errors=errors)
+        return dict(failed=True, msg="invalid inputs, nothing was changed:\n- " + "\n- ".join(errors), errors=errors)
     settings = effective_settings(p['settings'], len(p['groups'].get('pgha_postgresql') or []))
-    module.exit_json(changed=False, errors=[], settings=settings)
+    return dict(changed=False, errors=[], settings=settings)
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    result = run(module.params)
+    if result.get('failed'):
+        module.fail_json(**dict((k, v) for k, v in result.items() if k != 'failed'))
+    module.exit_json(**result)
 
 
 if __name__ == '__main__':

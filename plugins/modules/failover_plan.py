@@ -103,32 +103,39 @@ from ansible_collections.pgha.cluster.plugins.module_utils.operations import (
     OperationError, failed_primary, failover_plan)
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            nodes=dict(type='dict', required=True),
-            addresses=dict(type='dict', required=True),
-            pooler_targets=dict(type='list', elements='str', default=[]),
-            failed=dict(type='str'),
-            sync_mode=dict(type='str', default='quorum'),
-            sync_count=dict(type='int', default=1),
-            force=dict(type='bool', default=False),
-            fence_command=dict(type='bool', default=False),
-            accept_unfenced=dict(type='bool', default=False),
-            accept_data_loss=dict(type='bool', default=False),
-        ),
-        supports_check_mode=True,
-    )
-    p = module.params
+ARGUMENT_SPEC = dict(
+    nodes=dict(type='dict', required=True),
+    addresses=dict(type='dict', required=True),
+    pooler_targets=dict(type='list', elements='str', default=[]),
+    failed=dict(type='str'),
+    sync_mode=dict(type='str', default='quorum'),
+    sync_count=dict(type='int', default=1),
+    force=dict(type='bool', default=False),
+    fence_command=dict(type='bool', default=False),
+    accept_unfenced=dict(type='bool', default=False),
+    accept_data_loss=dict(type='bool', default=False),
+)
+
+
+def run(p):
+    """The module's result for validated parameters (its action plugin runs this on the controller)."""
     try:
         failed = failed_primary(p['nodes'], p['addresses'], p['pooler_targets'], p['force'], named=p['failed'])
         plan = failover_plan(p['nodes'], failed, p['sync_mode'], p['sync_count'], p['fence_command'],
                              p['accept_unfenced'], p['accept_data_loss'])
     except OperationError as exc:
-        module.fail_json(msg="failover refused, nothing was changed: %s" % exc)
-    for warning in plan['warnings']:
+        return dict(failed=True, msg="failover refused, nothing was changed: %s" % exc)
+    return dict(changed=False, plan=plan, warnings=list(plan['warnings']))
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    result = run(module.params)
+    if result.get('failed'):
+        module.fail_json(msg=result['msg'])
+    for warning in result.pop('warnings'):
         module.warn(warning)
-    module.exit_json(changed=False, plan=plan)
+    module.exit_json(**result)
 
 
 if __name__ == '__main__':

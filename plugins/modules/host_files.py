@@ -102,6 +102,11 @@ installed:
   returned: always
   type: list
   elements: str
+units:
+  description: The units this call brought to their asked state (the names of O(units)).
+  returned: always
+  type: list
+  elements: str
 unit_actions:
   description: The systemctl commands run (or, in check mode, that would run).
   returned: always
@@ -308,7 +313,7 @@ def main():
     run_units(module, [unit for unit in p['units'] if unit.get('started') is not False], tags, actions)
     changed = bool(changed_paths or missing or actions)
     module.exit_json(changed=changed, changed_paths=changed_paths, changed_tags=tags, installed=missing,
-                     unit_actions=actions, diff=diffs)
+                     units=[unit['name'] for unit in p['units']], unit_actions=actions, diff=diffs)
 
 
 if __name__ == '__main__':

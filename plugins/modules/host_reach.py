@@ -74,25 +74,32 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.reach import trusted, unreachable
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            hosts=dict(type='dict', required=True),
-            timeout=dict(type='float', default=1.0),
-        ),
-        supports_check_mode=True,
-    )
+ARGUMENT_SPEC = dict(
+    hosts=dict(type='dict', required=True),
+    timeout=dict(type='float', default=1.0),
+)
+
+
+def run(p):
+    """The module's result for validated parameters (its action plugin runs this on the controller)."""
     targets = {}
-    for host, target in module.params['hosts'].items():
+    for host, target in p['hosts'].items():
         if not isinstance(target, dict) or not target.get('address'):
-            module.fail_json(msg="host_reach: %s needs an address (and a port, 22 by default), got %r" % (host, target))
-        targets[host] = (target['address'], int(target.get('port') or 22))
-    if module.params['timeout'] <= 0:
-        module.fail_json(msg="host_reach: timeout must be above 0 seconds, got %s" % module.params['timeout'])
+            return dict(failed=True, msg="host_reach: %s needs an address (and a port, 22 by default), got %r" % (host, target))
+        targets[host] = (str(target['address']), int(target.get('port') or 22))
+    if p['timeout'] <= 0:
+        return dict(failed=True, msg="host_reach: timeout must be above 0 seconds, got %s" % p['timeout'])
     started = time.monotonic()
-    result = unreachable(targets, module.params['timeout'])
-    module.exit_json(changed=False, silent=result, skip=trusted(targets, result),
-                     seconds=round(time.monotonic() - started, 3))
+    silent = unreachable(targets, p['timeout'])
+    return dict(changed=False, silent=silent, skip=trusted(targets, silent), seconds=round(time.monotonic() - started, 3))
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    result = run(module.params)
+    if result.get('failed'):
+        module.fail_json(msg=result['msg'])
+    module.exit_json(**result)
 
 
 if __name__ == '__main__':

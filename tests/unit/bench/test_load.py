@@ -41,3 +41,10 @@ def test_figures_window_counts_a_stall_at_its_edges():
 def test_figures_without_transactions():
     f = load.figures([], window=(1.0, 2.0), margin=0.5)
     assert f["transactions"] == 0 and f["longest_gap_s"] == 2.0 and f["p99_latency_ms"] is None
+
+
+def test_aborted_clients_in_the_debian_12_wording():
+    stderr = ("pgbench: error: client 3 script 0 aborted in command 4 query 0: FATAL:  server conn crashed?\n"
+              "pgbench: error: client 0 script 0 aborted in command 4 query 0: FATAL:  server conn crashed?\n"
+              "pgbench: error: client 3 script 0 aborted in command 4 query 0: FATAL:  server conn crashed?\n")
+    assert load.figures(load.read_log(LOG.splitlines()), stderr=stderr)["aborted_clients"] == 2

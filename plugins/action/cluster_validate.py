@@ -1,0 +1,18 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pgha maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""pgha.cluster.cluster_validate runs on the controller only: in ansible-playbook's own process
+(plugin_utils/inprocess.py), not as a module started on localhost."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.pgha.cluster.plugins.modules.cluster_validate import ARGUMENT_SPEC, run
+from ansible_collections.pgha.cluster.plugins.plugin_utils.inprocess import InProcessAction
+
+
+class ActionModule(InProcessAction):
+    NAME = "cluster_validate"
+    SPEC = ARGUMENT_SPEC
+    RUN = staticmethod(run)

@@ -1,0 +1,18 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pgha maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""pgha.cluster.failover_plan runs on the controller only: in ansible-playbook's own process
+(plugin_utils/inprocess.py), not as a module started on localhost."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.pgha.cluster.plugins.modules.failover_plan import ARGUMENT_SPEC, run
+from ansible_collections.pgha.cluster.plugins.plugin_utils.inprocess import InProcessAction
+
+
+class ActionModule(InProcessAction):
+    NAME = "failover_plan"
+    SPEC = ARGUMENT_SPEC
+    RUN = staticmethod(run)
