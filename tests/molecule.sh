@@ -13,14 +13,14 @@ start=$SECONDS
 out=$(mktemp)
 molecule test -s "$scenario" 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
-[ $rc -eq 0 ] || lab/lab.sh logs
+[ "$rc" -eq 0 ] || lab/lab.sh logs
 lab/lab.sh down
 # CI keeps only the end of the output: the failed tests and the failed tasks come last.
-if [ $rc -ne 0 ]; then
+if [ "$rc" -ne 0 ]; then
   echo "--- what failed in molecule $scenario:"
   sed 's/\x1b\[[0-9;]*m//g; s/^ *│ *//' "$out" | grep -E '^(FAILED|ERROR) |^fatal: |^TASK \[|assert |Error: ' \
     | grep -B1 -E '^(FAILED|ERROR) |^fatal: |assert |Error: ' | tail -40
 fi
 rm -f "$out"
 echo "molecule $scenario (LAB_OS=${LAB_OS:-bookworm}): rc=$rc in $((SECONDS - start)) s"
-exit $rc
+exit "$rc"

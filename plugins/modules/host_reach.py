@@ -19,11 +19,8 @@ description:
     discovery (the topology role) reads only the hosts that answer and records the others as
     unreachable. Nothing is decided from it alone; a failover still fences the failed primary first.
   - Changes nothing; the same in check mode.
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
+extends_documentation_fragment:
+  - pgha.cluster.attributes
 options:
   hosts:
     description: Host name to its address and SSH port.

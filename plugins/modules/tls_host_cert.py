@@ -36,7 +36,7 @@ options:
     description: Due for renewal when it expires within this many days.
     type: int
     default: 30
-  key_owner:
+  key_user:
     description: The user and group the private key belongs to.
     type: str
     default: postgres
@@ -78,7 +78,7 @@ key_matches:
   type: bool
 key_ok:
   description:
-    - I(key) exists as the tls role makes it - an EC key on curve secp256r1, owned by I(key_owner), mode 0600.
+    - I(key) exists as the tls role makes it - an EC key on curve secp256r1, owned by I(key_user), mode 0600.
       When false the role creates it (community.crypto.openssl_privatekey).
   returned: always
   type: bool
@@ -143,7 +143,7 @@ def main():
             ca=dict(type='path', default='/etc/pgha/tls/ca.crt'),
             key=dict(type='path', default='/etc/pgha/tls/host.key'),
             renew_days=dict(type='int', default=30),
-            key_owner=dict(type='str', default='postgres'),
+            key_user=dict(type='str', default='postgres', no_log=False),
         ),
         supports_check_mode=True,
     )
@@ -153,7 +153,7 @@ def main():
             # A new host in check mode: the tls role has not installed it yet.
             module.exit_json(changed=False, exists=False, key_ok=False)
         module.fail_json(msg=missing_required_lib('cryptography (python3-cryptography)'))
-    key, key_ok = load_key(p['key'], p['key_owner'])
+    key, key_ok = load_key(p['key'], p['key_user'])
     if not os.path.exists(p['path']):
         module.exit_json(changed=False, exists=False, key_ok=key_ok)
     with open(p['path'], 'rb') as handle:
