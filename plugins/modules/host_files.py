@@ -128,10 +128,14 @@ APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
 
 
 def _ids(module, spec):
+    """(uid, gid) of the spec's owner and group (-1: not asked); None in check mode when one
+    does not exist yet (a package installed by this run would create it)."""
     try:
         uid = pwd.getpwnam(spec["owner"]).pw_uid if spec.get("owner") else -1
         gid = grp.getgrnam(spec["group"]).gr_gid if spec.get("group") else -1
     except KeyError as exc:
+        if module.check_mode:
+            return None
         module.fail_json(msg="host_files: %s: no such user or group on this host: %s" % (spec["path"], exc))
     return uid, gid
 
@@ -167,7 +171,10 @@ def ensure(module, spec, diffs):
         if not module.check_mode:
             _replace(path, after.encode("utf-8"), st.st_uid, st.st_gid, st.st_mode & 0o7777)
         return True
-    uid, gid = _ids(module, spec)
+    ids = _ids(module, spec)
+    if ids is None:
+        return True
+    uid, gid = ids
     if state == "directory":
         if exists and not os.path.isdir(path):
             module.fail_json(msg="host_files: %s should be a directory but is a file" % path)

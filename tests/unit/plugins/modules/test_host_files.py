@@ -1,0 +1,92 @@
+# -*- coding: utf-8 -*-
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import grp
+import os
+import pwd
+
+import pytest
+
+from ansible_collections.pgha.cluster.plugins.modules import host_files
+
+ME = pwd.getpwuid(os.getuid()).pw_name
+MY_GROUP = grp.getgrgid(os.getgid()).gr_name
+
+
+class Failed(Exception):
+    pass
+
+
+class FakeModule(object):
+    def __init__(self, check_mode=False):
+        self.check_mode = check_mode
+        self._diff = True
+
+    def fail_json(self, msg, **kwargs):
+        raise Failed(msg)
+
+
+def spec(path, **kw):
+    return dict(dict(path=str(path), content="a\n", owner=ME, group=MY_GROUP, mode="0640"), **kw)
+
+
+def test_a_file_is_written_then_left_alone(tmp_path):
+    diffs = []
+    assert host_files.ensure(FakeModule(), spec(tmp_path / "f"), diffs) is True
+    assert (tmp_path / "f").read_text() == "a\n"
+    assert oct(os.stat(tmp_path / "f").st_mode & 0o7777) == "0o640"
+    assert diffs and diffs[0]["after"] == "a\n"
+    assert host_files.ensure(FakeModule(), spec(tmp_path / "f"), []) is False
+
+
+def test_a_mode_change_alone_is_a_change(tmp_path):
+    host_files.ensure(FakeModule(), spec(tmp_path / "f"), [])
+    assert host_files.ensure(FakeModule(), spec(tmp_path / "f", mode="0600"), []) is True
+    assert oct(os.stat(tmp_path / "f").st_mode & 0o7777) == "0o600"
+
+
+def test_check_mode_reports_and_writes_nothing(tmp_path):
+    assert host_files.ensure(FakeModule(check_mode=True), spec(tmp_path / "f"), []) is True
+    assert not (tmp_path / "f").exists()
+    # A user a package of this run would create: a change in check mode, not a failure.
+    assert host_files.ensure(FakeModule(check_mode=True), spec(tmp_path / "g", owner="no-such-user-pgha"), []) is True
+    with pytest.raises(Failed, match="no such user"):
+        host_files.ensure(FakeModule(), spec(tmp_path / "g", owner="no-such-user-pgha"), [])
+
+
+def test_secrets_are_not_diffed(tmp_path):
+    diffs = []
+    host_files.ensure(FakeModule(), spec(tmp_path / "f", secret=True), diffs)
+    assert diffs == []
+
+
+def test_directories_and_removal(tmp_path):
+    d = tmp_path / "d" / "e"
+    assert host_files.ensure(FakeModule(), dict(path=str(d), state="directory", mode="0750"), []) is True
+    assert d.is_dir() and oct(os.stat(d).st_mode & 0o7777) == "0o750"
+    assert host_files.ensure(FakeModule(), dict(path=str(d), state="directory", mode="0750"), []) is False
+    with pytest.raises(Failed, match="directory"):
+        host_files.ensure(FakeModule(), dict(path=str(d), state="absent"), [])
+    host_files.ensure(FakeModule(), spec(tmp_path / "f"), [])
+    assert host_files.ensure(FakeModule(), dict(path=str(tmp_path / "f"), state="absent"), []) is True
+    assert not (tmp_path / "f").exists()
+    assert host_files.ensure(FakeModule(), dict(path=str(tmp_path / "f"), state="absent"), []) is False
+
+
+def test_lines_absent_keeps_owner_mode_and_other_lines(tmp_path):
+    f = tmp_path / "authorized_keys"
+    f.write_text("ssh-ed25519 AAAA admin@laptop\nssh-ed25519 BBBB pgbackrest@pg1\n")
+    os.chmod(f, 0o600)
+    lines = dict(path=str(f), state="lines_absent", regexp=r" pgbackrest@\S+$")
+    assert host_files.ensure(FakeModule(), lines, []) is True
+    assert f.read_text() == "ssh-ed25519 AAAA admin@laptop\n"
+    assert oct(os.stat(f).st_mode & 0o7777) == "0o600"
+    assert host_files.ensure(FakeModule(), lines, []) is False
+    assert host_files.ensure(FakeModule(), dict(lines, path=str(tmp_path / "none")), []) is False
+
+
+def test_a_file_in_a_missing_directory_is_refused(tmp_path):
+    with pytest.raises(Failed, match="does not exist"):
+        host_files.ensure(FakeModule(), spec(tmp_path / "missing" / "f"), [])
