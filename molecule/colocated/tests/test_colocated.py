@@ -95,12 +95,12 @@ def test_tags_reach_their_role_and_validation_always_runs():
     rc, out, recap = run("playbooks/site.yml", "--tags", "pgbouncer")
     assert rc == 0, out[-3000:]
     assert "TASK [Check inventory groups, settings and secrets]" in out
-    assert "TASK [pgha.cluster.pgbouncer : Write pgbouncer.ini]" in out
+    assert "TASK [pgha.cluster.pgbouncer : Write PgBouncer's configuration and start it (enabled at boot)]" in out
     assert [line for line in out.splitlines() if line.startswith("TASK [pgha.cluster.primary :")
             and "Validating arguments" not in line] == []
     assert all(r["changed"] == 0 for r in recap.values()), recap
     rc, out, recap = run("playbooks/site.yml", "--tags", "pgbackrest")
-    assert rc == 0 and "pgha.cluster.pgbackrest : Write pgbackrest.conf" in out, out[-3000:]
+    assert rc == 0 and "TASK [pgha.cluster.pgbackrest : Install pgBackRest and write pgbackrest.conf]" in out, out[-3000:]
     # Bad input is refused whatever the tags.
     rc, out, dummy = run("playbooks/site.yml", "--tags", "pgbouncer", "-e", "pgha_sync_count=7")
     assert rc != 0 and "pgha_sync_count is 7 but the cluster has 2 standby(s)" in out
