@@ -8,7 +8,7 @@ __metaclass__ = type
 
 # Each filter's documentation is in its own file next to this one (NAME.yml).
 
-from ansible_collections.pgha.cluster.plugins.module_utils.archive import repair_plan
+from ansible_collections.pgha.cluster.plugins.module_utils.archive import archive_check, repair_plan
 from ansible_collections.pgha.cluster.plugins.module_utils.backup import (
     RestoreError, backup_summary, cluster_changes, cluster_fingerprint, drill_host_problem, inplace_confirmation_problem,
     parse_target, render_report)
@@ -91,6 +91,7 @@ class FilterModule(object):
             "restore_report_markdown": render_report,
             "backup_summary": backup_summary,
             "backup_timers": backup_timers,
+            "archive_check": archive_check,
             "s3_repos_public": s3_repos_public,
             "cluster_fingerprint": cluster_fingerprint,
             "cluster_changes": cluster_changes,

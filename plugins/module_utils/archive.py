@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
+import time
 
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import format_lsn, parse_lsn
 
@@ -290,3 +291,31 @@ def repair_plan(gaps_by_repo, found_by_host):
         if lost:
             nowhere[repo] = lost
     return {"push": push, "nowhere": nowhere, "wanted": sorted(wanted)}
+
+
+def archive_check(archiver, forced=False, stanza_created=False, conf_changed=(), pg_changed=()):
+    """Whether site.yml runs `pgbackrest check` (a WAL switch archived to every repository).
+
+    archiver: the primary's pg_stat_archiver as pg_node_info reads it (times in epoch seconds),
+    or None. Returns {reasons, summary}: the reasons to run it (none: it is skipped) and one line
+    on what the archiver says, shown instead when it is skipped.
+    """
+    archiver = archiver or {}
+    archived, failed = archiver.get("last_archived_time"), archiver.get("last_failed_time")
+    reasons = []
+    if forced:
+        reasons.append("asked for (pgbackrest_check)")
+    if stanza_created:
+        reasons.append("the stanza was created")
+    if conf_changed:
+        reasons.append("pgbackrest.conf changed on " + ", ".join(conf_changed))
+    if pg_changed:
+        reasons.append("PostgreSQL configuration changed on " + ", ".join(pg_changed))
+    if not archived:
+        reasons.append("the primary archived nothing yet")
+    if (failed or 0) > (archived or 0):
+        reasons.append("the primary failed to archive %s after it last succeeded" % archiver.get("last_failed_wal"))
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(archived)) if archived else "-"
+    summary = "the primary last archived %s at %s (%s failures since the statistics were reset)" % (
+        archiver.get("last_archived_wal") or "-", when, archiver.get("failed_count") or 0)
+    return {"reasons": reasons, "summary": summary}

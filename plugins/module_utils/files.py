@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, pgha maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""One helper for rewriting a host's file in place."""
+"""Writing a host's files: one atomic replace for every module, and the pure
+decisions of host_files (spec problems, changed tags, unit actions)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -9,17 +10,30 @@ __metaclass__ = type
 
 import os
 import re
+import tempfile
 
 
-def write_atomic(module, path, text):
+def replace_file(path, data, uid, gid, mode):
+    """Write data (bytes) to a temporary file next to path, flushed to disk, with its owner
+    and mode set, then rename it over path: a reader sees the old file or the new one."""
+    fd, tmp = tempfile.mkstemp(prefix=".pgha.", dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chown(tmp, uid, gid)
+        os.chmod(tmp, mode)
+        os.rename(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_atomic(path, text):
     """Replace an existing file's content atomically, keeping its mode and owner."""
     st = os.stat(path)
-    tmp = path + ".pgha.tmp"
-    with open(tmp, "w") as handle:
-        handle.write(text)
-    os.chmod(tmp, st.st_mode & 0o7777)
-    os.chown(tmp, st.st_uid, st.st_gid)
-    module.atomic_move(tmp, path)
+    replace_file(path, text.encode("utf-8"), st.st_uid, st.st_gid, st.st_mode & 0o7777)
 
 
 def file_problems(specs):

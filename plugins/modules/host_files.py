@@ -117,11 +117,11 @@ unit_actions:
 import grp
 import os
 import pwd
-import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgha.cluster.plugins.module_utils.files import changed_tags, file_problems, unit_actions, without_lines
+from ansible_collections.pgha.cluster.plugins.module_utils.files import (
+    changed_tags, file_problems, replace_file, unit_actions, without_lines, write_atomic)
 
 APT_LISTS = "/var/lib/apt/lists"
 APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
@@ -166,10 +166,8 @@ def ensure(module, spec, diffs):
         after = without_lines(before, spec["regexp"])
         if after == before:
             return False
-        st = os.stat(path)
-        spec = dict(spec, content=after, mode="%o" % (st.st_mode & 0o7777), owner=None, group=None)
         if not module.check_mode:
-            _replace(path, after.encode("utf-8"), st.st_uid, st.st_gid, st.st_mode & 0o7777)
+            write_atomic(path, after)
         return True
     ids = _ids(module, spec)
     if ids is None:
@@ -210,24 +208,8 @@ def ensure(module, spec, diffs):
     if not os.path.isdir(directory):
         module.fail_json(msg="host_files: %s: its directory %s does not exist (list it first, state=directory)"
                          % (path, directory))
-    _replace(path, content, uid, gid, mode if mode is not None else 0o644)
+    replace_file(path, content, uid, gid, mode if mode is not None else 0o644)
     return True
-
-
-def _replace(path, content, uid, gid, mode):
-    """Write content to a temporary file next to path, then rename it over path."""
-    fd, tmp = tempfile.mkstemp(prefix=".pgha.", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chown(tmp, uid, gid)
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def missing_packages(module, packages):

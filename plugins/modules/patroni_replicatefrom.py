@@ -135,7 +135,7 @@ def main():
         module.exit_json(changed=False, applied=False)
     if module.check_mode or not changed:
         module.exit_json(changed=changed, applied=not changed)
-    write_atomic(module, p['config'], new)
+    write_atomic(p['config'], new)
     module.run_command(["systemctl", "reload", "patroni.service"], check_rc=True)
     if not p['source']:
         module.exit_json(changed=True, applied=True)
@@ -146,7 +146,7 @@ def main():
             module.exit_json(changed=True, applied=True, seconds=round(time.time() - started, 3))
         time.sleep(0.2)
     # Not streaming from the source in time: back to following the leader, the switchover goes on without it.
-    write_atomic(module, p['config'], text)
+    write_atomic(p['config'], text)
     module.run_command(["systemctl", "reload", "patroni.service"], check_rc=True)
     module.warn("this node did not stream from %s within %d s: it follows the leader again"
                 % (p['source_address'], p['timeout']))

@@ -113,7 +113,7 @@ def main():
         if not has_file:
             # write_atomic keeps an existing file's mode and owner: start from the role's file.
             module.preserved_copy(os.path.join(conf_d, "pgha.conf"), switch_file)
-        write_atomic(module, switch_file, CONTENT)
+        write_atomic(switch_file, CONTENT)
     run_psql(module, paths['bin_dir'], p['port'], "SELECT pg_reload_conf()", check_rc=True)
     deadline = time.time() + p['timeout']
     while True:

@@ -357,7 +357,7 @@ def main():
         result['timings']['wait_writable'] = round(time.time() - started, 3)
     step = time.time()
     if needs_repoint:
-        write_atomic(module, p['config'], new_ini)
+        write_atomic(p['config'], new_ini)
         admin(module, "RELOAD", **console)
     result['timings']['repoint'] = round(time.time() - step, 3)
     if p['action'] == 'switch':

@@ -51,3 +51,23 @@ def test_status_names_a_gap_that_cuts_off_now_and_warns_of_an_older_one():
     assert "backups repo3: repo 3 window" in lines and any(line.startswith("WARNING: repo2") for line in lines)
     healthy = st.build_status({"pg1": node()}, {"pg1": "10.0.0.1"}, {}, st.archive_status([archive_result(1, [], True)]))
     assert healthy["healthy"] and healthy["warnings"] == []
+
+
+def test_archive_check_runs_only_with_a_reason():
+    from ansible_collections.pgha.cluster.plugins.module_utils.archive import archive_check
+    healthy = {"archived_count": 27, "failed_count": 0, "last_archived_time": 1796289524,
+               "last_archived_wal": "00000002000000000000001A", "last_failed_time": None, "last_failed_wal": None}
+    quiet = archive_check(healthy)
+    assert quiet["reasons"] == []
+    assert quiet["summary"] == ("the primary last archived 00000002000000000000001A at 2026-12-03 09:18:44 UTC "
+                                "(0 failures since the statistics were reset)")
+    assert archive_check(healthy, forced=True)["reasons"] == ["asked for (pgbackrest_check)"]
+    assert archive_check(healthy, stanza_created=True, conf_changed=["pg1", "backup1"], pg_changed=["pg2"])["reasons"] == [
+        "the stanza was created", "pgbackrest.conf changed on pg1, backup1", "PostgreSQL configuration changed on pg2"]
+    failing = dict(healthy, failed_count=3, last_failed_time=1796289600, last_failed_wal="00000002000000000000001B")
+    assert archive_check(failing)["reasons"] == [
+        "the primary failed to archive 00000002000000000000001B after it last succeeded"]
+    # Failed once, then archived again: nothing to check.
+    assert archive_check(dict(failing, last_failed_time=1796289000))["reasons"] == []
+    assert archive_check(None)["reasons"] == ["the primary archived nothing yet"]
+    assert archive_check({})["summary"] == "the primary last archived - at - (0 failures since the statistics were reset)"
