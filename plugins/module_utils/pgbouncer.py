@@ -96,16 +96,34 @@ class OpenConsole(object):
         self.proc.communicate()
 
 
-def pause_all(module, poolers, user, password, timeout=5):
+def _pooler(pooler):
+    return pooler if isinstance(pooler, dict) else {"host": str(pooler)}
+
+
+def open_consoles(module, poolers, user, password, timeout=5):
+    """An admin console session to every PgBouncer given, opened now (they connect side
+    by side) for pause_all to PAUSE over once the switch is due."""
+    return [OpenConsole(module, user, password, port=_pooler(pooler).get("port", 6432), host=_pooler(pooler)["host"],
+                        timeout=timeout) for pooler in poolers]
+
+
+def pause_all(module, poolers, user, password, timeout=5, consoles=None):
     """PAUSE every PgBouncer given (an address, or a dict with host and optional
-    port). Returns (paused, None), or ([], (host, error)) once one refuses: every
-    PgBouncer paused here is then resumed, so none is left paused."""
+    port), over the sessions open_consoles opened (in the same order) where they
+    still run, else with a fresh psql. Returns (paused, None), or ([], (host,
+    error)) once one refuses: every PgBouncer paused here is then resumed, so
+    none is left paused."""
     paused = []
-    for pooler in poolers:
-        pooler = pooler if isinstance(pooler, dict) else {"host": str(pooler)}
-        rc, out, err = admin(module, "PAUSE", user, password, port=pooler.get("port", 6432), host=pooler["host"],
-                             check_rc=False, timeout=timeout)
+    for index, pooler in enumerate(poolers):
+        pooler = _pooler(pooler)
+        answer = consoles[index].run("PAUSE") if consoles else None
+        if answer is None:
+            answer = admin(module, "PAUSE", user, password, port=pooler.get("port", 6432), host=pooler["host"],
+                           check_rc=False, timeout=timeout)
+        rc, out, err = answer
         if rc != 0 and "already" not in (err or out).lower():
+            for console in (consoles or [])[index + 1:]:
+                console.close()
             resume_all(module, paused, user, password)
             return [], (pooler["host"], (err or out).strip())
         paused.append(pooler)

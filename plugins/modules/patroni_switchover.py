@@ -140,7 +140,7 @@ from ansible_collections.pgha.cluster.plugins.module_utils.patroni import endpoi
 from ansible_collections.pgha.cluster.plugins.module_utils.patroni_api import (
     call, failover_problems, switchover_problems)
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import node_argument_spec, pg_paths, run_psql
-from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import pause_all
+from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import open_consoles, pause_all
 from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import resume_all as resume_poolers
 
 
@@ -212,11 +212,14 @@ def main():
 
     if action == "switchover":
         paths = pg_paths(p['version'], p['cluster'], data_dir=p['data_dir'], bin_dir=p['bin_dir'])
+        # The admin consoles connect (TLS, login) while the checkpoint runs, not inside the pause.
+        consoles = open_consoles(module, p['poolers'], p['admin_user'], p['admin_password'])
         step = time.time()
         run_psql(module, paths['bin_dir'], p['port'], "CHECKPOINT", check_rc=True, timeout=30)
         result['timings']['checkpoint'] = round(time.time() - step, 3)
         step = time.time()
-        paused, refused = pause_all(module, p['poolers'], p['admin_user'], p['admin_password'])
+        paused, refused = pause_all(module, p['poolers'], p['admin_user'], p['admin_password'],
+                                     consoles=consoles)
         if refused:
             module.fail_json(msg="could not PAUSE PgBouncer %s: %s; every PgBouncer resumed, %s still the leader"
                                  % (refused[0], refused[1], p['leader']), **result)

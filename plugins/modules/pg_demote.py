@@ -93,7 +93,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
     as_postgres, inspect_node, libpq_env, node_argument_spec, parse_controldata, pg_paths, postmaster_running, run_psql,
     stop_server, wait_archiver)
-from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import pause_all
+from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import open_consoles, pause_all
 from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import resume_all as resume_poolers
 from ansible_collections.pgha.cluster.plugins.module_utils.tls import client_tls, tls_argument_spec
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import build_conninfo
@@ -125,6 +125,8 @@ def main():
     if module.check_mode:
         module.exit_json(**result)
 
+    # The admin consoles connect (TLS, login) while the checkpoint runs, not inside the pause.
+    consoles = open_consoles(module, p['poolers'], p['admin_user'], p['admin_password'])
     step = time.time()
     run_psql(module, paths['bin_dir'], p['port'], "CHECKPOINT", check_rc=True, timeout=30)
     result['timings']['checkpoint'] = round(time.time() - step, 3)
@@ -139,7 +141,8 @@ def main():
         resume_poolers(module, paused, p['admin_user'], p['admin_password'])
 
     step = time.time()
-    paused, refused = pause_all(module, p['poolers'], p['admin_user'], p['admin_password'])
+    paused, refused = pause_all(module, p['poolers'], p['admin_user'], p['admin_password'],
+                                 consoles=consoles)
     if refused:
         module.fail_json(msg="could not PAUSE PgBouncer %s: %s; every PgBouncer resumed, %s still primary"
                              % (refused[0], refused[1], "this node"), **result)

@@ -81,3 +81,34 @@ def test_open_console_says_when_the_session_is_gone(tmp_path):
     session = pgb.OpenConsole(fake_psql(tmp_path, "exit 2\n"), "pgha_admin", "secret")
     session.proc.wait()
     assert session.run("RESUME") is None
+
+
+def test_pause_all_uses_the_consoles_opened_ahead(monkeypatch):
+    # PAUSE goes over each session opened ahead; one that is gone (None) falls back to a fresh psql.
+    class Console(object):
+        def __init__(self, answer):
+            self.answer, self.sent, self.closed = answer, [], False
+
+        def run(self, command):
+            self.sent.append(command)
+            return self.answer
+
+        def close(self):
+            self.closed = True
+
+    fresh = []
+
+    def fake_admin(module, sql, user, password, port=6432, host="127.0.0.1", check_rc=True, timeout=5):
+        fresh.append((sql, host))
+        return 0, "", ""
+    monkeypatch.setattr(pgb, "admin", fake_admin)
+    consoles = [Console((0, "", "")), Console(None)]
+    paused, refused = pgb.pause_all(None, ["10.0.0.21", "10.0.0.22"], "u", "p", consoles=consoles)
+    assert refused is None and [c.sent for c in consoles] == [["PAUSE"], ["PAUSE"]]
+    assert fresh == [("PAUSE", "10.0.0.22")]
+    # A refusal over a console resumes what was paused and closes the sessions not used.
+    fresh[:] = []
+    consoles = [Console((0, "", "")), Console((1, "", "ERROR: no such user")), Console((0, "", ""))]
+    paused, refused = pgb.pause_all(None, ["10.0.0.21", "10.0.0.22", "10.0.0.23"], "u", "p", consoles=consoles)
+    assert (paused, refused) == ([], ("10.0.0.22", "ERROR: no such user"))
+    assert fresh == [("RESUME", "10.0.0.21")] and consoles[2].closed and consoles[2].sent == []

@@ -15,3 +15,13 @@ def run_module(capsys):
         out = capsys.readouterr().out
         return exc.value.code, json.loads(out)
     return _run
+
+
+@pytest.fixture(autouse=True)
+def no_console_sessions(monkeypatch):
+    """The modules that PAUSE PgBouncer open its admin consoles ahead with a real psql
+    (subprocess, not run_command): here none is opened, so pause_all falls back to
+    admin(), whose psql goes through the run_command the tests record."""
+    from ansible_collections.pgha.cluster.plugins.modules import patroni_switchover, pg_demote
+    monkeypatch.setattr(pg_demote, "open_consoles", lambda *args, **kwargs: [])
+    monkeypatch.setattr(patroni_switchover, "open_consoles", lambda *args, **kwargs: [])
