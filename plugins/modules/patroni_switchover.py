@@ -218,8 +218,7 @@ def main():
         run_psql(module, paths['bin_dir'], p['port'], "CHECKPOINT", check_rc=True, timeout=30)
         result['timings']['checkpoint'] = round(time.time() - step, 3)
         step = time.time()
-        paused, refused = pause_all(module, p['poolers'], p['admin_user'], p['admin_password'],
-                                     consoles=consoles)
+        paused, refused = pause_all(module, p['poolers'], p['admin_user'], p['admin_password'], consoles=consoles)
         if refused:
             module.fail_json(msg="could not PAUSE PgBouncer %s: %s; every PgBouncer resumed, %s still the leader"
                                  % (refused[0], refused[1], p['leader']), **result)

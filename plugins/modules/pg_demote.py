@@ -141,8 +141,7 @@ def main():
         resume_poolers(module, paused, p['admin_user'], p['admin_password'])
 
     step = time.time()
-    paused, refused = pause_all(module, p['poolers'], p['admin_user'], p['admin_password'],
-                                 consoles=consoles)
+    paused, refused = pause_all(module, p['poolers'], p['admin_user'], p['admin_password'], consoles=consoles)
     if refused:
         module.fail_json(msg="could not PAUSE PgBouncer %s: %s; every PgBouncer resumed, %s still primary"
                              % (refused[0], refused[1], "this node"), **result)

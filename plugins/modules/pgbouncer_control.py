@@ -362,9 +362,7 @@ def main():
                 module.fail_json(msg="%s:%s did not accept writes within %d s; PgBouncer still points at %s and "
                                      "was resumed" % (p['target_host'], p['target_port'], p['wait_writable'], current),
                                  **result)
-            # Once HAProxy was told (its socket and the open session are cheap to ask), every 20 ms; before, each
-        # poll is a TLS request to Patroni.
-        time.sleep(0.02 if forced else 0.05)
+            time.sleep(0.02)
         session.close()
         result['timings']['wait_writable'] = round(time.time() - started, 3)
     step = time.time()
