@@ -47,6 +47,16 @@ options:
         this option changes nothing.
     type: bool
     default: false
+  slots:
+    description:
+      - Physical replication slots to create where missing (their WAL reserved at once), for the standbys that
+        will follow this node. With I(preset), on a standby about to be promoted (switchover target, failover
+        candidate), so that it holds their WAL from the moment it is promoted. Created in one statement; not in
+        check mode (a slot is not undone by a rollback).
+      - Names as pgha.cluster.slot_name makes them (lower-case letters, digits, underscores).
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying the target.
@@ -65,6 +75,15 @@ EXAMPLES = r'''
     mode: quorum
     count: 1
     standbys: [pg2, pg3]
+
+- name: Get a standby ready to be promoted (slots for the others, its synchronous setting in force at once)
+  pgha.cluster.pg_sync_replication:
+    version: 15
+    mode: quorum
+    count: 1
+    standbys: [pg1, pg3]
+    slots: [pg1, pg3]
+    preset: true
 '''
 
 RETURN = r'''
@@ -81,6 +100,11 @@ streaming:
   returned: always
   type: list
   elements: str
+slots_created:
+  description: The slots of I(slots) that were missing and were created.
+  returned: always
+  type: list
+  elements: str
 replicas:
   description: pg_stat_replication rows after the change (application_name, state, sync_state).
   returned: always
@@ -89,6 +113,7 @@ replicas:
 '''
 
 import json
+import re
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -110,6 +135,28 @@ def read_state(module, bin_dir, port):
     return json.loads(out.strip())
 
 
+SLOT_NAME = re.compile(r"^[a-z0-9_]{1,63}$")
+
+
+def create_slots(module, bin_dir, port, slots):
+    """Create the physical slots of ``slots`` that are missing (WAL reserved at once), in one statement;
+    returns the names created."""
+    bad = [name for name in slots if not SLOT_NAME.match(name)]
+    if bad:
+        module.fail_json(msg="slots: %s is not a physical slot name (lower-case letters, digits, underscores; "
+                             "pgha.cluster.slot_name makes one from a host name)" % ", ".join(bad))
+    if not slots:
+        return []
+    sql = ("SELECT (pg_catalog.pg_create_physical_replication_slot(s, true)).slot_name "
+           "FROM pg_catalog.unnest(pg_catalog.string_to_array('%s', ',')) AS s "
+           "WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots r "
+           "WHERE r.slot_name OPERATOR(pg_catalog.=) s)" % ",".join(slots))
+    rc, out, err = run_psql(module, bin_dir, port, sql)
+    if rc != 0:
+        module.fail_json(msg="could not create the replication slots %s: %s" % (", ".join(slots), err.strip()))
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
 def main():
     module = AnsibleModule(
         argument_spec=node_argument_spec(
@@ -118,6 +165,7 @@ def main():
             standbys=dict(type='list', elements='str', required=True),
             wait_timeout=dict(type='int', default=60),
             preset=dict(type='bool', default=False),
+            slots=dict(type='list', elements='str', default=[]),
         ),
         supports_check_mode=True,
     )
@@ -132,6 +180,7 @@ def main():
     if state["in_recovery"] and not p["preset"]:
         module.fail_json(msg="this node is a standby: synchronous_standby_names is set on the primary "
                              "(or preset on a standby about to be promoted, with preset=true)")
+    slots_created = [] if module.check_mode else create_slots(module, bin_dir, p["port"], p["slots"])
 
     deadline = time.time() + p["wait_timeout"]
     while True:
@@ -143,12 +192,13 @@ def main():
         time.sleep(1)
         state = read_state(module, bin_dir, p["port"])
 
-    result = dict(changed=decision["value"] != state["value"], value=decision["value"],
-                  previous=state["value"], streaming=decision["streaming"], replicas=state["replicas"])
+    result = dict(changed=decision["value"] != state["value"] or bool(slots_created), value=decision["value"],
+                  previous=state["value"], streaming=decision["streaming"], replicas=state["replicas"],
+                  slots_created=slots_created)
     if module._diff:
         result["diff"] = {"before": "synchronous_standby_names = '%s'\n" % state["value"],
                           "after": "synchronous_standby_names = '%s'\n" % decision["value"]}
-    if not result["changed"] or module.check_mode:
+    if decision["value"] == state["value"] or module.check_mode:
         module.exit_json(**result)
     if not decision["ready"] and not state["in_recovery"]:
         module.fail_json(
