@@ -103,8 +103,9 @@ def _pooler(pooler):
 def open_consoles(module, poolers, user, password, timeout=5):
     """An admin console session to every PgBouncer given, opened now (they connect side
     by side) for pause_all to PAUSE over once the switch is due."""
-    return [OpenConsole(module, user, password, port=_pooler(pooler).get("port", 6432), host=_pooler(pooler)["host"],
-                        timeout=timeout) for pooler in poolers]
+    poolers = [_pooler(pooler) for pooler in poolers]
+    return [OpenConsole(module, user, password, port=pooler.get("port", 6432), host=pooler["host"], timeout=timeout)
+            for pooler in poolers]
 
 
 def pause_all(module, poolers, user, password, timeout=5, consoles=None):

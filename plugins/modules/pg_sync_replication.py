@@ -113,13 +113,12 @@ replicas:
 '''
 
 import json
-import re
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import node_argument_spec, pg_paths, run_psql
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import (
-    quote_setting, sync_enable_decision)
+    quote_setting, slot_name, sync_enable_decision)
 
 STATE_SQL = ("SELECT json_build_object('in_recovery', pg_is_in_recovery(), "
              "'value', current_setting('synchronous_standby_names'), "
@@ -135,13 +134,11 @@ def read_state(module, bin_dir, port):
     return json.loads(out.strip())
 
 
-SLOT_NAME = re.compile(r"^[a-z0-9_]{1,63}$")
-
-
 def create_slots(module, bin_dir, port, slots):
     """Create the physical slots of ``slots`` that are missing (WAL reserved at once), in one statement;
     returns the names created."""
-    bad = [name for name in slots if not SLOT_NAME.match(name)]
+    # A name is valid when slot_name (the one rule for slot names) leaves it as it is.
+    bad = [name for name in slots if not name or slot_name(name) != name]
     if bad:
         module.fail_json(msg="slots: %s is not a physical slot name (lower-case letters, digits, underscores; "
                              "pgha.cluster.slot_name makes one from a host name)" % ", ".join(bad))
