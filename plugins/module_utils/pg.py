@@ -16,7 +16,7 @@ import signal
 import subprocess
 import time
 
-from ansible_collections.pgha.cluster.plugins.module_utils.topology import parse_conninfo
+from ansible_collections.pgha.cluster.plugins.module_utils.topology import parse_conninfo, slot_name
 
 # Left in the data directory of a failed primary by pg_fence; removed by pg_rejoin.
 FENCED_MARKER = "pgha.fenced"
@@ -185,6 +185,36 @@ def local_session(bin_dir, port, database="postgres", socket_dir="/var/run/postg
     argv = as_postgres([os.path.join(bin_dir, "psql"), "-X", "-A", "-t", "-q", "-h", socket_dir, "-p", str(port),
                         "-d", database])
     return PsqlSession(argv, libpq_env(PGCONNECT_TIMEOUT=str(timeout)))
+
+
+def session_query(module, session, bin_dir, port, sql, timeout=5):
+    """(rc, out, err) for one statement on the local server: over the open session
+    (a PsqlSession, or None), or with a fresh psql once the session is gone."""
+    answer = session.query(sql, timeout=timeout) if session else None
+    if answer is None:
+        return run_psql(module, bin_dir, port, sql, timeout=timeout)
+    rc, out = answer
+    return (0, out, "") if rc == 0 else (rc, "", out)
+
+
+def create_slots(module, session, bin_dir, port, slots):
+    """Create the physical slots of ``slots`` that are missing (WAL reserved at once), in one statement;
+    returns the names created."""
+    # A name is valid when slot_name (the one rule for slot names) leaves it as it is.
+    bad = [name for name in slots if not name or slot_name(name) != name]
+    if bad:
+        module.fail_json(msg="slots: %s is not a physical slot name (lower-case letters, digits, underscores; "
+                             "pgha.cluster.slot_name makes one from a host name)" % ", ".join(bad))
+    if not slots:
+        return []
+    sql = ("SELECT (pg_catalog.pg_create_physical_replication_slot(s, true)).slot_name "
+           "FROM pg_catalog.unnest(pg_catalog.string_to_array('%s', ',')) AS s "
+           "WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots r "
+           "WHERE r.slot_name OPERATOR(pg_catalog.=) s)" % ",".join(slots))
+    rc, out, err = session_query(module, session, bin_dir, port, sql)
+    if rc != 0:
+        module.fail_json(msg="could not create the replication slots %s: %s" % (", ".join(slots), err.strip()))
+    return [line.strip() for line in out.splitlines() if line.strip()]
 
 
 ARCHIVE_BACKLOG = """

@@ -56,8 +56,32 @@ options:
   absent_peer:
     description:
       - C(HOST:PORT) of a failed primary that could not be fenced. Refuse to promote while a
-        PostgreSQL server answers there (C(pg_isready)).
+        PostgreSQL server answers there (C(pg_isready)), before anything changes.
     type: str
+  slots:
+    description:
+      - Physical replication slots to create where missing (their WAL reserved at once) just before the
+        promotion, for the standbys that will follow this node (failover.yml's candidate). Created in one
+        statement; not in check mode. Names as pgha.cluster.slot_name makes them.
+    type: list
+    elements: str
+    default: []
+  sync_mode:
+    description:
+      - With I(sync_standbys), preset C(synchronous_standby_names) (C(ALTER SYSTEM), in force before the
+        promotion) so that synchronous replication holds from the first commit, leaving no unprotected window.
+        C(off), C(quorum) (C(ANY k)) or C(priority) (C(FIRST k)). Unset, the setting is left as it is.
+    type: str
+    choices: ["off", quorum, priority]
+  sync_count:
+    description: With I(sync_mode), how many standbys must confirm each commit (at least 1).
+    type: int
+    default: 1
+  sync_standbys:
+    description: With I(sync_mode), the standbys' application names (inventory host names), in priority order.
+    type: list
+    elements: str
+    default: []
 author:
   - pgha maintainers (@pgha)
 '''
@@ -86,8 +110,17 @@ replay_lsn:
   description: Last replayed LSN before promotion.
   returned: always
   type: str
+slots_created:
+  description: The slots of I(slots) that were missing and were created.
+  returned: always
+  type: list
+  elements: str
+synchronous_standby_names:
+  description: The value preset with I(sync_mode) (none without it).
+  returned: always
+  type: str
 timings:
-  description: Seconds waiting for the LSN and promoting.
+  description: Seconds preparing (slots, settings), waiting for the LSN and promoting.
   returned: always
   type: dict
 '''
@@ -98,8 +131,10 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
-    as_postgres, inspect_node, libpq_env, local_session, node_argument_spec, pg_paths, run_psql)
-from ansible_collections.pgha.cluster.plugins.module_utils.topology import format_lsn, parse_lsn
+    as_postgres, create_slots, inspect_node, libpq_env, local_session, node_argument_spec, pg_paths, run_psql,
+    session_query)
+from ansible_collections.pgha.cluster.plugins.module_utils.topology import (
+    format_lsn, parse_lsn, quote_setting, synchronous_standby_names)
 
 RECEIVER_SQL = ("SELECT json_build_object('status', (SELECT status FROM pg_stat_wal_receiver), "
                 "'tli', (SELECT received_tli FROM pg_stat_wal_receiver), "
@@ -136,21 +171,12 @@ def newest_timeline(data_dir):
     return max(int(n[:8], 16) for n in names) if names else None
 
 
-def session_psql(module, session, paths, port, sql, timeout=5):
-    """(rc, out) from the open session, or from a fresh psql once the session is gone."""
-    answer = session.query(sql, timeout=timeout) if session else None
-    if answer is None:
-        rc, out, dummy = run_psql(module, paths['bin_dir'], port, sql, timeout=timeout)
-        return rc, out
-    return answer
-
-
 def wait_upstream_shutdown(module, paths, port, deadline, marks, session=None):
     """Wait for the upstream's clean shutdown to be received and replayed. Returns its LSN.
     Polled every 20 ms over one open psql session (a psql per poll would cost a process each time)."""
     timeline, last, boundary = None, None, None
     while time.time() < deadline:
-        rc, out = session_psql(module, session, paths, port, RECEIVER_SQL)
+        rc, out, dummy = session_query(module, session, paths['bin_dir'], port, RECEIVER_SQL)
         if rc == 0:
             state = json.loads(out.strip())
             if state['status'] == 'streaming' and state['replay']:
@@ -171,19 +197,43 @@ def wait_upstream_shutdown(module, paths, port, deadline, marks, session=None):
                          "(last record seen: %s)" % (last or "none"))
 
 
-def replayed(module, bin_dir, port):
-    rc, out, err = run_psql(module, bin_dir, port, "SELECT pg_last_wal_replay_lsn()")
+def replayed(module, session, bin_dir, port):
+    rc, out, err = session_query(module, session, bin_dir, port, "SELECT pg_last_wal_replay_lsn()")
     return out.strip() if rc == 0 else None
 
 
-def clear_restore_command(module, paths, port):
-    """Set restore_command to '' (reload); returns whether it was set."""
-    rc, out, dummy = run_psql(module, paths['bin_dir'], port, "SELECT current_setting('restore_command') <> ''")
-    if rc != 0 or out.strip() != "t":
-        return False
-    run_psql(module, paths['bin_dir'], port, "ALTER SYSTEM SET restore_command = ''", check_rc=True)
-    run_psql(module, paths['bin_dir'], port, "SELECT pg_reload_conf()", check_rc=True)
-    return True
+def prepare(module, session, paths, port, slots, sync_value):
+    """Before the promotion, over the open session: the missing slots, synchronous_standby_names preset
+    (when sync_value is not None) and restore_command off, with one reload, waited for. Returns (slots
+    created, whether restore_command was cleared)."""
+    created = create_slots(module, session, paths['bin_dir'], port, slots)
+    changes = []
+    rc, out, dummy = session_query(module, session, paths['bin_dir'], port,
+                                   "SELECT current_setting('restore_command') <> ''")
+    cleared = rc == 0 and out.strip() == "t"
+    if cleared:
+        changes.append("ALTER SYSTEM SET restore_command = ''")
+    if sync_value is not None:
+        changes.append("ALTER SYSTEM SET synchronous_standby_names = %s" % quote_setting(sync_value))
+    if not changes:
+        return created, cleared
+    for sql in changes + ["SELECT pg_reload_conf()"]:
+        rc, out, err = session_query(module, session, paths['bin_dir'], port, sql)
+        if rc != 0:
+            module.fail_json(msg="not promoted: %s failed: %s" % (sql, (err or out).strip()), slots_created=created)
+    # The reload is asynchronous: the preset must be in force before the first commit after the promotion.
+    if sync_value is not None:
+        deadline = time.time() + 10
+        while True:
+            rc, out, dummy = session_query(module, session, paths['bin_dir'], port,
+                                           "SELECT current_setting('synchronous_standby_names')")
+            if rc == 0 and out.strip() == sync_value:
+                break
+            if time.time() >= deadline:
+                module.fail_json(msg="not promoted: synchronous_standby_names still reads '%s' 10 s after the "
+                                     "reload, not '%s'" % (out.strip(), sync_value), slots_created=created)
+            time.sleep(0.05)
+    return created, cleared
 
 
 def reset_restore_command(module, paths, port, was_set):
@@ -244,14 +294,23 @@ def main():
             write_check=dict(type='bool', default=False),
             write_timeout=dict(type='int', default=10),
             absent_peer=dict(type='str'),
+            slots=dict(type='list', elements='str', default=[]),
+            sync_mode=dict(type='str', choices=['off', 'quorum', 'priority']),
+            sync_count=dict(type='int', default=1),
+            sync_standbys=dict(type='list', elements='str', default=[]),
         ),
         supports_check_mode=True,
     )
     p = module.params
     paths = pg_paths(p['version'], p['cluster'], data_dir=p['data_dir'], bin_dir=p['bin_dir'])
     node = inspect_node(module, p['version'], p['cluster'], p['port'], data_dir=p['data_dir'], bin_dir=p['bin_dir'])
+    try:
+        sync_value = None if p['sync_mode'] is None else synchronous_standby_names(
+            p['sync_mode'], max(p['sync_count'], 1), p['sync_standbys'])
+    except ValueError as exc:
+        module.fail_json(msg="not promoted: %s" % exc)
     result = dict(changed=False, timeline=node['timeline'], replay_lsn=node.get('replay_lsn'), timings={},
-                  write_committed=False)
+                  write_committed=False, slots_created=[], synchronous_standby_names=sync_value)
     if node['up'] and node['role'] == 'primary':
         if p['write_check'] and not module.check_mode:
             step = time.time()
@@ -277,28 +336,36 @@ def main():
         module.exit_json(**result)
 
     start = time.time()
+    # One psql session for the statements up to the promotion (a fresh psql costs a process and a
+    # login each, on a host busy with clients).
+    session = local_session(paths['bin_dir'], p['port'])
     # While the standby waits for WAL after its upstream stops, and when it
     # promotes (looking for free timeline ids), it runs restore_command for
     # each missing file: a repository round trip each time. Off during the
     # promotion, back to the configured value afterwards.
-    restore_command = clear_restore_command(module, paths, p['port'])
+    try:
+        result['slots_created'], restore_command = prepare(module, session, paths, p['port'], p['slots'], sync_value)
+    except SystemExit:
+        session.close()
+        raise
+    result['timings']['prepare'] = round(time.time() - start, 3)
 
     def fail(msg, **extra):
+        session.close()
         reset_restore_command(module, paths, p['port'], restore_command)
         module.fail_json(msg=msg, **extra)
 
     if p['after_lsn']:
         target = parse_lsn(p['after_lsn'])
         deadline = start + p['wait_timeout']
-        lsn = replayed(module, paths['bin_dir'], p['port'])
+        lsn = replayed(module, session, paths['bin_dir'], p['port'])
         while lsn is None or parse_lsn(lsn) <= target:
             if time.time() >= deadline:
                 fail(msg="not promoted: replayed only up to %s after %d s, the old primary's shutdown "
                          "checkpoint is at %s" % (lsn, p['wait_timeout'], p['after_lsn']), **result)
             time.sleep(0.02)
-            lsn = replayed(module, paths['bin_dir'], p['port'])
+            lsn = replayed(module, session, paths['bin_dir'], p['port'])
         result['replay_lsn'] = lsn
-    session = local_session(paths['bin_dir'], p['port'])
     if p['upstream_shutdown']:
         marks = {}
         try:
@@ -313,11 +380,11 @@ def main():
     result['timings']['wait_lsn'] = round(time.time() - start, 3)
 
     step = time.time()
-    rc, out = session_psql(module, session, paths, p['port'], "SELECT pg_promote(true, %d)" % p['wait_timeout'],
-                           timeout=p['wait_timeout'] + 5)
+    rc, out, err = session_query(module, session, paths['bin_dir'], p['port'],
+                                 "SELECT pg_promote(true, %d)" % p['wait_timeout'], timeout=p['wait_timeout'] + 5)
     session.close()
     if rc != 0 or out.strip() != "t":
-        fail("promotion failed: %s" % out.strip(), **result)
+        fail("promotion failed: %s" % (err or out).strip(), **result)
     result['promoted_at'] = time.time()
     result['timings']['promote'] = round(result['promoted_at'] - step, 3)
     reset_restore_command(module, paths, p['port'], restore_command)

@@ -112,13 +112,14 @@ replicas:
   elements: dict
 '''
 
+import atexit
 import json
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgha.cluster.plugins.module_utils.pg import node_argument_spec, pg_paths, run_psql
-from ansible_collections.pgha.cluster.plugins.module_utils.topology import (
-    quote_setting, slot_name, sync_enable_decision)
+from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
+    create_slots, local_session, node_argument_spec, pg_paths, session_query)
+from ansible_collections.pgha.cluster.plugins.module_utils.topology import quote_setting, sync_enable_decision
 
 STATE_SQL = ("SELECT json_build_object('in_recovery', pg_is_in_recovery(), "
              "'value', current_setting('synchronous_standby_names'), "
@@ -127,31 +128,11 @@ STATE_SQL = ("SELECT json_build_object('in_recovery', pg_is_in_recovery(), "
              "FROM pg_stat_replication))")
 
 
-def read_state(module, bin_dir, port):
-    rc, out, err = run_psql(module, bin_dir, port, STATE_SQL)
+def read_state(module, session, bin_dir, port):
+    rc, out, err = session_query(module, session, bin_dir, port, STATE_SQL)
     if rc != 0:
         module.fail_json(msg="cannot read replication state on port %s: %s" % (port, err.strip()))
     return json.loads(out.strip())
-
-
-def create_slots(module, bin_dir, port, slots):
-    """Create the physical slots of ``slots`` that are missing (WAL reserved at once), in one statement;
-    returns the names created."""
-    # A name is valid when slot_name (the one rule for slot names) leaves it as it is.
-    bad = [name for name in slots if not name or slot_name(name) != name]
-    if bad:
-        module.fail_json(msg="slots: %s is not a physical slot name (lower-case letters, digits, underscores; "
-                             "pgha.cluster.slot_name makes one from a host name)" % ", ".join(bad))
-    if not slots:
-        return []
-    sql = ("SELECT (pg_catalog.pg_create_physical_replication_slot(s, true)).slot_name "
-           "FROM pg_catalog.unnest(pg_catalog.string_to_array('%s', ',')) AS s "
-           "WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots r "
-           "WHERE r.slot_name OPERATOR(pg_catalog.=) s)" % ",".join(slots))
-    rc, out, err = run_psql(module, bin_dir, port, sql)
-    if rc != 0:
-        module.fail_json(msg="could not create the replication slots %s: %s" % (", ".join(slots), err.strip()))
-    return [line.strip() for line in out.splitlines() if line.strip()]
 
 
 def main():
@@ -173,11 +154,14 @@ def main():
     except ValueError as exc:
         module.fail_json(msg=str(exc))
 
-    state = read_state(module, bin_dir, p["port"])
+    # One psql session for every statement (on a critical path: failover, switchover).
+    session = local_session(bin_dir, p["port"])
+    atexit.register(session.close)
+    state = read_state(module, session, bin_dir, p["port"])
     if state["in_recovery"] and not p["preset"]:
         module.fail_json(msg="this node is a standby: synchronous_standby_names is set on the primary "
                              "(or preset on a standby about to be promoted, with preset=true)")
-    slots_created = [] if module.check_mode else create_slots(module, bin_dir, p["port"], p["slots"])
+    slots_created = [] if module.check_mode else create_slots(module, session, bin_dir, p["port"], p["slots"])
 
     deadline = time.time() + p["wait_timeout"]
     while True:
@@ -187,7 +171,7 @@ def main():
                 or state["in_recovery"] or time.time() >= deadline:
             break
         time.sleep(1)
-        state = read_state(module, bin_dir, p["port"])
+        state = read_state(module, session, bin_dir, p["port"])
 
     result = dict(changed=decision["value"] != state["value"] or bool(slots_created), value=decision["value"],
                   previous=state["value"], streaming=decision["streaming"], replicas=state["replicas"],
@@ -208,13 +192,13 @@ def main():
 
     for sql in ("ALTER SYSTEM SET synchronous_standby_names = %s" % quote_setting(decision["value"]),
                 "SELECT pg_reload_conf()"):
-        rc, out, err = run_psql(module, bin_dir, p["port"], sql)
+        rc, out, err = session_query(module, session, bin_dir, p["port"], sql)
         if rc != 0:
             module.fail_json(msg="%s failed: %s" % (sql, err.strip()), **result)
     # The reload is asynchronous: wait until the server reports the new value.
     deadline = time.time() + 10
     while time.time() < deadline:
-        state = read_state(module, bin_dir, p["port"])
+        state = read_state(module, session, bin_dir, p["port"])
         if state["value"] == decision["value"]:
             break
         time.sleep(0.2)

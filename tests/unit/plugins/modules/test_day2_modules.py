@@ -78,23 +78,26 @@ def test_demote_reports_shutdown_checkpoint(run_module):
 def test_promote_waits_for_the_shutdown_checkpoint(run_module):
     replay = iter(["0/6000000", "0/6000028", "0/60000A0"])
 
-    def psql(module, bin_dir, port, sql, **kw):
+    def psql(module, session, bin_dir, port, sql, **kw):
         if "pg_last_wal_replay_lsn" in sql:
             return 0, next(replay), ""
         return 0, "t", ""
     states = [node("standby"), node("primary", timeline=2)]
     with mock.patch.object(pg_promote, "inspect_node", side_effect=states), \
-            mock.patch.object(pg_promote, "run_psql", psql), mock.patch.object(pg_promote.time, "sleep"):
+            mock.patch.object(pg_promote, "local_session", return_value=mock.Mock()), \
+            mock.patch.object(pg_promote, "session_query", psql), mock.patch.object(pg_promote, "run_psql"), \
+            mock.patch.object(pg_promote.time, "sleep"):
         rc, result = run_module(pg_promote, {"version": 15, "after_lsn": "0/6000028"})
     assert rc == 0 and result["replay_lsn"] == "0/60000A0" and result["timeline"] == 2
 
 
 def test_promote_refuses_when_the_checkpoint_never_arrives(run_module):
-    def psql(module, bin_dir, port, sql, **kw):
+    def psql(module, session, bin_dir, port, sql, **kw):
         assert "pg_promote" not in sql, "must not promote"
         return 0, "0/6000000", ""
     with mock.patch.object(pg_promote, "inspect_node", return_value=node("standby")), \
-            mock.patch.object(pg_promote, "run_psql", psql):
+            mock.patch.object(pg_promote, "local_session", return_value=mock.Mock()), \
+            mock.patch.object(pg_promote, "session_query", psql), mock.patch.object(pg_promote, "run_psql"):
         rc, result = run_module(pg_promote, {"version": 15, "after_lsn": "0/6000028", "wait_timeout": 0})
     assert rc == 1 and "replayed only up to 0/6000000" in result["msg"] and "0/6000028" in result["msg"]
 
@@ -227,3 +230,47 @@ def test_patroni_standbys_are_never_promoted_by_pgha(run_module):
             mock.patch.object(pg_promote, "run_psql", side_effect=AssertionError("must not run SQL")):
         rc, result = run_module(pg_promote, {"version": 15})
     assert rc == 1 and "Patroni runs on this node" in result["msg"]
+
+
+def _recording_query(sql_answers):
+    """Run pg_promote on a standby with every statement recorded; sql_answers maps a fragment to its rows."""
+    statements = []
+
+    def query(module, session, bin_dir, port, sql, **kw):
+        statements.append(sql)
+        for key, rows in sql_answers.items():
+            if key in sql:
+                return 0, rows, ""
+        return 0, "", ""
+    return statements, query
+
+
+def test_promote_prepares_slots_and_synchronous_set_with_one_reload_before_promoting(run_module):
+    from ansible_collections.pgha.cluster.plugins.module_utils import pg
+    statements, query = _recording_query({"current_setting('restore_command')": "t\n",
+                                          "current_setting('synchronous_standby_names')": 'ANY 1 ("pg3")\n',
+                                          "pg_create_physical_replication_slot": "pg1\n", "pg_promote(": "t\n"})
+    with mock.patch.object(pg_promote, "inspect_node", side_effect=[node("standby"), node("primary", timeline=2)]), \
+            mock.patch.object(pg_promote, "local_session", return_value=mock.Mock()), \
+            mock.patch.object(pg_promote, "session_query", query), mock.patch.object(pg, "session_query", query), \
+            mock.patch.object(pg_promote, "run_psql", return_value=(0, "", "")):
+        rc, result = run_module(pg_promote, {"version": 15, "slots": ["pg1", "pg3"], "sync_mode": "quorum",
+                                             "sync_count": 1, "sync_standbys": ["pg3"]})
+    assert rc == 0, result
+    assert result["slots_created"] == ["pg1"] and result["synchronous_standby_names"] == 'ANY 1 ("pg3")'
+    order = [next(i for i, s in enumerate(statements) if key in s) for key in (
+        "pg_create_physical_replication_slot", "SET restore_command = ''", "SET synchronous_standby_names",
+        "pg_reload_conf", "current_setting('synchronous_standby_names')", "pg_promote(")]
+    assert order == sorted(order), statements
+    assert sum("pg_reload_conf" in s for s in statements) == 1
+
+
+def test_promote_refuses_an_impossible_synchronous_set_and_prepares_nothing_in_check_mode(run_module):
+    with mock.patch.object(pg_promote, "inspect_node", return_value=node("standby")), \
+            mock.patch.object(pg_promote, "local_session", side_effect=AssertionError("no session")):
+        rc, result = run_module(pg_promote, {"version": 15, "sync_mode": "quorum", "sync_count": 2,
+                                             "sync_standbys": ["pg3"]})
+        assert rc == 1 and "not promoted" in result["msg"] and "larger than the 1 standby" in result["msg"]
+        rc, result = run_module(pg_promote, {"version": 15, "slots": ["pg1"], "sync_mode": "quorum",
+                                             "sync_standbys": ["pg3"], "_ansible_check_mode": True})
+    assert rc == 0 and result["changed"] is True and result["slots_created"] == []
