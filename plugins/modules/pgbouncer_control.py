@@ -121,6 +121,15 @@ timings:
   description: Seconds spent in each step (wait_writable, repoint, resume).
   returned: always
   type: dict
+polls:
+  description: With C(switch), how many times the target was asked whether it takes writes over the session opened
+    ahead (C(session)) and with a fresh psql once that session was gone (C(fresh)).
+  returned: with switch
+  type: dict
+writable_at:
+  description: With C(switch), epoch time when the target was seen taking writes.
+  returned: with switch, when it did
+  type: float
 console_ok:
   description: With I(console_host) - the remote console took the command (or was already in that state).
   returned: when console_host is set
@@ -166,12 +175,16 @@ def _client(host, port, user, password):
     return argv, env
 
 
-def is_writable(module, host, port, user, password, session=None):
+def is_writable(module, host, port, user, password, session=None, polls=None):
     """Whether the server accepts writes: over ``session`` (a PsqlSession to it, opened
-    once: the promotion does not end it) while it lasts, else with a fresh psql."""
+    once: the promotion does not end it) while it lasts, else with a fresh psql.
+    ``polls`` counts both kinds (the switch reports them)."""
+    polls = {} if polls is None else polls
     answer = session.query("SELECT pg_is_in_recovery()", timeout=2) if session else None
     if answer is not None:
+        polls['session'] = polls.get('session', 0) + 1
         return answer[0] == 0 and answer[1].strip() == "f"
+    polls['fresh'] = polls.get('fresh', 0) + 1
     argv, env = _client(host, port, user, password)
     rc, out, err = module.run_command(argv + ["-c", "SELECT pg_is_in_recovery()"], cwd="/", environ_update=env)
     return rc == 0 and out.strip() == "f"
@@ -342,8 +355,9 @@ def main():
         # brings it back) every half second with a fresh psql.
         session = open_session(module, p['target_host'], p['target_port'], p['check_user'], p['check_password'])
         fallback_checked = 0
+        polls = result['polls'] = {'session': 0, 'fresh': 0}
         while not is_writable(module, p['target_host'], p['target_port'], p['check_user'], p['check_password'],
-                              session):
+                              session, polls):
             if p['fallback_host'] and time.time() - fallback_checked >= 0.5:
                 fallback_checked = time.time()
                 fallback_up = is_writable(module, p['fallback_host'], p['target_port'], p['check_user'],
@@ -364,7 +378,8 @@ def main():
                                  **result)
             time.sleep(0.02)
         session.close()
-        result['timings']['wait_writable'] = round(time.time() - started, 3)
+        result['writable_at'] = time.time()
+        result['timings']['wait_writable'] = round(result['writable_at'] - started, 3)
     step = time.time()
     if needs_repoint:
         write_atomic(p['config'], new_ini)
