@@ -78,7 +78,8 @@ def run(p):
     if not p['argv']:
         return dict(failed=True, msg="fence_command: argv is empty; set pgha_fence_command")
     started = time.monotonic()
-    result = dict(changed=True, rc=None, stdout="", stderr="")
+    # failed is set: Ansible marks a result with a non-zero rc and no failed key as failed; the gate judges it.
+    result = dict(changed=True, failed=False, rc=None, stdout="", stderr="")
     try:
         proc = subprocess.run(p['argv'], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               timeout=p['timeout'], check=False)

@@ -8,7 +8,8 @@ def test_reports_the_exit_status_and_output_without_failing():
     assert ok["rc"] == 0 and "pg1 powered off" in ok["stdout"] and ok["changed"] is True and not ok.get("failed")
     bad = run({"argv": [sys.executable, "-c", "import sys; sys.stderr.write('still runs'); sys.exit(3)"],
                "timeout": 10})
-    assert bad["rc"] == 3 and "still runs" in bad["stderr"] and not bad.get("failed")
+    # failed is false, not missing: Ansible would mark a result with a non-zero rc and no failed key as failed.
+    assert bad["rc"] == 3 and "still runs" in bad["stderr"] and bad["failed"] is False
 
 
 def test_a_command_that_cannot_start_or_hangs_has_no_exit_status():
