@@ -8,14 +8,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.pgha.cluster.plugins.modules.fence_command import ARGUMENT_SPEC, run
+from ansible_collections.pgha.cluster.plugins.modules.fence_command import ARGUMENT_SPEC, run as fence_run
 from ansible_collections.pgha.cluster.plugins.plugin_utils.inprocess import InProcessAction
 
 
 class ActionModule(InProcessAction):
     NAME = "fence_command"
     SPEC = ARGUMENT_SPEC
-    RUN = staticmethod(run)
+    RUN = staticmethod(fence_run)
 
     def run(self, tmp=None, task_vars=None):
         if self._task.check_mode:

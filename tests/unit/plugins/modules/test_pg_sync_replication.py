@@ -6,12 +6,15 @@ import pytest
 from ansible_collections.pgha.cluster.plugins.module_utils import pg
 from ansible_collections.pgha.cluster.plugins.modules import pg_sync_replication as mod
 
+
 @pytest.fixture(autouse=True)
 def no_session():
     """A stand-in psql session: every statement goes to the patched session_query."""
-    # create_slots (module_utils) runs its statement through the same patched function.
+    # create_slots (module_utils) runs its statement through the same patched function, looked up per call.
+    def through_module(*args, **kwargs):
+        return mod.session_query(*args, **kwargs)
     with mock.patch.object(mod, "local_session", return_value=mock.Mock()), \
-            mock.patch.object(pg, "session_query", lambda *a, **kw: mod.session_query(*a, **kw)):
+            mock.patch.object(pg, "session_query", through_module):
         yield
 
 
