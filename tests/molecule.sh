@@ -11,15 +11,18 @@ unset PGHA_FAILOVER_MODE
 lab/lab.sh up || { lab/lab.sh logs; lab/lab.sh down; exit 1; }
 start=$SECONDS
 out=$(mktemp)
-molecule test -s "$scenario" 2>&1 | tee "$out"
+# Wide lines: molecule's console wraps at the terminal's width, which cuts test names and messages apart.
+COLUMNS=400 molecule test -s "$scenario" 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
 [ "$rc" -eq 0 ] || lab/lab.sh logs
 lab/lab.sh down
 # CI keeps only the end of the output: the failed tests and the failed tasks come last.
 if [ "$rc" -ne 0 ]; then
   echo "--- what failed in molecule $scenario:"
-  sed 's/\x1b\[[0-9;]*m//g; s/^ *│ *//' "$out" | grep -E '^(FAILED|ERROR) |^fatal: |^TASK \[|assert |Error: ' \
-    | grep -B1 -E '^(FAILED|ERROR) |^fatal: |assert |Error: ' | tail -40
+  # The failed tests, and for each failed task its name and Ansible's message ([ERROR]: Task failed: ...).
+  sed 's/\x1b\[[0-9;]*m//g; s/^ *│ *//; s/\\n/\n/g' "$out" \
+    | grep -E '^(FAILED|ERROR) |^fatal: |^TASK \[|\[ERROR\]: |"msg": |assert |Error: ' \
+    | grep -B1 -E '^(FAILED|ERROR) |^fatal: |\[ERROR\]: |"msg": |assert |Error: ' | cut -c1-600 | tail -60
 fi
 rm -f "$out"
 echo "molecule $scenario (LAB_OS=${LAB_OS:-bookworm}): rc=$rc in $((SECONDS - start)) s"

@@ -1,6 +1,7 @@
 """Switchover, failover (kill and partition), rejoin and refusals on the lab,
 with a client writing through PgBouncer. Tests run in order: each starts from
 the topology the previous one left."""
+import concurrent.futures
 import os
 import sys
 import time
@@ -75,8 +76,10 @@ def test_refusals_change_nothing(app):
         (["playbooks/failover.yml"], "pg1 is a running primary"),
         (["playbooks/rejoin.yml", "-e", "pgha_target=pg1"], "pg1 is the current primary"),
     ]
-    for args, message in cases:
-        rc, out, recap = playbook(*args)
+    # Each is refused before any change: all four at once.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(cases)) as pool:
+        results = list(pool.map(lambda case: playbook(*case[0]), cases))
+    for (args, message), (rc, out, recap) in zip(cases, results):
         assert rc != 0 and message in out, out[-3000:]
         assert all(r["changed"] == 0 for r in recap.values()), (args, recap)
     # A lagging standby: replay paused on pg3 while the primary writes.
