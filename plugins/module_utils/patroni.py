@@ -153,6 +153,11 @@ def local_config(node, settings, parameters, members, dcs_members, major, replic
             "hosts": [endpoint(dcs_members[h], ETCD_CLIENT_PORT) for h in sorted(dcs_members)],
             "protocol": "https",
             "cacert": tls["ca"], "cert": tls["cert"], "key": tls["key"],
+            # The members are the inventory's: Patroni uses this list as it is. Otherwise, once every member
+            # failed to answer (a partitioned leader), it asks each again for the member list before its
+            # next try, outside its retry_timeout: measured here, the isolated leader's loop then overran
+            # and it demoted 13 s after the cut, after the new leader was elected.
+            "use_proxies": True,
         },
         "bootstrap": {
             "dcs": dynamic_config(settings, parameters, major, timing),

@@ -58,6 +58,8 @@ def test_local_configuration():
     assert c["restapi"]["verify_client"] == "optional"
     assert c["etcd3"]["hosts"] == ["10.0.0.11:2379", "10.0.0.12:2379", "10.0.0.13:2379"]
     assert c["etcd3"]["protocol"] == "https"
+    # The inventory's member list as it is: no member-list queries outside Patroni's retry_timeout.
+    assert c["etcd3"]["use_proxies"] is True
     repl = c["postgresql"]["authentication"]["replication"]
     assert repl == {"username": "replicator", "password": "s3cret", "sslmode": "verify-full",
                     "sslrootcert": "/etc/pgha/tls/ca.crt"}
