@@ -155,8 +155,8 @@ def local_config(node, settings, parameters, members, dcs_members, major, replic
             "cacert": tls["ca"], "cert": tls["cert"], "key": tls["key"],
             # The members are the inventory's: Patroni uses this list as it is. Otherwise, once every member
             # failed to answer (a partitioned leader), it asks each again for the member list before its
-            # next try, outside its retry_timeout: measured here, the isolated leader's loop then overran
-            # and it demoted 13 s after the cut, after the new leader was elected.
+            # next try, outside its retry_timeout, and the isolated leader's loop, which must end in a
+            # demotion before its lease runs out, grows longer (README, "Not done yet").
             "use_proxies": True,
         },
         "bootstrap": {
