@@ -16,6 +16,7 @@ import glob
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 
@@ -129,6 +130,13 @@ class Pgbench(object):
             command += ["-R", str(self.rate)]
         self.proc = subprocess.Popen(command, env=self._env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      universal_newlines=True)
+
+    def stop(self):
+        """End pgbench now (SIGINT) rather than at -T. It writes its per-transaction
+        log through stdio buffers, so the last lines (about the last second or two)
+        may be lost: stop it a few seconds after the window the figures cover."""
+        if self.running():
+            self.proc.send_signal(signal.SIGINT)
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None

@@ -378,5 +378,7 @@ case "${1:-}" in
   fence) fence "${2:?host}" ;;
   cut-archive) cut_archive "${2:?host}" ;;
   start) podman start "${2:?host}" >/dev/null && LAB_HOSTS=$2 wait_ssh ;;
-  *) echo "usage: lab/lab.sh image|up|down|logs|partition HOST|isolate HOST|cut-archive HOST|heal HOST|fence HOST|start HOST" >&2; exit 2 ;;
+  # A reboot as the lab can do one: the container's systemd shuts down and starts again.
+  reboot) podman restart "${2:?host}" >/dev/null && LAB_HOSTS=$2 wait_ssh ;;
+  *) echo "usage: lab/lab.sh image|up|down|logs|partition HOST|isolate HOST|cut-archive HOST|heal HOST|fence HOST|start HOST|reboot HOST" >&2; exit 2 ;;
 esac

@@ -52,6 +52,11 @@ SELECT json_build_object(
       SELECT status, sender_host AS host, sender_port AS port, slot_name,
              received_tli AS timeline, flushed_lsn::text AS flushed_lsn
       FROM pg_stat_wal_receiver) r),
+  'started_at', extract(epoch FROM pg_postmaster_start_time())::float8,
+  'pending_restart', (SELECT coalesce(json_agg(name ORDER BY name), '[]'::json) FROM pg_settings WHERE pending_restart),
+  'hot_standby_settings', (SELECT json_object_agg(name, setting) FROM pg_settings
+      WHERE name IN ('max_connections', 'max_locks_per_transaction', 'max_prepared_transactions',
+                     'max_wal_senders', 'max_worker_processes')),
   'replicas', (SELECT coalesce(json_agg(r ORDER BY r.application_name), '[]'::json) FROM (
       SELECT application_name, host(client_addr) AS client_addr, state, sync_state,
              sent_lsn::text AS sent_lsn, write_lsn::text AS write_lsn,
@@ -441,6 +446,9 @@ def inspect_node(module, version, cluster, port, data_dir=None, bin_dir=None):
         "synchronous_standby_names": "",
         "upstream": None,
         "replicas": [],
+        "started_at": None,
+        "pending_restart": [],
+        "hot_standby_settings": {},
         "error": None,
         "fenced": os.path.exists(os.path.join(data_dir, FENCED_MARKER)),
         "drill_marker": os.path.exists(os.path.join(data_dir, DRILL_MARKER)),

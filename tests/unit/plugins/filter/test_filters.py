@@ -61,3 +61,12 @@ def test_backup_timers_write_the_scheduled_and_remove_the_emptied():
     ]
     assert out["units"] == [{"name": "pgha-backup-full.timer", "started": True, "enabled": True},
                             {"name": "pgha-backup-incr.timer", "started": False, "enabled": False}]
+
+
+def test_hot_standby_lowered_and_raised():
+    from ansible_collections.pgha.cluster.plugins.filter.pg import hot_standby_lowered
+    running = {"max_connections": "200", "max_wal_senders": "10"}
+    desired = {"max_connections": 150, "max_wal_senders": 12, "work_mem": "4MB"}
+    assert hot_standby_lowered(desired, running) == {"max_connections": [200, 150]}
+    # Called the other way round: what the new configuration raises ([new, running]).
+    assert hot_standby_lowered(dict(running), dict(desired)) == {"max_wal_senders": [12, 10]}

@@ -22,6 +22,7 @@ def no_console_sessions(monkeypatch):
     """The modules that PAUSE PgBouncer open its admin consoles ahead with a real psql
     (subprocess, not run_command): here none is opened, so pause_all falls back to
     admin(), whose psql goes through the run_command the tests record."""
-    from ansible_collections.pgha.cluster.plugins.modules import patroni_switchover, pg_demote
+    from ansible_collections.pgha.cluster.plugins.modules import patroni_switchover, pg_demote, pg_restart
     monkeypatch.setattr(pg_demote, "open_consoles", lambda *args, **kwargs: [])
+    monkeypatch.setattr(pg_restart, "open_consoles", lambda *args, **kwargs: [])
     monkeypatch.setattr(patroni_switchover, "open_consoles", lambda *args, **kwargs: [])

@@ -1,0 +1,190 @@
+"""Rolling maintenance on the lab under pgbench (4 clients at 100 tps through
+PgBouncer) plus the accounting writer: a restart-requiring change through
+site.yml (raised: standbys first and a switchover; lowered: the primary first
+with PgBouncer paused), rolling.yml restart and reboot, and the health gate
+stopping at a standby that does not come back. Tests run in order."""
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+import yaml
+
+from labtools import ROOT, playbook, status
+
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from load import Pgbench  # noqa: E402  pylint: disable=wrong-import-position
+from writer import Writer  # noqa: E402  pylint: disable=wrong-import-position
+
+NODES = ("pg1", "pg2", "pg3")
+# The default postgresql_max_connections (roles/postgresql/defaults) and the raised value.
+BASE_CONNECTIONS, RAISED_CONNECTIONS = 200, 250
+
+
+def psql(host, query):
+    out = subprocess.run(["podman", "exec", host, "runuser", "-u", "postgres", "--", "psql", "-XAtc", query],
+                         check=True, stdout=subprocess.PIPE, universal_newlines=True).stdout
+    return out.strip()
+
+
+def started_at(host):
+    return float(psql(host, "SELECT extract(epoch FROM pg_postmaster_start_time())"))
+
+
+def settings_everywhere(name):
+    return dict((h, psql(h, "SELECT current_setting('%s')" % name)) for h in NODES)
+
+
+def pending_everywhere():
+    return dict((h, psql(h, "SELECT coalesce(string_agg(name, ','), '') FROM pg_settings WHERE pending_restart"))
+                for h in NODES)
+
+
+def healthy(st):
+    """One primary, both standbys streaming from it, PgBouncer pointing at it."""
+    standbys = [n for n in st["nodes"] if n["host"] != st["primary"]]
+    return (len([n for n in st["nodes"] if n.get("role") == "primary"]) == 1
+            and all(n.get("upstream") == st["primary"] and n.get("streaming") for n in standbys)
+            and all(p["target"] == st["primary"] for p in st["poolers"]))
+
+
+@pytest.fixture(scope="module")
+def bench_conn(app):
+    conn = dict(part.split("=", 1) for part in app.split())
+    load = Pgbench(conn, clients=4, rate=100, scale=5, seconds=1)
+    load.init()
+    return conn
+
+
+def under_load(app, bench_conn, *args):
+    """Run a playbook while pgbench (4 x 100 tps) and the writer run; returns (rc, out, figures, writer).
+    pgbench is stopped 4 s after the playbook (the figures cover it and 2 s either side)."""
+    load = Pgbench(bench_conn, clients=4, rate=100, scale=5, seconds=900)
+    writer = Writer(app, "rolling-%s" % uuid.uuid4().hex[:6])
+    load.start()
+    writer.start()
+    time.sleep(3)
+    start = time.time()
+    rc, out, dummy = playbook(*args)
+    end = time.time()
+    time.sleep(4)
+    writer.stop()
+    assert load.running(), "pgbench ended before the playbook (%.0f s)" % (end - start)
+    load.stop()
+    figures = load.finish((start, end))
+    print("%s: %.1f s, pgbench %s, writer acked %d" % (" ".join(args), end - start, figures, len(writer.acked)))
+    return rc, out, figures, writer
+
+
+def assert_clients_saw_nothing(app, figures, writer, max_gap):
+    assert figures["failed_transactions"] == 0 and figures["aborted_clients"] == 0, figures
+    assert figures["longest_gap_s"] < max_gap, figures
+    assert writer.errors == [], writer.errors[:5]
+    assert writer.lost(app) == []
+
+
+def test_site_rolls_a_raised_max_connections_without_stopping_writes(app, bench_conn):
+    before = dict((h, started_at(h)) for h in NODES)
+    primary = status()["primary"]
+    rc, out, figures, writer = under_load(app, bench_conn, "playbooks/site.yml",
+                                          "-e", "postgresql_max_connections=%d" % RAISED_CONNECTIONS)
+    assert rc == 0, out[-4000:]
+    assert settings_everywhere("max_connections") == dict((h, str(RAISED_CONNECTIONS)) for h in NODES)
+    assert pending_everywhere() == dict((h, "") for h in NODES)
+    assert all(started_at(h) > before[h] for h in NODES)
+    st = status()
+    assert healthy(st) and st["primary"] != primary, st
+    assert_clients_saw_nothing(app, figures, writer, 2.0)
+
+
+def test_site_refuses_to_lower_it_without_primary_first_and_changes_nothing():
+    conf = psql("pg1", "SELECT pg_read_file(current_setting('config_file'))")
+    rc, out, dummy = playbook("playbooks/site.yml")
+    assert rc != 0
+    assert "max_connections %d -> %d" % (RAISED_CONNECTIONS, BASE_CONNECTIONS) in out, out[-3000:]
+    assert "pgha_rolling_primary_first=true" in out
+    assert settings_everywhere("max_connections") == dict((h, str(RAISED_CONNECTIONS)) for h in NODES)
+    assert pending_everywhere() == dict((h, "") for h in NODES)
+    assert psql("pg1", "SELECT pg_read_file(current_setting('config_file'))") == conf
+
+
+def test_site_lowers_it_primary_first_with_writes_waiting_not_failing(app, bench_conn):
+    primary = status()["primary"]
+    rc, out, figures, writer = under_load(app, bench_conn, "playbooks/site.yml", "-e", "pgha_rolling_primary_first=true")
+    assert rc == 0, out[-4000:]
+    assert settings_everywhere("max_connections") == dict((h, str(BASE_CONNECTIONS)) for h in NODES)
+    assert pending_everywhere() == dict((h, "") for h in NODES)
+    st = status()
+    assert healthy(st) and st["primary"] == primary, st
+    # The primary restarts in place with PgBouncer paused: clients wait; none fails.
+    assert_clients_saw_nothing(app, figures, writer, 10.0)
+
+
+def test_site_rerun_changes_nothing_and_restarts_nothing():
+    before = dict((h, started_at(h)) for h in NODES)
+    rc, out, recap = playbook("playbooks/site.yml")
+    assert rc == 0, out[-3000:]
+    assert all(r["changed"] == 0 for r in recap.values()), recap
+    assert dict((h, started_at(h)) for h in NODES) == before
+
+
+def test_rolling_restart_under_load(app, bench_conn):
+    before = dict((h, started_at(h)) for h in NODES)
+    primary = status()["primary"]
+    rc, out, figures, writer = under_load(app, bench_conn, "playbooks/rolling.yml", "-e", "pgha_rolling=restart")
+    assert rc == 0, out[-4000:]
+    assert all(started_at(h) > before[h] for h in NODES)
+    st = status()
+    assert healthy(st) and st["primary"] != primary, st
+    assert_clients_saw_nothing(app, figures, writer, 2.0)
+
+
+def address(host):
+    with open(os.path.join(ROOT, "inventories", "lab", "hosts.yml")) as handle:
+        inventory = yaml.safe_load(handle)["pgha_lab"]["children"]
+    return [group["hosts"][host]["ansible_host"] for group in inventory.values() if host in group["hosts"]][0]
+
+
+def boot_id(host):
+    return subprocess.run(["podman", "inspect", "-f", "{{.State.StartedAt}}", host], check=True,
+                          stdout=subprocess.PIPE, universal_newlines=True).stdout.strip()
+
+
+def test_rolling_reboot_under_load(app, bench_conn):
+    before = dict((h, boot_id(h)) for h in NODES)
+    rc, out, figures, writer = under_load(app, bench_conn, "playbooks/rolling.yml", "-e", "pgha_rolling=reboot")
+    assert rc == 0, out[-4000:]
+    assert all(boot_id(h) != before[h] for h in NODES)
+    assert healthy(status())
+    assert_clients_saw_nothing(app, figures, writer, 2.0)
+
+
+def test_the_gate_stops_at_a_standby_that_does_not_come_back():
+    st = status()
+    primary = st["primary"]
+    standbys = sorted(n["host"] for n in st["nodes"] if n["host"] != primary)
+    before = dict((h, started_at(h)) for h in NODES)
+    # The primary refuses the first standby's replication connection from now on: the
+    # connection it has stays until the restart, after which it cannot stream again.
+    hba = psql(primary, "SHOW hba_file")
+    original = psql(primary, "SELECT pg_read_file('%s')" % hba)
+    reject = "host replication all %s/32 reject" % address(standbys[0])
+    subprocess.run(["podman", "exec", primary, "sed", "-i", "1i %s" % reject, hba], check=True)
+    psql(primary, "SELECT pg_reload_conf()")
+    try:
+        rc, out, dummy = playbook("playbooks/rolling.yml", "-e", "pgha_rolling=restart", "-e", "pgha_rolling_gate_timeout=15")
+    finally:
+        subprocess.run(["podman", "exec", primary, "sed", "-i", "1d", hba], check=True)
+        psql(primary, "SELECT pg_reload_conf()")
+    assert psql(primary, "SELECT pg_read_file('%s')" % hba) == original
+    assert rc != 0
+    assert "%s is not back" % standbys[0] in out and "after 15 s" in out, out[-3000:]
+    # Stopped there: the other standby and the primary were not touched.
+    assert started_at(standbys[0]) > before[standbys[0]]
+    assert started_at(standbys[1]) == before[standbys[1]] and started_at(primary) == before[primary]
+    deadline = time.time() + 60
+    while time.time() < deadline and not healthy(status()):
+        time.sleep(2)
+    assert healthy(status())
