@@ -132,11 +132,12 @@ class Pgbench(object):
                                      universal_newlines=True)
 
     def stop(self):
-        """End pgbench now (SIGINT) rather than at -T. It writes its per-transaction
+        """End pgbench now (SIGTERM; not SIGINT, which a shell ignores in background jobs)
+        rather than at -T. It writes its per-transaction
         log through stdio buffers, so the last lines (about the last second or two)
         may be lost: stop it a few seconds after the window the figures cover."""
         if self.running():
-            self.proc.send_signal(signal.SIGINT)
+            self.proc.send_signal(signal.SIGTERM)
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None

@@ -15,6 +15,9 @@
 #   lab/lab.sh heal HOST        remove that partition (and isolation)
 #   lab/lab.sh fence HOST       power HOST off (the lab's fencing command)
 #   lab/lab.sh start HOST       power HOST on again and wait for its SSH
+#   lab/lab.sh reboot HOST      restart HOST's container (its systemd shuts down and boots)
+#   lab/lab.sh add HOST         one more host on the running lab (pg4, inventories/lab/scale.yml)
+#   lab/lab.sh remove HOST      remove a host added that way
 #
 # Environment:
 #   LAB_OS     bookworm (PostgreSQL 15, default) or trixie (PostgreSQL 17)
@@ -66,7 +69,7 @@ log() { printf 'lab: %s\n' "$*" >&2; }
 # Static addresses; inventories/lab/hosts.yml carries the same ones.
 host_ip() {
   case "$1" in
-    pg1) echo 10.213.77.11 ;; pg2) echo 10.213.77.12 ;; pg3) echo 10.213.77.13 ;;
+    pg1) echo 10.213.77.11 ;; pg2) echo 10.213.77.12 ;; pg3) echo 10.213.77.13 ;; pg4) echo 10.213.77.14 ;;
     pooler1) echo 10.213.77.21 ;; backup1) echo 10.213.77.31 ;; drill1) echo 10.213.77.41 ;;
     *) echo "lab: unknown lab host '$1'" >&2; exit 2 ;;
   esac
@@ -261,6 +264,36 @@ pin_host_keys() {
   mv "$state/known_hosts.tmp" "$state/known_hosts"
 }
 
+run_host() {
+  podman run -d --name "$1" --hostname "$1" --label "$label" \
+    --network "$network" --ip "$(host_ip "$1")" \
+    --systemd=always --cap-add NET_ADMIN \
+    --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 \
+    --tmpfs /tmp --tmpfs /run --tmpfs /run/lock --add-host "$s3_name:$gateway" \
+    -v "$state/id_ed25519.pub:/root/.ssh/authorized_keys:ro" \
+    "$2" >/dev/null
+}
+
+# One more host on the running lab (pg4: inventories/lab/scale.yml), its host key pinned.
+add_host() {
+  local image="$base_image"
+  [ "$LAB_BAKED" = 1 ] && image=$baked_image
+  podman container exists "$1" && { log "$1 exists already"; exit 1; }
+  run_host "$1" "$image"
+  LAB_HOSTS=$1 wait_ssh
+  printf '%s %s\n' "$(host_ip "$1")" "$(podman exec "$1" cat /etc/ssh/ssh_host_ed25519_key.pub | cut -d' ' -f1,2)" \
+    >>"$state/known_hosts"
+  log "$1 added at $(host_ip "$1")"
+}
+
+# Remove a host add_host added (the container and its pinned key).
+remove_host() {
+  podman rm -f -t 2 "$1" >/dev/null 2>&1 || true
+  grep -v "^$(host_ip "$1") " "$state/known_hosts" >"$state/known_hosts.tmp" || true
+  mv "$state/known_hosts.tmp" "$state/known_hosts"
+  log "$1 removed"
+}
+
 up() {
   local image="$base_image" h
   if [ "$LAB_BAKED" = 1 ]; then build_baked; image=$baked_image; else build_base; fi
@@ -269,13 +302,7 @@ up() {
   down
   podman network create --subnet "$subnet" --label "$label" "$network" >/dev/null
   for h in $LAB_HOSTS; do
-    podman run -d --name "$h" --hostname "$h" --label "$label" \
-      --network "$network" --ip "$(host_ip "$h")" \
-      --systemd=always --cap-add NET_ADMIN \
-      --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 \
-      --tmpfs /tmp --tmpfs /run --tmpfs /run/lock --add-host "$s3_name:$gateway" \
-      -v "$state/id_ed25519.pub:/root/.ssh/authorized_keys:ro" \
-      "$image" >/dev/null
+    run_host "$h" "$image"
   done
   wait_ssh
   pin_host_keys
@@ -311,7 +338,7 @@ netns_nft() {
 
 partition() {
   local h=$1 other rules=""
-  for other in pg1 pg2 pg3 pooler1 backup1 drill1; do
+  for other in pg1 pg2 pg3 pg4 pooler1 backup1 drill1; do
     [ "$other" = "$h" ] && continue
     rules="$rules ip saddr $(host_ip "$other") drop;"
   done
@@ -380,5 +407,7 @@ case "${1:-}" in
   start) podman start "${2:?host}" >/dev/null && LAB_HOSTS=$2 wait_ssh ;;
   # A reboot as the lab can do one: the container's systemd shuts down and starts again.
   reboot) podman restart "${2:?host}" >/dev/null && LAB_HOSTS=$2 wait_ssh ;;
-  *) echo "usage: lab/lab.sh image|up|down|logs|partition HOST|isolate HOST|cut-archive HOST|heal HOST|fence HOST|start HOST|reboot HOST" >&2; exit 2 ;;
+  add) add_host "${2:?host}" ;;
+  remove) remove_host "${2:?host}" ;;
+  *) echo "usage: lab/lab.sh image|up|down|logs|partition HOST|isolate HOST|cut-archive HOST|heal HOST|fence HOST|start HOST|reboot HOST|add HOST|remove HOST" >&2; exit 2 ;;
 esac

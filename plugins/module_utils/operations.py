@@ -555,3 +555,42 @@ def rewind_failure(output):
     if any(k in text for k in _REWIND_CLONE_FIXES):
         return "clone"
     return "unknown"
+
+
+def remove_plan(nodes, primary, target, addresses, pooler_targets, sync_mode, sync_count, poolers=()):
+    """Take ``target`` (a standby) out of the cluster: refused for the primary, a
+    node PgBouncer sends clients to, a node that is also a PgBouncer host, or
+    when fewer than ``sync_count`` streaming standbys would remain for the
+    synchronous set. Returns the plan: the standbys that remain and the steps."""
+    if target not in nodes:
+        raise OperationError("%s is not a database node of this inventory (known: %s)"
+                             % (target, ", ".join(sorted(nodes))))
+    if target == primary:
+        raise OperationError("%s is the primary: switch over first (switchover.yml), then remove it" % target)
+    if engine_of(nodes) == "patroni":
+        raise OperationError("Patroni runs this cluster (automatic mode): removing a node is not supported there yet")
+    if target in poolers:
+        raise OperationError("%s is also a PgBouncer host (the three-node layout): removing a node with its "
+                             "PgBouncer is not supported; move the clients first" % target)
+    address = addresses.get(target)
+    users = sorted(p for p, t in (pooler_targets or {}).items() if t and t in (target, address))
+    if users:
+        raise OperationError("PgBouncer %s sends clients to %s: re-point it first (site.yml)" % (", ".join(users), target))
+    p = nodes.get(primary) or {}
+    replicas = _replicas(p)
+    remaining = sorted(h for h in nodes if h not in (primary, target))
+    streaming = [h for h in remaining if (replicas.get(h) or {}).get("state") == "streaming"]
+    if sync_mode != "off" and sync_count > 0 and len(streaming) < sync_count:
+        raise OperationError("without %s, %d standby(s) stream from %s (%s) and pgha_sync_count is %d: commits would "
+                             "wait. Add a standby first, or lower pgha_sync_count"
+                             % (target, len(streaming), primary, ", ".join(streaming) or "none", sync_count))
+    node = nodes.get(target) or {}
+    steps = ["take %s out of synchronous_standby_names on %s (the standbys that remain: %s)"
+             % (target, primary, ", ".join(remaining) or "none"),
+             "stop %s and disable its server at boot; its data directory stays" % target,
+             "drop its replication slot on %s" % primary,
+             "remove its pg_hba lines on %s" % ", ".join([primary] + remaining),
+             "then remove %s from the inventory and run site.yml" % target]
+    return plan_of("remove", engine_of(nodes), primary, primary, remaining, steps, node=target,
+                   address=address, up=bool(node.get("up")), role=node.get("role"),
+                   streaming=bool((replicas.get(target) or {}).get("state") == "streaming"))

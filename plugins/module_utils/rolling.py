@@ -103,13 +103,16 @@ def rolling_plan(nodes, primary, action, sync_mode="quorum", sync_count=1, pendi
                            "the inventory first" % (action, "; ".join(broken)))
     todo = [h for h in standbys if h in wanted]
     sync_on = sync_mode != "off" and sync_count > 0
+    # Patroni (automatic mode) names the synchronous standbys itself and replaces one
+    # that goes away: every streaming standby can step in.
+    patroni = p.get("supervisor") == "patroni"
     if todo and sync_on:
-        capable = [h for h in standbys if (replicas.get(h) or {}).get("sync_state") in _SYNC_CAPABLE]
+        capable = [h for h in standbys if patroni or (replicas.get(h) or {}).get("sync_state") in _SYNC_CAPABLE]
         if len(capable) - 1 < sync_count:
             raise RollingError(
                 "%d standby(s) can be synchronous (%s) and %d must be: with one of them out for the %s, commits "
                 "would wait on the primary. Add a standby, or lower pgha_sync_count for the time of the "
-                "maintenance" % (len(capable), ", ".join(capable) or "none", sync_count, action))
+                "maintenance" % (len(capable), ", ".join(capable) or "none", sync_count, _verb(action)))
     left, moves = {}, primary in wanted
     if primary_first and action == "reboot":
         raise RollingError("a reboot never takes the primary down in place: run it without pgha_rolling_primary_first")
@@ -157,11 +160,13 @@ def _past(action):
 
 def spare_check(primary_node, standby, sync_mode, sync_count):
     """Before ``standby`` goes out: the others must be enough for the
-    synchronous set. Returns None, or why not."""
+    synchronous set (under Patroni, which names the synchronous standbys
+    itself, any streaming one counts). Returns None, or why not."""
     if sync_mode == "off" or sync_count <= 0:
         return None
+    patroni = (primary_node or {}).get("supervisor") == "patroni"
     others = [name for name, r in _replicas(primary_node).items()
-              if name != standby and r.get("state") == "streaming" and r.get("sync_state") in _SYNC_CAPABLE]
+              if name != standby and r.get("state") == "streaming" and (patroni or r.get("sync_state") in _SYNC_CAPABLE)]
     if len(others) < sync_count:
         return ("without %s only %d standby(s) can be synchronous (%s), %d must be"
                 % (standby, len(others), ", ".join(sorted(others)) or "none", sync_count))

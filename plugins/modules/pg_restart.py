@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 ---
 module: pg_restart
-short_description: Restart the local PostgreSQL server of a rolling restart (a standby, or the primary with PgBouncer paused)
+short_description: Restart (or stop) the local PostgreSQL server - a standby, or the primary with PgBouncer paused
 version_added: 0.1.0
 description:
   - Takes a CHECKPOINT (a restartpoint on a standby) so that the shutdown one is short, stops the server
@@ -20,11 +20,17 @@ description:
     does only when a setting the standbys need at least as high as the primary's is lowered
     (C(pgha_rolling_primary_first)). Every PgBouncer is PAUSEd before the stop and RESUMEd once the
     server accepts writes again (or whatever happened), so clients wait instead of failing.
+  - With I(state=stopped) (a standby only, C(remove_node.yml)) the server is stopped and not started again.
   - In check mode only reports the node's role.
 extends_documentation_fragment:
   - pgha.cluster.attributes
   - pgha.cluster.node
 options:
+  state:
+    description: C(restarted), or C(stopped) (a standby only).
+    type: str
+    choices: [restarted, stopped]
+    default: restarted
   poolers:
     description: PgBouncer addresses to pause around the restart of a primary (required for a primary).
     type: list
@@ -61,7 +67,7 @@ role:
   type: str
 started_at:
   description: The postmaster's start time (epoch) after the restart.
-  returned: success
+  returned: success and state=restarted
   type: float
 paused:
   description: Seconds PgBouncer was paused (a primary only).
@@ -95,6 +101,7 @@ def wait_up(module, p, role, deadline):
 def main():
     module = AnsibleModule(
         argument_spec=node_argument_spec(
+            state=dict(type='str', choices=['restarted', 'stopped'], default='restarted'),
             poolers=dict(type='list', elements='raw', default=[]),
             admin_user=dict(type='str'),
             admin_password=dict(type='str', no_log=True),
@@ -111,6 +118,8 @@ def main():
     if not node['up'] or role not in ('primary', 'standby'):
         module.fail_json(msg="the server is not running as a primary or a standby (up: %s, role: %s): "
                              "not restarted; run status.yml" % (node['up'], role), **result)
+    if role == 'primary' and p['state'] == 'stopped':
+        module.fail_json(msg="this node is the primary: it is never stopped this way", **result)
     if role == 'primary' and not (p['poolers'] and p['admin_user']):
         module.fail_json(msg="this node is the primary: a rolling restart switches it over instead of restarting "
                              "it; in place only with its PgBouncers paused (poolers, admin_user)", **result)
@@ -143,6 +152,8 @@ def main():
                                  "not restarted" % (paths['service'], p['stop_timeout']), **result)
         result['stop'] = stopped.get('how')
         result['timings']['stop'] = round(time.time() - step, 3)
+        if p['state'] == 'stopped':
+            module.exit_json(**result)
         step = time.time()
         rc, out, err = module.run_command(["systemctl", "start", paths['service']])
         if rc != 0:

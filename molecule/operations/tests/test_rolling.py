@@ -122,14 +122,6 @@ def test_site_lowers_it_primary_first_with_writes_waiting_not_failing(app, bench
     assert_clients_saw_nothing(app, figures, writer, 10.0)
 
 
-def test_site_rerun_changes_nothing_and_restarts_nothing():
-    before = dict((h, started_at(h)) for h in NODES)
-    rc, out, recap = playbook("playbooks/site.yml")
-    assert rc == 0, out[-3000:]
-    assert all(r["changed"] == 0 for r in recap.values()), recap
-    assert dict((h, started_at(h)) for h in NODES) == before
-
-
 def test_rolling_restart_under_load(app, bench_conn):
     before = dict((h, started_at(h)) for h in NODES)
     primary = status()["primary"]
@@ -188,3 +180,72 @@ def test_the_gate_stops_at_a_standby_that_does_not_come_back():
     while time.time() < deadline and not healthy(status()):
         time.sleep(2)
     assert healthy(status())
+
+
+SCALE = [os.path.join(ROOT, "inventories", "lab", "hosts.yml"), os.path.join(ROOT, "inventories", "lab", "scale.yml")]
+PG4 = "10.213.77.14"
+
+
+def pg_version():
+    with open(os.path.join(ROOT, "inventories", "lab", "group_vars", "all", "lab.yml")) as handle:
+        return yaml.safe_load(handle)["pgha_postgresql_version"]
+
+
+def hba_lines_for(host, address):
+    return [line for line in psql(host, "SELECT pg_read_file(current_setting('hba_file'))").splitlines()
+            if address in line]
+
+
+def slots(host):
+    return psql(host, "SELECT coalesce(string_agg(slot_name, ',' ORDER BY slot_name), '') FROM pg_replication_slots").split(",")
+
+
+def test_scale_out_to_four_nodes_and_back_to_three_under_load(app, bench_conn):
+    subprocess.run([os.path.join(ROOT, "lab", "lab.sh"), "add", "pg4"], check=True, stdout=subprocess.PIPE,
+                   stderr=subprocess.STDOUT)
+    try:
+        rc, out, figures, writer = under_load(app, bench_conn, "-i", SCALE[1], "playbooks/site.yml")
+        assert rc == 0, out[-4000:]
+        st = status(inventory=SCALE)
+        primary = st["primary"]
+        assert healthy(st) and "pg4" in [n["host"] for n in st["nodes"]], st
+        assert '"pg4"' in psql(primary, "SHOW synchronous_standby_names")
+        assert "pg4" in slots(primary)
+        assert all(hba_lines_for(h, PG4) for h in NODES)
+        assert_clients_saw_nothing(app, figures, writer, 2.0)
+
+        # The primary cannot be removed; nothing changes.
+        rc, out, dummy = playbook("-i", SCALE[1], "playbooks/remove_node.yml", "-e", "pgha_target=%s" % primary)
+        assert rc != 0 and "%s is the primary: switch over first" % primary in out, out[-3000:]
+
+        rc, out, figures, writer = under_load(app, bench_conn, "-i", SCALE[1], "playbooks/remove_node.yml",
+                                              "-e", "pgha_target=pg4")
+        assert rc == 0, out[-4000:]
+        assert "pg4" not in psql(primary, "SHOW synchronous_standby_names")
+        assert "pg4" not in slots(primary)
+        assert not any(hba_lines_for(h, PG4) for h in NODES)
+        assert subprocess.run(["podman", "exec", "pg4", "pgrep", "-x", "postgres"], check=False).returncode != 0
+        # Its data directory stays.
+        assert subprocess.run(["podman", "exec", "pg4", "test", "-f",
+                               "/var/lib/postgresql/%s/main/PG_VERSION" % pg_version()], check=False).returncode == 0
+        assert_clients_saw_nothing(app, figures, writer, 2.0)
+
+        # pg4 out of the inventory: site.yml rewrites what else named it, then changes nothing.
+        rc, out, recap = playbook("playbooks/site.yml")
+        assert rc == 0, out[-3000:]
+        before = dict((h, started_at(h)) for h in NODES)
+        rc, out, recap = playbook("playbooks/site.yml")
+        assert rc == 0 and all(r["changed"] == 0 for r in recap.values()), recap
+        # Nothing waits for a restart and nothing was restarted.
+        assert dict((h, started_at(h)) for h in NODES) == before
+        assert pending_everywhere() == dict((h, "") for h in NODES)
+        st = status()
+        assert healthy(st) and sorted(n["host"] for n in st["nodes"]) == list(NODES), st
+        assert "pg4" not in psql(st["primary"], "SHOW synchronous_standby_names")
+        assert "pg4" not in slots(st["primary"])
+        for host in NODES:
+            assert not hba_lines_for(host, PG4)
+            assert "pg4" not in psql(host, "SELECT pg_read_file(current_setting('ident_file'))")
+    finally:
+        subprocess.run([os.path.join(ROOT, "lab", "lab.sh"), "remove", "pg4"], check=False, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)

@@ -448,3 +448,35 @@ def test_switchover_plan_behind_patroni_repoints_nothing_and_cascades_the_asynch
     assert (plan["engine"], plan["repoint"], plan["cascade"], plan["streaming_only"]) == (
         "patroni", [], ["pg3"], ["pg2", "pg3"])
     assert any("POST /switchover" in s for s in plan["steps"])
+
+
+ADDRESSES = {"pg1": "10.0.0.11", "pg2": "10.0.0.12", "pg3": "10.0.0.13"}
+
+
+def test_remove_plan_keeps_the_others_and_orders_the_steps():
+    plan = ops.remove_plan(cluster(), "pg1", "pg3", ADDRESSES, {"pooler1": "10.0.0.11"}, "quorum", 1, poolers=["pooler1"])
+    assert plan["operation"] == "remove" and plan["node"] == "pg3" and plan["repoint"] == ["pg2"]
+    assert plan["steps"][0].startswith("take pg3 out of synchronous_standby_names on pg1")
+    assert plan["steps"][-1] == "then remove pg3 from the inventory and run site.yml"
+    assert plan["streaming"] is True and plan["address"] == "10.0.0.13"
+
+
+@pytest.mark.parametrize("target, kwargs, fragment", [
+    ("pg9", {}, "pg9 is not a database node of this inventory"),
+    ("pg1", {}, "pg1 is the primary: switch over first"),
+    ("pg2", {"poolers": ["pg2"]}, "pg2 is also a PgBouncer host"),
+    ("pg2", {"pooler_targets": {"pooler1": "10.0.0.12"}}, "PgBouncer pooler1 sends clients to pg2"),
+    ("pg2", {"sync_count": 2}, "without pg2, 1 standby(s) stream from pg1 (pg3) and pgha_sync_count is 2"),
+])
+def test_remove_plan_refusals(target, kwargs, fragment):
+    args = dict({"pooler_targets": {}, "sync_mode": "quorum", "sync_count": 1, "poolers": []}, **kwargs)
+    with pytest.raises(ops.OperationError) as exc:
+        ops.remove_plan(cluster(), "pg1", target, ADDRESSES, args["pooler_targets"], args["sync_mode"], args["sync_count"],
+                        poolers=args["poolers"])
+    assert fragment in str(exc.value)
+
+
+def test_remove_plan_without_synchronous_replication_may_leave_no_standby():
+    nodes = {"pg1": primary(replicas=[{"application_name": "pg2", "state": "streaming"}]), "pg2": standby()}
+    plan = ops.remove_plan(nodes, "pg1", "pg2", ADDRESSES, {}, "off", 1)
+    assert plan["repoint"] == []

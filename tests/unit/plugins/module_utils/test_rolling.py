@@ -140,3 +140,15 @@ def test_primary_first_on_a_single_node_and_refusals():
 def test_gate_check_without_a_standby_waits_for_the_synchronous_set_only():
     assert rolling.gate_check(primary(replicas=[replica("pg3")]), "", 1024, "quorum", 1) is None
     assert rolling.gate_check(primary(replicas=[]), "", 1024, "quorum", 1) == "0 synchronous standby(s) (none), 1 wanted"
+
+
+def test_under_patroni_any_streaming_standby_can_step_in():
+    nodes = cluster(pg1=primary(supervisor="patroni", replicas=[replica("pg2", sync_state="sync"),
+                                                                replica("pg3", sync_state="async")]))
+    plan = rolling.rolling_plan(nodes, "pg1", "restart")
+    assert plan["standbys"] == ["pg2", "pg3"]
+    assert rolling.spare_check(nodes["pg1"], "pg2", "quorum", 1) is None
+    # Without Patroni the asynchronous one cannot: refused.
+    with pytest.raises(rolling.RollingError, match="1 standby.s. can be synchronous .pg2."):
+        rolling.rolling_plan(cluster(pg1=primary(replicas=[replica("pg2", sync_state="sync"),
+                                                           replica("pg3", sync_state="async")])), "pg1", "restart")

@@ -114,3 +114,16 @@ def test_a_stop_that_does_not_finish_starts_nothing_new_and_resumes(run_module):
                                                 "admin_password": "secret"}, stopped=False)
     assert rc == 1 and "did not finish in 60 s" in result["msg"]
     assert host.commands[-1].endswith("-c RESUME")
+
+
+def test_stopped_stops_a_standby_without_starting_it(run_module):
+    host = Host("standby")
+    rc, result = run_restart(run_module, host, {"state": "stopped"})
+    assert rc == 0 and host.commands[1:] == ["stop escalate=True"] and "started_at" not in result
+
+
+def test_stopped_never_stops_the_primary(run_module):
+    host = Host("primary")
+    rc, result = run_restart(run_module, host, {"state": "stopped", "poolers": ["10.0.0.21"], "admin_user": "a",
+                                                "admin_password": "b"})
+    assert rc == 1 and "never stopped this way" in result["msg"] and host.commands == []
