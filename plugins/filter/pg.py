@@ -9,7 +9,7 @@ __metaclass__ = type
 # Each filter's documentation is in its own file next to this one (NAME.yml).
 
 from ansible_collections.pgha.cluster.plugins.module_utils.pgroles import role_matches
-from ansible_collections.pgha.cluster.plugins.module_utils.rolling import lowered_hot_standby_settings
+from ansible_collections.pgha.cluster.plugins.module_utils.rolling import lowered_hot_standby_settings, pending_restarts
 
 
 def pg_role_matches(state, flags, password=None):
@@ -25,4 +25,5 @@ class FilterModule(object):
         return {
             "pg_role_matches": pg_role_matches,
             "hot_standby_lowered": hot_standby_lowered,
+            "rolling_pending": pending_restarts,
         }

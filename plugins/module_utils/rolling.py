@@ -53,6 +53,24 @@ def _int_setting(value):
         return None
 
 
+def pending_restarts(nodes, changed=None):
+    """Host -> the settings that wait for a restart there: those this run
+    changed (``changed``, host -> names, from the postgresql role's handler),
+    and those ``pg_settings.pending_restart`` shows (pg_node_info's
+    ``pending_restart``, e.g. left by an earlier run) where systemd runs the
+    server. Where Patroni runs it, Patroni reports its own pending restarts
+    and sets some of these settings itself: only this run's changes count."""
+    nodes, changed = nodes or {}, changed or {}
+    pending = {}
+    for host in sorted(set(nodes) | set(changed)):
+        node = nodes.get(host) or {}
+        names = list(node.get("pending_restart") or []) if node.get("supervisor", "systemd") != "patroni" else []
+        names += list(changed.get(host) or [])
+        if names:
+            pending[host] = sorted(set(names))
+    return pending
+
+
 def lowered_hot_standby_settings(desired, running):
     """The hot-standby settings ``desired`` (the configuration about to be
     written) sets below what the primary runs with: name -> (running, desired).

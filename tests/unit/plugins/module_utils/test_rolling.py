@@ -152,3 +152,13 @@ def test_under_patroni_any_streaming_standby_can_step_in():
     with pytest.raises(rolling.RollingError, match="1 standby.s. can be synchronous .pg2."):
         rolling.rolling_plan(cluster(pg1=primary(replicas=[replica("pg2", sync_state="sync"),
                                                            replica("pg3", sync_state="async")])), "pg1", "restart")
+
+
+def test_pending_restarts_joins_this_runs_changes_and_what_systemd_run_servers_show():
+    nodes = {"pg1": primary(pending_restart=["shared_buffers"]), "pg2": standby(pending_restart=[]),
+             "pg3": standby(supervisor="patroni", pending_restart=["max_connections"])}
+    assert rolling.pending_restarts(nodes, {"pg2": ["max_connections"], "pg1": ["shared_buffers", "max_connections"]}) == \
+        {"pg1": ["max_connections", "shared_buffers"], "pg2": ["max_connections"]}
+    # Patroni's own pending restart is left to Patroni; a change made in this run is not.
+    assert rolling.pending_restarts(nodes, {"pg3": ["wal_buffers"]}) == {"pg1": ["shared_buffers"], "pg3": ["wal_buffers"]}
+    assert rolling.pending_restarts({}, None) == {}
