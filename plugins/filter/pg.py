@@ -10,10 +10,20 @@ __metaclass__ = type
 
 from ansible_collections.pgha.cluster.plugins.module_utils.pgroles import role_matches
 from ansible_collections.pgha.cluster.plugins.module_utils.rolling import lowered_hot_standby_settings, pending_restarts
+from ansible_collections.pgha.cluster.plugins.module_utils.upgrade import upgrade_pending, unattended_guard_text, UNATTENDED_GUARD_PATH
 
 
 def pg_role_matches(state, flags, password=None):
     return role_matches(state, flags, password)
+
+
+def unattended_guard(enabled):
+    """The apt.conf drop-in keeping unattended-upgrades off the cluster's packages and reboots, as a
+    pgha.cluster.host_files file entry: written when ``enabled``, removed when not."""
+    if not enabled:
+        return {"path": UNATTENDED_GUARD_PATH, "state": "absent"}
+    return {"path": UNATTENDED_GUARD_PATH, "owner": "root", "group": "root", "mode": "0644",
+            "content": unattended_guard_text()}
 
 
 def hot_standby_lowered(desired, running):
@@ -26,4 +36,6 @@ class FilterModule(object):
             "pg_role_matches": pg_role_matches,
             "hot_standby_lowered": hot_standby_lowered,
             "rolling_pending": pending_restarts,
+            "upgrade_pending": upgrade_pending,
+            "unattended_guard": unattended_guard,
         }

@@ -12,12 +12,22 @@ import re
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.pgha.cluster.plugins.module_utils.operations import fence_confirmed as _fence_confirmed
+from ansible_collections.pgha.cluster.plugins.module_utils.replicas import (
+    apply_delays as _apply_delays, sync_members as _sync_members)
 from ansible_collections.pgha.cluster.plugins.module_utils.reach import (
     reach_results as _reach_results, ssh_targets as _ssh_targets)
 from ansible_collections.pgha.cluster.plugins.module_utils.validate import CLUSTER_WIDE, dcs_members as _dcs_members
 from ansible_collections.pgha.cluster.plugins.module_utils.status import archive_status, build_status, render_table
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import (
     TopologyError, choose_primary, slot_name)
+
+
+def apply_delays(hosts, hostvars, raw=False):
+    return _apply_delays(hosts, hostvars, raw)
+
+
+def sync_members(hosts, primary, hostvars):
+    return _sync_members(hosts, primary, _apply_delays(hosts, hostvars))
 
 
 def current_primary(nodes, initial_primary):
@@ -99,6 +109,8 @@ class FilterModule(object):
     def filters(self):
         return {
             "current_primary": current_primary,
+            "apply_delays": apply_delays,
+            "sync_members": sync_members,
             "dcs_members": dcs_members,
             "fence_confirmed": fence_confirmed,
             "node_addresses": node_addresses,

@@ -118,13 +118,17 @@ def switchover_check(nodes, primary, target, max_lag_bytes):
             "sync_state": replica.get("sync_state")}
 
 
-def choose_switchover_target(nodes, primary, max_lag_bytes):
+def choose_switchover_target(nodes, primary, max_lag_bytes, delayed=()):
     """The best standby to switch over to: synchronous/quorum members first,
-    then the least lag, then the name. Raises OperationError listing why each
-    standby was refused when none qualifies."""
+    then the least lag, then the name; never a delayed replica (``delayed``).
+    Raises OperationError listing why each standby was refused when none
+    qualifies."""
     ranked, refusals = [], []
     for host in sorted(nodes):
         if host == primary:
+            continue
+        if host in delayed:
+            refusals.append("%s is a delayed replica (pgha_apply_delay %s)" % (host, delayed[host]))
             continue
         try:
             figures = switchover_check(nodes, primary, host, max_lag_bytes)
@@ -139,7 +143,7 @@ def choose_switchover_target(nodes, primary, max_lag_bytes):
     return ranked[0][3]
 
 
-def failover_candidate(nodes, old_primary, sync_mode, sync_count, members):
+def failover_candidate(nodes, old_primary, sync_mode, sync_count, members, delayed=(), named=None):
     """Choose the standby to promote when ``old_primary`` is gone.
 
     ``members`` are the standbys named in synchronous replication. A commit
@@ -149,9 +153,12 @@ def failover_candidate(nodes, old_primary, sync_mode, sync_count, members):
     members (or asynchronous replication) means the best candidate may lack
     some: ``may_miss_commits`` is then True and the caller must refuse unless
     the user accepts that risk.
+
+    A delayed replica (``delayed``) is never chosen unless it is ``named``
+    (pgha_target): its promotion ends the delay and applies all it received.
     """
     sysid = (nodes.get(old_primary) or {}).get("system_identifier")
-    visible = []
+    visible, skipped = [], []
     for host in sorted(nodes):
         node = nodes[host]
         if host == old_primary or not node.get("up") or node.get("role") != "standby":
@@ -161,8 +168,15 @@ def failover_candidate(nodes, old_primary, sync_mode, sync_count, members):
         position = wal_position(node)
         if position is None:
             continue
+        if host in delayed and host != named:
+            skipped.append(host)
+            continue
         visible.append({"host": host, "position": position, "lsn": format_lsn(position),
                         "timeline": node.get("timeline"), "member": host in members})
+    if not visible and skipped:
+        raise OperationError("only delayed replicas are left to promote (%s): name one with -e pgha_target=HOST "
+                             "to promote it (it applies all the WAL it received first, ending its delay)"
+                             % ", ".join("%s, pgha_apply_delay %s" % (h, delayed[h]) for h in skipped))
     if not visible:
         raise OperationError("no running standby to promote (nodes: %s)" % ", ".join(
             "%s %s" % (h, "up" if nodes[h].get("up") else "down") for h in sorted(nodes)))
@@ -288,13 +302,14 @@ def failed_primary(nodes, addresses, pooler_targets, force=False, named=None):
                             ", ".join(sorted(h for h in followed if h)) or "nothing", topology))
 
 
-def synchronous_set_after_failover(nodes, failed, candidate, sync_mode, sync_count):
+def synchronous_set_after_failover(nodes, failed, candidate, sync_mode, sync_count, delayed=()):
     """The new primary's synchronous set: only members that are alive (running
-    standbys of the same system), k capped to how many there are. Returns
-    (standbys, count, warnings); count 0 means synchronous replication off."""
+    standbys of the same system, not delayed replicas), k capped to how many
+    there are. Returns (standbys, count, warnings); count 0 means synchronous
+    replication off."""
     sysid = (nodes.get(candidate) or {}).get("system_identifier")
     live = sorted(h for h, n in nodes.items()
-                  if h not in (failed, candidate) and n.get("up") and n.get("role") == "standby"
+                  if h not in (failed, candidate) and h not in delayed and n.get("up") and n.get("role") == "standby"
                   and (not sysid or not n.get("system_identifier") or n["system_identifier"] == sysid))
     warnings = []
     if sync_mode == "off":
@@ -308,15 +323,24 @@ def synchronous_set_after_failover(nodes, failed, candidate, sync_mode, sync_cou
     return live, count, warnings
 
 
-def switchover_plan(nodes, primary, target, max_lag_bytes, sync_mode, sync_count):
+def switchover_plan(nodes, primary, target, max_lag_bytes, sync_mode, sync_count, delayed=None):
     """The switchover plan: the target checked (or the best one chosen), and
     how each engine switches. Where Patroni runs (pgha_failover_mode:
-    automatic) it switches over and pgha pauses PgBouncer around it."""
+    automatic) it switches over and pgha pauses PgBouncer around it.
+    ``delayed``: host -> pgha_apply_delay of the delayed replicas, never
+    chosen nor synchronous; one named as the target is refused (it would
+    replay the old primary's last commits only after its delay)."""
     engine = engine_of(nodes)
+    delayed = delayed or {}
+    if target and target in delayed:
+        raise OperationError("%s is a delayed replica (pgha_apply_delay %s): a switchover waits until the target "
+                             "replayed the old primary's last commit, which it does only after its delay. Take the "
+                             "delay off first (pgha_apply_delay unset, site.yml), or use failover.yml -e pgha_target=%s "
+                             "when the primary is lost" % (target, delayed[target], target))
     if target:
         checked = switchover_check(nodes, primary, target, max_lag_bytes)
     else:
-        checked = choose_switchover_target(nodes, primary, max_lag_bytes)
+        checked = choose_switchover_target(nodes, primary, max_lag_bytes, delayed)
     if engine == "patroni":
         checked = patroni_switchover_check(checked, nodes, primary, sync_mode)
     target = checked.pop("target")
@@ -344,42 +368,49 @@ def switchover_plan(nodes, primary, target, max_lag_bytes, sync_mode, sync_count
         return plan_of("switchover", engine, primary, target, [], steps, cascade=cascade,
                        streaming_only=streaming_only, synchronous_standby_names=None, **checked)
     others = [h for h in sorted(nodes) if h not in (primary, target)]
-    followers = [h for h in sorted(nodes) if h != target]
+    followers = [h for h in sorted(nodes) if h != target and h not in delayed]
     names = synchronous_standby_names(sync_mode, min(sync_count, len(followers)), followers) if followers else ""
+    # A delayed replica's WAL receiver takes a new upstream only once it applied the WAL it holds (up to its
+    # delay): it is re-pointed, not waited for.
+    late = [h for h in others if h in delayed]
     steps = [
-        "create slots %s on %s and preset synchronous_standby_names = '%s' there" % (", ".join(followers), target, names),
-        "re-point %s to %s (cascading until the switch)" % (", ".join(others) or "no other standby", target),
+        "create slots %s on %s and preset synchronous_standby_names = '%s' there"
+        % (", ".join(h for h in sorted(nodes) if h != target), target, names),
+        "re-point %s to %s (cascading until the switch)%s"
+        % (", ".join(others) or "no other standby", target,
+           "; %s streams from it once it applied the WAL it holds (its delay)" % ", ".join(late) if late else ""),
         "CHECKPOINT %s, PAUSE PgBouncer, stop %s cleanly" % (primary, primary),
         "promote %s once it replayed %s's shutdown checkpoint" % (target, primary),
         "re-point PgBouncer to %s, RELOAD, RESUME" % target,
         "restart %s as a standby of %s" % (primary, target),
     ]
     return plan_of("switchover", engine, primary, target, others, steps, cascade=[], streaming_only=others,
-                   synchronous_standby_names=names, **checked)
+                   synchronous_standby_names=names, delayed=late, **checked)
 
 
 def failover_plan(nodes, failed, sync_mode, sync_count, fence_command=False, accept_unfenced=False,
-                  accept_data_loss=False):
+                  accept_data_loss=False, delayed=None, target=None):
     """The failover decision: fencing method, candidate, engine, and refusals with figures.
 
     Where Patroni runs (engine ``patroni``) pgha still chooses the candidate and
     fences the failed primary; Patroni promotes the candidate (POST /failover)
     and re-points the other standbys itself."""
     engine = engine_of(nodes, ignore=(failed,))
+    delayed = delayed or {}
     others = [h for h in running_primaries(nodes) if h != failed]
     if others:
         # No flag ever gets past this: the invariant is one writable primary.
         raise OperationError("%s answer(s) as a writable primary besides %s: refused. Topology: %s"
                              % (", ".join(others), failed, describe_topology(nodes)))
-    members = sorted(h for h in nodes if h != failed)
+    members = sorted(h for h in nodes if h != failed and h not in delayed)
     recorded = patroni_synchronous(nodes) if engine == "patroni" and sync_mode != "off" else None
     if recorded:
         # Patroni 3 (strict, named): every acknowledged commit is on each standby its /sync key names, so one
         # of them visible is enough; the most advanced visible standby is at least as far.
-        choice = failover_candidate(nodes, failed, "priority", len(recorded), recorded)
+        choice = failover_candidate(nodes, failed, "priority", len(recorded), recorded, delayed, target)
         choice["reason"] = "Patroni recorded %s as synchronous; %s" % (", ".join(recorded), choice["reason"])
     else:
-        choice = failover_candidate(nodes, failed, sync_mode, sync_count, members)
+        choice = failover_candidate(nodes, failed, sync_mode, sync_count, members, delayed, target)
     if choice["may_miss_commits"] and not accept_data_loss:
         raise OperationError("the best candidate %s (LSN %s) may be missing acknowledged commits: %s. Bring the "
                              "missing standbys back, or accept the loss with -e pgha_accept_data_loss=true"
@@ -399,10 +430,12 @@ def failover_plan(nodes, failed, sync_mode, sync_count, fence_command=False, acc
     candidate = choice.pop("candidate")
     if engine == "patroni":
         patroni_candidate_check(nodes, candidate)
-    sync_standbys, count, warnings = synchronous_set_after_failover(nodes, failed, candidate, sync_mode, sync_count)
+    sync_standbys, count, warnings = synchronous_set_after_failover(nodes, failed, candidate, sync_mode, sync_count,
+                                                                    delayed)
     mode = sync_mode if count else "off"
     # Patroni re-points the running standbys only (a stopped one follows when its Patroni starts it).
-    repoint = [h for h in members if h != candidate and (engine == "pgha" or (nodes.get(h) or {}).get("up"))]
+    repoint = [h for h in sorted(nodes) if h not in (failed, candidate)
+               and (engine == "pgha" or (nodes.get(h) or {}).get("up"))]
     steps = [
         "fence %s: %s" % (failed, {"stop": "stop it over SSH (pg_fence)", "command": "run pgha_fence_command",
                                    "none": "not fenced (pgha_accept_unfenced): the candidate refuses while it answers"}[fence]),
@@ -413,6 +446,7 @@ def failover_plan(nodes, failed, sync_mode, sync_count, fence_command=False, acc
         "synchronous replication on the new primary: %s %s of %s" % (mode, count, ", ".join(sync_standbys) or "none"),
     ]
     return plan_of("failover", engine, failed, candidate, repoint, steps, fence=fence,
+                   delayed=[h for h in repoint if h in delayed],
                    followers=[h for h in sorted(nodes) if h != candidate], sync_standbys=sync_standbys,
                    sync_count=count, sync_mode=mode, warnings=warnings, **choice)
 

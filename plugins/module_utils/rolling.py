@@ -18,7 +18,7 @@ __metaclass__ = type
 
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import TopologyError
 
-ACTIONS = ("restart", "reboot", "pending")
+ACTIONS = ("restart", "reboot", "upgrade", "pending")
 
 # Settings a hot standby needs at least as high as its primary's (PostgreSQL's
 # "Hot Standby" parameters, checked against the primary's values in WAL).
@@ -88,8 +88,9 @@ def rolling_plan(nodes, primary, action, sync_mode="quorum", sync_count=1, pendi
                  primary_first=False):
     """Check the cluster and order a rolling ``action``.
 
-    ``pending`` (action ``pending``): host -> names of the settings that wait
-    for a restart there; only those hosts are restarted. ``switchover``: may
+    ``pending`` (actions ``pending`` and ``upgrade``): host -> the settings
+    that wait for a restart there, or what the upgrade would do there; only
+    those hosts are done. ``switchover``: may
     the primary be switched over so that it can be restarted (site.yml's
     ``pgha_rolling_switchover``); when not, a primary that needs it is left
     and named. ``primary_first``: the primary is restarted in place first
@@ -109,7 +110,8 @@ def rolling_plan(nodes, primary, action, sync_mode="quorum", sync_count=1, pendi
         raise RollingError("%s is not a running primary (up: %s, role: %s): run failover.yml first"
                            % (primary, p.get("up"), p.get("role")))
     pending = dict((h, sorted(s)) for h, s in (pending or {}).items() if s)
-    wanted = sorted(nodes) if action != "pending" else sorted(h for h in nodes if h in pending)
+    # A restart or a reboot does every node; the others only those that need it.
+    wanted = sorted(nodes) if action in ("restart", "reboot") else sorted(h for h in nodes if h in pending)
     standbys = sorted(h for h in nodes if h != primary)
     replicas = _replicas(p)
     broken = [_describe(h, nodes.get(h), replicas.get(h)) for h in standbys
@@ -132,8 +134,9 @@ def rolling_plan(nodes, primary, action, sync_mode="quorum", sync_count=1, pendi
                 "would wait on the primary. Add a standby, or lower pgha_sync_count for the time of the "
                 "maintenance" % (len(capable), ", ".join(capable) or "none", sync_count, _verb(action)))
     left, moves = {}, primary in wanted
-    if primary_first and action == "reboot":
-        raise RollingError("a reboot never takes the primary down in place: run it without pgha_rolling_primary_first")
+    if primary_first and action in ("reboot", "upgrade"):
+        raise RollingError("a%s never takes the primary down in place: run it without pgha_rolling_primary_first"
+                           % {"reboot": " reboot", "upgrade": "n upgrade"}[action])
     if primary_first and moves and p.get("supervisor") == "patroni":
         raise RollingError("Patroni runs %s: it restarts its leader itself (patronictl restart); "
                            "pgha_rolling_primary_first is for manual mode" % primary)
@@ -152,14 +155,15 @@ def rolling_plan(nodes, primary, action, sync_mode="quorum", sync_count=1, pendi
         steps.append("restart %s (the primary) in place with every PgBouncer paused (writes wait for the restart), "
                      "then wait until the synchronous set is complete" % primary)
     for host in todo:
-        steps.append("%s %s (standby), then wait until it streams and the synchronous set is complete"
-                     % (_verb(action), host))
+        steps.append("%s %s (standby%s), then wait until it streams and the synchronous set is complete"
+                     % (_verb(action), host, ": " + "; ".join(pending[host]) if action == "upgrade" else ""))
     if moves:
         steps.append("switch over from %s to a standby already done" % primary)
         if action in ("restart", "pending"):
             steps.append("%s restarts as a standby in the switchover; wait until it streams" % primary)
         else:
-            steps.append("%s %s (now a standby), then wait until it streams" % (_verb(action), primary))
+            steps.append("%s %s (now a standby%s), then wait until it streams"
+                         % (_verb(action), primary, ": " + "; ".join(pending[primary]) if action == "upgrade" else ""))
     for host, why in sorted(left.items()):
         steps.append("%s left: %s" % (host, why))
     return {"action": action, "primary": primary, "in_place": in_place, "standbys": todo, "switchover": moves,
@@ -169,11 +173,11 @@ def rolling_plan(nodes, primary, action, sync_mode="quorum", sync_count=1, pendi
 
 
 def _verb(action):
-    return {"restart": "restart", "reboot": "reboot", "pending": "restart"}[action]
+    return {"restart": "restart", "reboot": "reboot", "upgrade": "upgrade", "pending": "restart"}[action]
 
 
 def _past(action):
-    return {"restart": "restarted", "reboot": "rebooted", "pending": "restarted"}[action]
+    return {"restart": "restarted", "reboot": "rebooted", "upgrade": "upgraded", "pending": "restarted"}[action]
 
 
 def spare_check(primary_node, standby, sync_mode, sync_count):

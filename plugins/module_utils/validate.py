@@ -10,6 +10,8 @@ __metaclass__ = type
 import ipaddress
 import re
 
+from ansible_collections.pgha.cluster.plugins.module_utils.replicas import delay_ms, delay_problem
+
 SUPPORTED_VERSIONS = (14, 15, 16, 17, 18)
 SYNC_MODES = ("off", "quorum", "priority")
 DB_GROUP = "pgha_postgresql"
@@ -125,7 +127,7 @@ def _as_int(value):
         return None
 
 
-def validate_inputs(groups, initial_primaries, settings, secrets, purpose="change"):
+def validate_inputs(groups, initial_primaries, settings, secrets, purpose="change", apply_delays=None):
     """Return a list of error messages (empty when the inputs are usable).
 
     ``groups`` maps role group name -> list of hosts; ``initial_primaries`` is
@@ -133,6 +135,7 @@ def validate_inputs(groups, initial_primaries, settings, secrets, purpose="chang
     ``secrets`` map variable name -> value (None when unset); unset settings
     that have a default take it (``effective_settings``). ``purpose`` is
     ``read`` for playbooks that change nothing (no secret needed).
+    ``apply_delays``: host -> its pgha_apply_delay as written (delayed replicas).
     """
     errors = []
     settings = effective_settings(settings, len(groups.get(DB_GROUP) or []))
@@ -192,6 +195,22 @@ def validate_inputs(groups, initial_primaries, settings, secrets, purpose="chang
             errors.append("pgha_router_port %s is PostgreSQL's or PgBouncer's port: HAProxy listens on it next to "
                           "PgBouncer (and PostgreSQL on a three-node layout); choose another, e.g. 5000" % router)
 
+    # Delayed replicas (pgha_apply_delay): valid durations, never the initial primary, manual mode only.
+    delayed = []
+    for host, value in sorted((apply_delays or {}).items()):
+        problem = delay_problem(host, value)
+        if problem:
+            errors.append(problem)
+        elif delay_ms(value):
+            delayed.append(host)
+    if delayed and initial_primaries and initial_primaries[0] in delayed:
+        errors.append("%s is the initial primary and sets pgha_apply_delay: a delayed replica is a standby; "
+                      "unset one of them" % initial_primaries[0])
+    if delayed and settings.get("pgha_failover_mode") == "automatic":
+        errors.append("pgha_apply_delay is set on %s but pgha_failover_mode is automatic: delayed replicas are "
+                      "supported in manual mode only (Patroni would need its nofailover and nosync tags); unset it"
+                      % ", ".join(delayed))
+
     mode = settings.get("pgha_sync_mode")
     if mode is False or (isinstance(mode, str) and mode.lower() == "false"):
         errors.append("pgha_sync_mode is false: YAML reads a bare off as false; write it quoted, "
@@ -201,13 +220,15 @@ def validate_inputs(groups, initial_primaries, settings, secrets, purpose="chang
     count = settings.get("pgha_sync_count")
     if count not in (None, ""):
         k = _as_int(count)
-        standbys = max(len(db_hosts) - 1, 0)
+        standbys = max(len(db_hosts) - 1 - len(delayed), 0)
         if k is None or k < 1:
             errors.append("pgha_sync_count must be a whole number of at least 1, not %r" % (count,))
         elif mode in ("quorum", "priority") and k > standbys:
-            errors.append("pgha_sync_count is %d but the cluster has %d standby(s) (%d database "
-                          "nodes minus the primary): set pgha_sync_count to at most %d, add "
-                          "standbys, or set pgha_sync_mode: off" % (k, standbys, len(db_hosts), standbys))
+            errors.append("pgha_sync_count is %d but the cluster has %d standby(s) that can be synchronous (%d database "
+                          "nodes minus the primary%s): set pgha_sync_count to at most %d, add "
+                          "standbys, or set pgha_sync_mode: off"
+                          % (k, standbys, len(db_hosts), (" and %d delayed replica(s)" % len(delayed)) if delayed else "",
+                             standbys))
 
     errors += failover_mode_problems(groups, settings)
 

@@ -74,6 +74,15 @@ options:
     description: Promote even when the candidate may miss acknowledged commits.
     type: bool
     default: false
+  delayed:
+    description:
+      - Host to C(pgha_apply_delay) of the delayed replicas (pgha.cluster.apply_delays). They are never synchronous
+        members and never chosen as the candidate unless named in I(target).
+    type: dict
+    default: {}
+  target:
+    description: The standby the user named (C(pgha_target)); only lets a delayed replica be the candidate.
+    type: str
 author:
   - pgha maintainers (@pgha)
 '''
@@ -114,6 +123,8 @@ ARGUMENT_SPEC = dict(
     fence_command=dict(type='bool', default=False),
     accept_unfenced=dict(type='bool', default=False),
     accept_data_loss=dict(type='bool', default=False),
+    delayed=dict(type='dict', default={}),
+    target=dict(type='str'),
 )
 
 
@@ -122,7 +133,7 @@ def run(p):
     try:
         failed = failed_primary(p['nodes'], p['addresses'], p['pooler_targets'], p['force'], named=p['failed'])
         plan = failover_plan(p['nodes'], failed, p['sync_mode'], p['sync_count'], p['fence_command'],
-                             p['accept_unfenced'], p['accept_data_loss'])
+                             p['accept_unfenced'], p['accept_data_loss'], delayed=p['delayed'], target=p['target'])
     except OperationError as exc:
         return dict(failed=True, msg="failover refused, nothing was changed: %s" % exc)
     return dict(changed=False, plan=plan, warnings=list(plan['warnings']))

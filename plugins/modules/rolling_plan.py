@@ -33,12 +33,15 @@ options:
   action:
     description:
       - C(restart) or C(reboot) every database node; C(pending) restarts only the nodes whose
-        changed settings wait for a restart (I(pending)).
+        changed settings wait for a restart (I(pending)); C(upgrade) upgrades only the nodes that have
+        packages to upgrade or wait for a reboot or a restart (I(pending)).
     type: str
     required: true
-    choices: [restart, reboot, pending]
+    choices: [restart, reboot, upgrade, pending]
   pending:
-    description: With I(action=pending), host to the names of the settings waiting for a restart there.
+    description:
+      - With I(action=pending), host to the names of the settings waiting for a restart there; with
+        I(action=upgrade), host to what the upgrade would do there (pgha.cluster.upgrade_pending).
     type: dict
     default: {}
   switchover:
@@ -92,7 +95,7 @@ def main():
         argument_spec=dict(
             nodes=dict(type='dict', required=True),
             primary=dict(type='str', required=True),
-            action=dict(type='str', required=True, choices=['restart', 'reboot', 'pending']),
+            action=dict(type='str', required=True, choices=['restart', 'reboot', 'upgrade', 'pending']),
             pending=dict(type='dict', default={}),
             switchover=dict(type='bool', default=True),
             primary_first=dict(type='bool', default=False),

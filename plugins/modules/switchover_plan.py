@@ -48,6 +48,12 @@ options:
     description: Synchronous standby count.
     type: int
     default: 1
+  delayed:
+    description:
+      - Host to C(pgha_apply_delay) of the delayed replicas (pgha.cluster.apply_delays). They are never chosen,
+        never synchronous; one named as the target is refused.
+    type: dict
+    default: {}
 author:
   - pgha maintainers (@pgha)
 '''
@@ -85,12 +91,14 @@ def main():
             max_lag_bytes=dict(type='int', default=16 * 1024 * 1024),
             sync_mode=dict(type='str', default='quorum'),
             sync_count=dict(type='int', default=1),
+            delayed=dict(type='dict', default={}),
         ),
         supports_check_mode=True,
     )
     p = module.params
     try:
-        plan = switchover_plan(p['nodes'], p['primary'], p['target'], p['max_lag_bytes'], p['sync_mode'], p['sync_count'])
+        plan = switchover_plan(p['nodes'], p['primary'], p['target'], p['max_lag_bytes'], p['sync_mode'], p['sync_count'],
+                               delayed=p['delayed'])
     except OperationError as exc:
         module.fail_json(msg="switchover refused, nothing was changed: %s" % exc)
     module.exit_json(changed=False, plan=plan)

@@ -249,3 +249,58 @@ def test_scale_out_to_four_nodes_and_back_to_three_under_load(app, bench_conn):
     finally:
         subprocess.run([os.path.join(ROOT, "lab", "lab.sh"), "remove", "pg4"], check=False, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT)
+
+
+DELAYED = [SCALE[0], os.path.join(ROOT, "inventories", "lab", "delayed.yml")]
+
+
+def test_a_delayed_replica_is_never_synchronous_nor_chosen_and_follows_a_switchover(app, bench_conn):
+    subprocess.run([os.path.join(ROOT, "lab", "lab.sh"), "add", "pg4"], check=True, stdout=subprocess.PIPE,
+                   stderr=subprocess.STDOUT)
+    try:
+        rc, out, dummy = playbook("-i", DELAYED[1], "playbooks/site.yml")
+        assert rc == 0, out[-4000:]
+        st = status(inventory=DELAYED)
+        primary = st["primary"]
+        assert healthy(st) and "pg4" in [n["host"] for n in st["nodes"]], st
+        assert psql("pg4", "SHOW recovery_min_apply_delay") == "1h"
+        assert "pg4" not in psql(primary, "SHOW synchronous_standby_names")
+        assert "pg4" in slots(primary)
+        # It receives at once and applies an hour late.
+        probe = "delayed_probe_%s" % uuid.uuid4().hex[:8]
+        lsn = psql(primary, "CREATE TABLE %s (id int); SELECT pg_current_wal_insert_lsn()" % probe).splitlines()[-1]
+        deadline = time.time() + 20
+        while time.time() < deadline and psql("pg4", "SELECT pg_last_wal_receive_lsn() >= '%s'" % lsn) != "t":
+            time.sleep(0.5)
+        assert psql("pg4", "SELECT pg_last_wal_receive_lsn() >= '%s'" % lsn) == "t"
+        assert psql("pg4", "SELECT to_regclass('%s') IS NULL" % probe) == "t"
+        assert psql(primary, "SELECT to_regclass('%s') IS NOT NULL" % probe) == "t"
+
+        # A switchover never goes to it (named, it is refused, nothing changed)...
+        rc, out, dummy = playbook("-i", DELAYED[1], "playbooks/switchover.yml", "-e", "pgha_target=pg4")
+        assert rc != 0 and "pg4 is a delayed replica (pgha_apply_delay 1h)" in out, out[-3000:]
+        assert status(inventory=DELAYED)["primary"] == primary
+        # ...and it follows the new primary, still out of the synchronous set.
+        rc, out, figures, writer = under_load(app, bench_conn, "-i", DELAYED[1], "playbooks/switchover.yml")
+        assert rc == 0, out[-4000:]
+        st = status(inventory=DELAYED)
+        assert st["primary"] not in (primary, "pg4"), st
+        # pg4 is re-pointed, not waited for: PostgreSQL restarts a delayed replica's WAL receiver
+        # only once recovery asks for more WAL, after the delay. The three others are healthy.
+        assert healthy(dict(st, nodes=[n for n in st["nodes"] if n["host"] != "pg4"])), st
+        assert "host=%s " % address(st["primary"]) in psql("pg4", "SHOW primary_conninfo") + " "
+        assert "pg4" not in psql(st["primary"], "SHOW synchronous_standby_names")
+        assert "pg4" in slots(st["primary"])
+        assert_clients_saw_nothing(app, figures, writer, 2.0)
+
+        rc, out, dummy = playbook("-i", DELAYED[1], "playbooks/remove_node.yml", "-e", "pgha_target=pg4")
+        assert rc == 0, out[-4000:]
+        psql(st["primary"], "DROP TABLE %s" % probe)
+    finally:
+        subprocess.run([os.path.join(ROOT, "lab", "lab.sh"), "remove", "pg4"], check=False, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    rc, out, dummy = playbook("playbooks/site.yml")
+    assert rc == 0, out[-3000:]
+    st = status()
+    assert healthy(st) and sorted(n["host"] for n in st["nodes"]) == list(NODES), st
+    assert "pg4" not in slots(st["primary"]) and "pg4" not in psql(st["primary"], "SHOW synchronous_standby_names")

@@ -79,8 +79,8 @@ def test_refusals_name_the_figures(nodes, kwargs, fragment):
 
 
 def test_unknown_action_is_refused():
-    with pytest.raises(rolling.RollingError, match="unknown rolling action 'upgrade'"):
-        rolling.rolling_plan(cluster(), "pg1", "upgrade")
+    with pytest.raises(rolling.RollingError, match="unknown rolling action 'update': use one of restart, reboot, upgrade$"):
+        rolling.rolling_plan(cluster(), "pg1", "update")
 
 
 def test_sync_off_needs_no_spare_standby():
