@@ -13,7 +13,8 @@ import re
 from ansible.errors import AnsibleFilterError
 from ansible_collections.pgha.cluster.plugins.module_utils.operations import fence_confirmed as _fence_confirmed
 from ansible_collections.pgha.cluster.plugins.module_utils.replicas import (
-    apply_delays as _apply_delays, sync_members as _sync_members)
+    apply_delays as _apply_delays, effective_upstream, followers_of, sync_members_of as _sync_members_of,
+    upstreams as _upstreams)
 from ansible_collections.pgha.cluster.plugins.module_utils.reach import (
     reach_results as _reach_results, ssh_targets as _ssh_targets)
 from ansible_collections.pgha.cluster.plugins.module_utils.validate import CLUSTER_WIDE, dcs_members as _dcs_members
@@ -27,7 +28,21 @@ def apply_delays(hosts, hostvars, raw=False):
 
 
 def sync_members(hosts, primary, hostvars):
-    return _sync_members(hosts, primary, _apply_delays(hosts, hostvars))
+    return _sync_members_of(hosts, primary, _apply_delays(hosts, hostvars), _upstreams(hosts, hostvars))
+
+
+def upstreams(hosts, hostvars):
+    return _upstreams(hosts, hostvars)
+
+
+def replication_source(host, primary, hostvars, nodes=None, gone=None):
+    """The node ``host`` streams from (its pgha_upstream, or the primary)."""
+    return effective_upstream(host, primary, _upstreams([host], hostvars), nodes, gone or ())
+
+
+def replication_followers(source, primary, hosts, hostvars, nodes=None, gone=None):
+    """The nodes that stream from ``source`` when ``primary`` is the primary: those it keeps a slot for."""
+    return followers_of(source, primary, hosts, _upstreams(hosts, hostvars), nodes, gone or ())
 
 
 def current_primary(nodes, initial_primary):
@@ -111,6 +126,9 @@ class FilterModule(object):
             "current_primary": current_primary,
             "apply_delays": apply_delays,
             "sync_members": sync_members,
+            "upstreams": upstreams,
+            "replication_source": replication_source,
+            "replication_followers": replication_followers,
             "dcs_members": dcs_members,
             "fence_confirmed": fence_confirmed,
             "node_addresses": node_addresses,

@@ -17,6 +17,7 @@ __metaclass__ = type
 
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import (
     TopologyError, format_lsn, lag_bytes, parse_lsn, running_primaries, synchronous_standby_names)
+from ansible_collections.pgha.cluster.plugins.module_utils.replicas import effective_upstream, followers_of
 
 
 class OperationError(TopologyError):
@@ -118,7 +119,7 @@ def switchover_check(nodes, primary, target, max_lag_bytes):
             "sync_state": replica.get("sync_state")}
 
 
-def choose_switchover_target(nodes, primary, max_lag_bytes, delayed=()):
+def choose_switchover_target(nodes, primary, max_lag_bytes, delayed=(), upstreams=None):
     """The best standby to switch over to: synchronous/quorum members first,
     then the least lag, then the name; never a delayed replica (``delayed``).
     Raises OperationError listing why each standby was refused when none
@@ -129,6 +130,9 @@ def choose_switchover_target(nodes, primary, max_lag_bytes, delayed=()):
             continue
         if host in delayed:
             refusals.append("%s is a delayed replica (pgha_apply_delay %s)" % (host, delayed[host]))
+            continue
+        if host in (upstreams or {}):
+            refusals.append("%s is a cascading replica (pgha_upstream %s)" % (host, upstreams[host]))
             continue
         try:
             figures = switchover_check(nodes, primary, host, max_lag_bytes)
@@ -154,8 +158,9 @@ def failover_candidate(nodes, old_primary, sync_mode, sync_count, members, delay
     some: ``may_miss_commits`` is then True and the caller must refuse unless
     the user accepts that risk.
 
-    A delayed replica (``delayed``) is never chosen unless it is ``named``
-    (pgha_target): its promotion ends the delay and applies all it received.
+    A delayed or cascading replica (``delayed``: host -> what it is) is never
+    chosen unless it is ``named`` (pgha_target): a delayed one's promotion
+    ends the delay and applies all it received.
     """
     sysid = (nodes.get(old_primary) or {}).get("system_identifier")
     visible, skipped = [], []
@@ -174,9 +179,9 @@ def failover_candidate(nodes, old_primary, sync_mode, sync_count, members, delay
         visible.append({"host": host, "position": position, "lsn": format_lsn(position),
                         "timeline": node.get("timeline"), "member": host in members})
     if not visible and skipped:
-        raise OperationError("only delayed replicas are left to promote (%s): name one with -e pgha_target=HOST "
-                             "to promote it (it applies all the WAL it received first, ending its delay)"
-                             % ", ".join("%s, pgha_apply_delay %s" % (h, delayed[h]) for h in skipped))
+        raise OperationError("only delayed or cascading replicas are left to promote (%s): name one with "
+                             "-e pgha_target=HOST to promote it (a delayed one applies all the WAL it received "
+                             "first, ending its delay)" % "; ".join("%s, %s" % (h, delayed[h]) for h in skipped))
     if not visible:
         raise OperationError("no running standby to promote (nodes: %s)" % ", ".join(
             "%s %s" % (h, "up" if nodes[h].get("up") else "down") for h in sorted(nodes)))
@@ -323,15 +328,20 @@ def synchronous_set_after_failover(nodes, failed, candidate, sync_mode, sync_cou
     return live, count, warnings
 
 
-def switchover_plan(nodes, primary, target, max_lag_bytes, sync_mode, sync_count, delayed=None):
+def switchover_plan(nodes, primary, target, max_lag_bytes, sync_mode, sync_count, delayed=None, upstreams=None):
     """The switchover plan: the target checked (or the best one chosen), and
     how each engine switches. Where Patroni runs (pgha_failover_mode:
     automatic) it switches over and pgha pauses PgBouncer around it.
     ``delayed``: host -> pgha_apply_delay of the delayed replicas, never
     chosen nor synchronous; one named as the target is refused (it would
-    replay the old primary's last commits only after its delay)."""
+    replay the old primary's last commits only after its delay).
+    ``upstreams``: host -> pgha_upstream of the cascading replicas, never
+    chosen nor synchronous; one keeps streaming from its upstream through the
+    switch (from the old primary, a standby after it: cascading follows the
+    new timeline), and only the nodes that will stream from the target are
+    re-pointed and get a slot there."""
     engine = engine_of(nodes)
-    delayed = delayed or {}
+    delayed, upstreams = delayed or {}, upstreams or {}
     if target and target in delayed:
         raise OperationError("%s is a delayed replica (pgha_apply_delay %s): a switchover waits until the target "
                              "replayed the old primary's last commit, which it does only after its delay. Take the "
@@ -340,7 +350,7 @@ def switchover_plan(nodes, primary, target, max_lag_bytes, sync_mode, sync_count
     if target:
         checked = switchover_check(nodes, primary, target, max_lag_bytes)
     else:
-        checked = choose_switchover_target(nodes, primary, max_lag_bytes, delayed)
+        checked = choose_switchover_target(nodes, primary, max_lag_bytes, delayed, upstreams)
     if engine == "patroni":
         checked = patroni_switchover_check(checked, nodes, primary, sync_mode)
     target = checked.pop("target")
@@ -367,15 +377,17 @@ def switchover_plan(nodes, primary, target, max_lag_bytes, sync_mode, sync_count
         # Patroni re-points the standbys itself.
         return plan_of("switchover", engine, primary, target, [], steps, cascade=cascade,
                        streaming_only=streaming_only, synchronous_standby_names=None, **checked)
-    others = [h for h in sorted(nodes) if h not in (primary, target)]
-    followers = [h for h in sorted(nodes) if h != target and h not in delayed]
+    hosts = sorted(nodes)
+    others = [h for h in hosts if h not in (primary, target)
+              and effective_upstream(h, target, upstreams, nodes) == target]
+    slots = followers_of(target, target, hosts, upstreams, nodes)
+    followers = [h for h in hosts if h != target and h not in delayed and h not in upstreams]
     names = synchronous_standby_names(sync_mode, min(sync_count, len(followers)), followers) if followers else ""
     # A delayed replica's WAL receiver takes a new upstream only once it applied the WAL it holds (up to its
     # delay): it is re-pointed, not waited for.
     late = [h for h in others if h in delayed]
     steps = [
-        "create slots %s on %s and preset synchronous_standby_names = '%s' there"
-        % (", ".join(h for h in sorted(nodes) if h != target), target, names),
+        "create slots %s on %s and preset synchronous_standby_names = '%s' there" % (", ".join(slots), target, names),
         "re-point %s to %s (cascading until the switch)%s"
         % (", ".join(others) or "no other standby", target,
            "; %s streams from it once it applied the WAL it holds (its delay)" % ", ".join(late) if late else ""),
@@ -385,32 +397,36 @@ def switchover_plan(nodes, primary, target, max_lag_bytes, sync_mode, sync_count
         "restart %s as a standby of %s" % (primary, target),
     ]
     return plan_of("switchover", engine, primary, target, others, steps, cascade=[], streaming_only=others,
-                   synchronous_standby_names=names, delayed=late, **checked)
+                   synchronous_standby_names=names, delayed=late, slots=slots,
+                   cascading=[h for h in hosts if h in upstreams and h not in others], **checked)
 
 
 def failover_plan(nodes, failed, sync_mode, sync_count, fence_command=False, accept_unfenced=False,
-                  accept_data_loss=False, delayed=None, target=None):
+                  accept_data_loss=False, delayed=None, target=None, upstreams=None):
     """The failover decision: fencing method, candidate, engine, and refusals with figures.
 
     Where Patroni runs (engine ``patroni``) pgha still chooses the candidate and
     fences the failed primary; Patroni promotes the candidate (POST /failover)
     and re-points the other standbys itself."""
     engine = engine_of(nodes, ignore=(failed,))
-    delayed = delayed or {}
+    delayed, upstreams = delayed or {}, upstreams or {}
+    # Neither a delayed nor a cascading replica is a synchronous member or an unnamed candidate.
+    not_sync = dict([(h, "pgha_apply_delay %s" % d) for h, d in delayed.items()]
+                    + [(h, "pgha_upstream %s" % u) for h, u in upstreams.items()])
     others = [h for h in running_primaries(nodes) if h != failed]
     if others:
         # No flag ever gets past this: the invariant is one writable primary.
         raise OperationError("%s answer(s) as a writable primary besides %s: refused. Topology: %s"
                              % (", ".join(others), failed, describe_topology(nodes)))
-    members = sorted(h for h in nodes if h != failed and h not in delayed)
+    members = sorted(h for h in nodes if h != failed and h not in not_sync)
     recorded = patroni_synchronous(nodes) if engine == "patroni" and sync_mode != "off" else None
     if recorded:
         # Patroni 3 (strict, named): every acknowledged commit is on each standby its /sync key names, so one
         # of them visible is enough; the most advanced visible standby is at least as far.
-        choice = failover_candidate(nodes, failed, "priority", len(recorded), recorded, delayed, target)
+        choice = failover_candidate(nodes, failed, "priority", len(recorded), recorded, not_sync, target)
         choice["reason"] = "Patroni recorded %s as synchronous; %s" % (", ".join(recorded), choice["reason"])
     else:
-        choice = failover_candidate(nodes, failed, sync_mode, sync_count, members, delayed, target)
+        choice = failover_candidate(nodes, failed, sync_mode, sync_count, members, not_sync, target)
     if choice["may_miss_commits"] and not accept_data_loss:
         raise OperationError("the best candidate %s (LSN %s) may be missing acknowledged commits: %s. Bring the "
                              "missing standbys back, or accept the loss with -e pgha_accept_data_loss=true"
@@ -431,11 +447,15 @@ def failover_plan(nodes, failed, sync_mode, sync_count, fence_command=False, acc
     if engine == "patroni":
         patroni_candidate_check(nodes, candidate)
     sync_standbys, count, warnings = synchronous_set_after_failover(nodes, failed, candidate, sync_mode, sync_count,
-                                                                    delayed)
+                                                                    not_sync)
     mode = sync_mode if count else "off"
     # Patroni re-points the running standbys only (a stopped one follows when its Patroni starts it).
+    # A cascading replica whose upstream runs keeps streaming from it; one whose upstream failed follows
+    # the new primary (it gets a slot there) until site.yml moves it back.
     repoint = [h for h in sorted(nodes) if h not in (failed, candidate)
-               and (engine == "pgha" or (nodes.get(h) or {}).get("up"))]
+               and (engine == "pgha" or (nodes.get(h) or {}).get("up"))
+               and effective_upstream(h, candidate, upstreams, nodes, (failed,)) == candidate]
+    slots = [failed] + followers_of(candidate, candidate, sorted(nodes), upstreams, nodes, (failed,))
     steps = [
         "fence %s: %s" % (failed, {"stop": "stop it over SSH (pg_fence)", "command": "run pgha_fence_command",
                                    "none": "not fenced (pgha_accept_unfenced): the candidate refuses while it answers"}[fence]),
@@ -446,7 +466,8 @@ def failover_plan(nodes, failed, sync_mode, sync_count, fence_command=False, acc
         "synchronous replication on the new primary: %s %s of %s" % (mode, count, ", ".join(sync_standbys) or "none"),
     ]
     return plan_of("failover", engine, failed, candidate, repoint, steps, fence=fence,
-                   delayed=[h for h in repoint if h in delayed],
+                   delayed=[h for h in repoint if h in delayed], slots=sorted(slots),
+                   cascading=sorted(h for h in upstreams if h not in repoint and h not in (failed, candidate)),
                    followers=[h for h in sorted(nodes) if h != candidate], sync_standbys=sync_standbys,
                    sync_count=count, sync_mode=mode, warnings=warnings, **choice)
 
@@ -591,11 +612,15 @@ def rewind_failure(output):
     return "unknown"
 
 
-def remove_plan(nodes, primary, target, addresses, pooler_targets, sync_mode, sync_count, poolers=()):
+def remove_plan(nodes, primary, target, addresses, pooler_targets, sync_mode, sync_count, poolers=(),
+                upstreams=None, delayed=None):
     """Take ``target`` (a standby) out of the cluster: refused for the primary, a
     node PgBouncer sends clients to, a node that is also a PgBouncer host, or
     when fewer than ``sync_count`` streaming standbys would remain for the
-    synchronous set. Returns the plan: the standbys that remain and the steps."""
+    synchronous set (delayed and cascading replicas do not count), or for the
+    upstream of a cascading replica (``upstreams``). Returns the plan: the
+    standbys that remain and the steps."""
+    upstreams, delayed = upstreams or {}, delayed or {}
     if target not in nodes:
         raise OperationError("%s is not a database node of this inventory (known: %s)"
                              % (target, ", ".join(sorted(nodes))))
@@ -606,6 +631,10 @@ def remove_plan(nodes, primary, target, addresses, pooler_targets, sync_mode, sy
     if target in poolers:
         raise OperationError("%s is also a PgBouncer host (the three-node layout): removing a node with its "
                              "PgBouncer is not supported; move the clients first" % target)
+    children = sorted(h for h, u in upstreams.items() if u == target and h != target)
+    if children:
+        raise OperationError("%s streams WAL to %s (pgha_upstream: %s): change their pgha_upstream and run site.yml "
+                             "first, then remove it" % (target, ", ".join(children), target))
     address = addresses.get(target)
     users = sorted(p for p, t in (pooler_targets or {}).items() if t and t in (target, address))
     if users:
@@ -613,7 +642,8 @@ def remove_plan(nodes, primary, target, addresses, pooler_targets, sync_mode, sy
     p = nodes.get(primary) or {}
     replicas = _replicas(p)
     remaining = sorted(h for h in nodes if h not in (primary, target))
-    streaming = [h for h in remaining if (replicas.get(h) or {}).get("state") == "streaming"]
+    streaming = [h for h in remaining if (replicas.get(h) or {}).get("state") == "streaming"
+                 and h not in delayed and h not in upstreams]
     if sync_mode != "off" and sync_count > 0 and len(streaming) < sync_count:
         raise OperationError("without %s, %d standby(s) stream from %s (%s) and pgha_sync_count is %d: commits would "
                              "wait. Add a standby first, or lower pgha_sync_count"
@@ -622,7 +652,7 @@ def remove_plan(nodes, primary, target, addresses, pooler_targets, sync_mode, sy
     steps = ["take %s out of synchronous_standby_names on %s (the standbys that remain: %s)"
              % (target, primary, ", ".join(remaining) or "none"),
              "stop %s and disable its server at boot; its data directory stays" % target,
-             "drop its replication slot on %s" % primary,
+             "drop its replication slot on %s" % ", ".join([primary] + remaining),
              "remove its pg_hba lines on %s" % ", ".join([primary] + remaining),
              "then remove %s from the inventory and run site.yml" % target]
     return plan_of("remove", engine_of(nodes), primary, primary, remaining, steps, node=target,

@@ -61,7 +61,7 @@ SELECT json_build_object(
       SELECT application_name, host(client_addr) AS client_addr, state, sync_state,
              sent_lsn::text AS sent_lsn, write_lsn::text AS write_lsn,
              flush_lsn::text AS flush_lsn, replay_lsn::text AS replay_lsn,
-             CASE WHEN pg_is_in_recovery() THEN NULL
+             CASE WHEN pg_is_in_recovery() THEN pg_wal_lsn_diff(pg_last_wal_replay_lsn(), replay_lsn)::bigint
                   ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint END AS replay_lag_bytes
       FROM pg_stat_replication) r)
 )

@@ -135,3 +135,18 @@ def resume_all(module, paused, user, password):
     """RESUME every PgBouncer pause_all paused (failures are not fatal: each is tried)."""
     for pooler in paused:
         admin(module, "RESUME", user, password, port=pooler.get("port", 6432), host=pooler["host"], check_rc=False)
+
+
+def pool_clients(show_pools):
+    """Client connections (active and waiting) over every pool but the admin
+    console's, from SHOW POOLS as psql -A -t prints it (database|user|cl_active|cl_waiting|...)."""
+    total = 0
+    for line in (show_pools or "").splitlines():
+        fields = line.split("|")
+        if len(fields) < 4 or fields[0] == "pgbouncer":
+            continue
+        try:
+            total += int(fields[2]) + int(fields[3])
+        except ValueError:
+            continue
+    return total

@@ -60,3 +60,70 @@ def sync_members(hosts, primary, delayed):
     """The hosts that may be in synchronous_standby_names on ``primary``:
     every other host but the delayed replicas."""
     return [h for h in hosts or [] if h != primary and h not in (delayed or {})]
+
+
+# Cascading replicas (host variable pgha_upstream: HOST): a standby that streams
+# from another standby (its upstream) instead of the primary, with its slot
+# there. It is never synchronous (the primary does not see it) and never chosen
+# to be promoted unless named. When its upstream is the primary, or gone (down,
+# failed over from), it streams from the primary until the upstream is back.
+
+def upstreams(hosts, hostvars):
+    """Host -> its pgha_upstream for the hosts that set one (as written; validation checks them)."""
+    found = {}
+    for host in hosts or []:
+        value = (hostvars.get(host) or {}).get("pgha_upstream")
+        if value not in (None, ""):
+            found[host] = value
+    return found
+
+
+def upstream_problems(hosts, upstream_of, initial_primary=None, automatic=False):
+    """Why the pgha_upstream settings are refused (a list of messages)."""
+    problems = []
+    hosts = list(hosts or [])
+    for host, upstream in sorted((upstream_of or {}).items()):
+        if not isinstance(upstream, str) or upstream not in hosts:
+            problems.append("%s: pgha_upstream=%r is not a database node of this cluster (%s)"
+                            % (host, upstream, ", ".join(hosts)))
+        elif upstream == host:
+            problems.append("%s: pgha_upstream names the node itself; name another standby" % host)
+        elif upstream in upstream_of:
+            problems.append("%s: pgha_upstream=%s, which streams from %s itself: cascading is one level deep, "
+                            "name a node without pgha_upstream" % (host, upstream, upstream_of[upstream]))
+    if initial_primary and initial_primary in (upstream_of or {}):
+        problems.append("%s is the initial primary and sets pgha_upstream: a cascading replica is a standby; "
+                        "unset one of them" % initial_primary)
+    if automatic and upstream_of:
+        problems.append("pgha_upstream is set on %s but pgha_failover_mode is automatic: cascading replicas are "
+                        "supported in manual mode only (Patroni has its own replicatefrom tag); unset it"
+                        % ", ".join(sorted(upstream_of)))
+    return problems
+
+
+def _alive(node):
+    return bool(node and node.get("up") and node.get("role") in ("primary", "standby"))
+
+
+def effective_upstream(host, primary, upstream_of, nodes=None, gone=()):
+    """The node ``host`` streams from: its pgha_upstream while that node is a
+    running standby or the primary (and not ``gone``: a failed primary), else
+    the primary. ``nodes`` (pg_node_info per host) says who runs; without it
+    every upstream counts as running."""
+    upstream = (upstream_of or {}).get(host)
+    if not upstream or upstream in (host, primary) or upstream in gone:
+        return primary
+    if nodes is not None and not _alive(nodes.get(upstream)):
+        return primary
+    return upstream
+
+
+def followers_of(source, primary, hosts, upstream_of, nodes=None, gone=()):
+    """The hosts (other than ``source`` and the primary) that stream from ``source``: those it keeps a slot for."""
+    return [h for h in hosts or [] if h not in (source, primary) and h not in gone
+            and effective_upstream(h, primary, upstream_of, nodes, gone) == source]
+
+
+def sync_members_of(hosts, primary, delayed, upstream_of):
+    """The hosts that may be synchronous standbys of ``primary``: not delayed, not cascading."""
+    return [h for h in sync_members(hosts, primary, delayed) if h not in (upstream_of or {})]

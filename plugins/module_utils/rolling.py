@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.pgha.cluster.plugins.module_utils.replicas import effective_upstream
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import TopologyError
 
 ACTIONS = ("restart", "reboot", "upgrade", "pending")
@@ -85,7 +86,7 @@ def lowered_hot_standby_settings(desired, running):
 
 
 def rolling_plan(nodes, primary, action, sync_mode="quorum", sync_count=1, pending=None, switchover=True,
-                 primary_first=False):
+                 primary_first=False, upstreams=None, delayed=None):
     """Check the cluster and order a rolling ``action``.
 
     ``pending`` (actions ``pending`` and ``upgrade``): host -> the settings
@@ -101,7 +102,12 @@ def rolling_plan(nodes, primary, action, sync_mode="quorum", sync_count=1, pendi
     ``in_place`` the primary when it is restarted in place first (else None),
     ``standbys`` in the order they are done, ``switchover`` whether the primary
     moves, ``old_primary`` the host done last (as a standby) or None, ``left``
-    host -> why it is not done."""
+    host -> why it is not done, ``sources`` host -> the standby a cascading
+    replica (``upstreams``, pgha_upstream) streams from, where its gate is read;
+    ``late`` the delayed replicas (``delayed``, pgha_apply_delay): PostgreSQL
+    starts their WAL receiver only once recovery asks for more WAL, up to the
+    delay after a restart, so one runs as a standby is enough before and after."""
+    delayed = delayed or {}
     if action not in ACTIONS:
         raise RollingError("unknown rolling action %r: use one of %s" % (action, ", ".join(ACTIONS[:-1])))
     nodes = nodes or {}
@@ -114,9 +120,20 @@ def rolling_plan(nodes, primary, action, sync_mode="quorum", sync_count=1, pendi
     wanted = sorted(nodes) if action in ("restart", "reboot") else sorted(h for h in nodes if h in pending)
     standbys = sorted(h for h in nodes if h != primary)
     replicas = _replicas(p)
-    broken = [_describe(h, nodes.get(h), replicas.get(h)) for h in standbys
-              if not ((nodes.get(h) or {}).get("up") and (nodes.get(h) or {}).get("role") == "standby"
-                      and (replicas.get(h) or {}).get("state") == "streaming")]
+    sources = dict((h, effective_upstream(h, primary, upstreams or {}, nodes)) for h in standbys)
+    sources = dict((h, s) for h, s in sources.items() if s != primary)
+
+    def streams(h):
+        node = nodes.get(h) or {}
+        if not (node.get("up") and node.get("role") == "standby"):
+            return False
+        if h in delayed:
+            return True
+        if h in sources:
+            # A cascading replica: its WAL receiver (the primary does not see it).
+            return (node.get("upstream") or {}).get("status") == "streaming"
+        return (replicas.get(h) or {}).get("state") == "streaming"
+    broken = [_describe(h, nodes.get(h), replicas.get(h)) for h in standbys if not streams(h)]
     if wanted and broken:
         raise RollingError("every standby must stream before a rolling %s, so that the synchronous set holds while "
                            "one node is out; not streaming: %s. Bring it back (rejoin.yml) or take it out of "
@@ -169,7 +186,8 @@ def rolling_plan(nodes, primary, action, sync_mode="quorum", sync_count=1, pendi
     return {"action": action, "primary": primary, "in_place": in_place, "standbys": todo, "switchover": moves,
             "old_primary": primary if moves else None,
             "old_primary_acts": bool(moves and action not in ("restart", "pending")),
-            "left": left, "pending": pending, "steps": steps or ["nothing to do"]}
+            "left": left, "pending": pending, "sources": sources, "late": sorted(h for h in todo if h in delayed),
+            "steps": steps or ["nothing to do"]}
 
 
 def _verb(action):

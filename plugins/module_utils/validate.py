@@ -10,7 +10,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
-from ansible_collections.pgha.cluster.plugins.module_utils.replicas import delay_ms, delay_problem
+from ansible_collections.pgha.cluster.plugins.module_utils.replicas import delay_ms, delay_problem, upstream_problems
 
 SUPPORTED_VERSIONS = (14, 15, 16, 17, 18)
 SYNC_MODES = ("off", "quorum", "priority")
@@ -127,7 +127,7 @@ def _as_int(value):
         return None
 
 
-def validate_inputs(groups, initial_primaries, settings, secrets, purpose="change", apply_delays=None):
+def validate_inputs(groups, initial_primaries, settings, secrets, purpose="change", apply_delays=None, upstreams=None):
     """Return a list of error messages (empty when the inputs are usable).
 
     ``groups`` maps role group name -> list of hosts; ``initial_primaries`` is
@@ -135,7 +135,8 @@ def validate_inputs(groups, initial_primaries, settings, secrets, purpose="chang
     ``secrets`` map variable name -> value (None when unset); unset settings
     that have a default take it (``effective_settings``). ``purpose`` is
     ``read`` for playbooks that change nothing (no secret needed).
-    ``apply_delays``: host -> its pgha_apply_delay as written (delayed replicas).
+    ``apply_delays``: host -> its pgha_apply_delay as written (delayed replicas);
+    ``upstreams``: host -> its pgha_upstream as written (cascading replicas).
     """
     errors = []
     settings = effective_settings(settings, len(groups.get(DB_GROUP) or []))
@@ -206,6 +207,10 @@ def validate_inputs(groups, initial_primaries, settings, secrets, purpose="chang
     if delayed and initial_primaries and initial_primaries[0] in delayed:
         errors.append("%s is the initial primary and sets pgha_apply_delay: a delayed replica is a standby; "
                       "unset one of them" % initial_primaries[0])
+    errors += upstream_problems(db_hosts, upstreams or {}, initial_primaries[0] if len(initial_primaries or []) == 1 else None,
+                                settings.get("pgha_failover_mode") == "automatic")
+    # Neither a delayed nor a cascading replica is ever synchronous.
+    not_sync = sorted(set(delayed) | set(upstreams or {}))
     if delayed and settings.get("pgha_failover_mode") == "automatic":
         errors.append("pgha_apply_delay is set on %s but pgha_failover_mode is automatic: delayed replicas are "
                       "supported in manual mode only (Patroni would need its nofailover and nosync tags); unset it"
@@ -220,14 +225,15 @@ def validate_inputs(groups, initial_primaries, settings, secrets, purpose="chang
     count = settings.get("pgha_sync_count")
     if count not in (None, ""):
         k = _as_int(count)
-        standbys = max(len(db_hosts) - 1 - len(delayed), 0)
+        standbys = max(len(db_hosts) - 1 - len(not_sync), 0)
         if k is None or k < 1:
             errors.append("pgha_sync_count must be a whole number of at least 1, not %r" % (count,))
         elif mode in ("quorum", "priority") and k > standbys:
             errors.append("pgha_sync_count is %d but the cluster has %d standby(s) that can be synchronous (%d database "
                           "nodes minus the primary%s): set pgha_sync_count to at most %d, add "
                           "standbys, or set pgha_sync_mode: off"
-                          % (k, standbys, len(db_hosts), (" and %d delayed replica(s)" % len(delayed)) if delayed else "",
+                          % (k, standbys, len(db_hosts),
+                             (" and %d delayed or cascading replica(s)" % len(not_sync)) if not_sync else "",
                              standbys))
 
     errors += failover_mode_problems(groups, settings)

@@ -46,6 +46,10 @@ options:
     description: Database node to its C(pgha_apply_delay) as written (delayed replicas); unset ones may be left out.
     type: dict
     default: {}
+  upstreams:
+    description: Database node to its C(pgha_upstream) as written (cascading replicas); unset ones may be left out.
+    type: dict
+    default: {}
   purpose:
     description:
       - V(change) for playbooks that change the cluster, V(read) for read-only
@@ -135,6 +139,7 @@ ARGUMENT_SPEC = dict(
     secrets=dict(type='dict', required=True, no_log=True),
     purpose=dict(type='str', choices=['change', 'read'], default='change'),
     apply_delays=dict(type='dict', default={}),
+    upstreams=dict(type='dict', default={}),
     backup=dict(type='dict'),
     hosts=dict(type='dict'),
     parameters=dict(type='dict', default={}),
@@ -148,7 +153,7 @@ ARGUMENT_SPEC = dict(
 def run(p):
     """The module's result for validated parameters (its action plugin runs this on the controller)."""
     errors = validate_inputs(p['groups'], p['initial_primaries'], p['settings'], p['secrets'], p['purpose'],
-                             apply_delays=p['apply_delays'])
+                             apply_delays=p['apply_delays'], upstreams=p['upstreams'])
     if p['backup'] is not None:
         errors += validate_backup(p['groups'], p['backup'].get('s3_repos') or [], p['backup'].get('cipher', True),
                                   p['backup'].get('cipher_pass_set', False))

@@ -80,8 +80,15 @@ options:
         members and never chosen as the candidate unless named in I(target).
     type: dict
     default: {}
+  upstreams:
+    description:
+      - Host to C(pgha_upstream) of the cascading replicas (pgha.cluster.upstreams). They are never synchronous members
+        nor unnamed candidates; one whose upstream runs keeps streaming from it, one whose upstream failed follows the
+        new primary.
+    type: dict
+    default: {}
   target:
-    description: The standby the user named (C(pgha_target)); only lets a delayed replica be the candidate.
+    description: The standby the user named (C(pgha_target)); only lets a delayed or cascading replica be the candidate.
     type: str
 author:
   - pgha maintainers (@pgha)
@@ -124,6 +131,7 @@ ARGUMENT_SPEC = dict(
     accept_unfenced=dict(type='bool', default=False),
     accept_data_loss=dict(type='bool', default=False),
     delayed=dict(type='dict', default={}),
+    upstreams=dict(type='dict', default={}),
     target=dict(type='str'),
 )
 
@@ -133,7 +141,8 @@ def run(p):
     try:
         failed = failed_primary(p['nodes'], p['addresses'], p['pooler_targets'], p['force'], named=p['failed'])
         plan = failover_plan(p['nodes'], failed, p['sync_mode'], p['sync_count'], p['fence_command'],
-                             p['accept_unfenced'], p['accept_data_loss'], delayed=p['delayed'], target=p['target'])
+                             p['accept_unfenced'], p['accept_data_loss'], delayed=p['delayed'], target=p['target'],
+                             upstreams=p['upstreams'])
     except OperationError as exc:
         return dict(failed=True, msg="failover refused, nothing was changed: %s" % exc)
     return dict(changed=False, plan=plan, warnings=list(plan['warnings']))

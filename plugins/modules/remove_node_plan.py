@@ -52,6 +52,14 @@ options:
     description: Synchronous standby count.
     type: int
     default: 1
+  upstreams:
+    description: Host to C(pgha_upstream) of the cascading replicas (an upstream is not removed; they do not count as synchronous).
+    type: dict
+    default: {}
+  delayed:
+    description: Host to C(pgha_apply_delay) of the delayed replicas (they do not count as synchronous).
+    type: dict
+    default: {}
 author:
   - pgha maintainers (@pgha)
 '''
@@ -89,13 +97,15 @@ def main():
             poolers=dict(type='list', elements='str', default=[]),
             sync_mode=dict(type='str', default='quorum'),
             sync_count=dict(type='int', default=1),
+            upstreams=dict(type='dict', default={}),
+            delayed=dict(type='dict', default={}),
         ),
         supports_check_mode=True,
     )
     p = module.params
     try:
         plan = remove_plan(p['nodes'], p['primary'], p['target'], p['addresses'], p['pooler_targets'], p['sync_mode'],
-                           p['sync_count'], poolers=p['poolers'])
+                           p['sync_count'], poolers=p['poolers'], upstreams=p['upstreams'], delayed=p['delayed'])
     except OperationError as exc:
         module.fail_json(msg="removal of %s refused, nothing was changed: %s" % (p['target'], exc))
     module.exit_json(changed=False, plan=plan)

@@ -48,6 +48,19 @@ options:
     description: Whether the primary may be switched over to be restarted; when not, it is left and named.
     type: bool
     default: true
+  upstreams:
+    description:
+      - Host to C(pgha_upstream) of the cascading replicas. Such a node must stream from its upstream, and its gate is
+        read there (C(sources) in the plan).
+    type: dict
+    default: {}
+  delayed:
+    description:
+      - Host to C(pgha_apply_delay) of the delayed replicas. One that runs as a standby counts as healthy (its WAL
+        receiver starts only once recovery asks for more WAL); its gate after checks the synchronous set only
+        (C(late) in the plan).
+    type: dict
+    default: {}
   primary_first:
     description:
       - Restart the primary in place first, with every PgBouncer paused (writes wait for the restart, they do not
@@ -101,6 +114,8 @@ def main():
             primary_first=dict(type='bool', default=False),
             sync_mode=dict(type='str', default='quorum'),
             sync_count=dict(type='int', default=1),
+            upstreams=dict(type='dict', default={}),
+            delayed=dict(type='dict', default={}),
         ),
         supports_check_mode=True,
     )
@@ -108,7 +123,8 @@ def main():
     try:
         plan = rolling_plan(p['nodes'], p['primary'], p['action'], p['sync_mode'], p['sync_count'],
                             pending=p['pending'], switchover=p['switchover'],
-                            primary_first=p['primary_first'])
+                            primary_first=p['primary_first'], upstreams=p['upstreams'],
+                            delayed=p['delayed'])
     except RollingError as exc:
         module.fail_json(msg="rolling %s refused, nothing was changed: %s" % (p['action'], exc))
     module.exit_json(changed=False, plan=plan)

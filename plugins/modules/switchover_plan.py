@@ -54,6 +54,12 @@ options:
         never synchronous; one named as the target is refused.
     type: dict
     default: {}
+  upstreams:
+    description:
+      - Host to C(pgha_upstream) of the cascading replicas (pgha.cluster.upstreams). They are never chosen nor
+        synchronous; they keep streaming from their upstream through the switch.
+    type: dict
+    default: {}
 author:
   - pgha maintainers (@pgha)
 '''
@@ -92,13 +98,14 @@ def main():
             sync_mode=dict(type='str', default='quorum'),
             sync_count=dict(type='int', default=1),
             delayed=dict(type='dict', default={}),
+            upstreams=dict(type='dict', default={}),
         ),
         supports_check_mode=True,
     )
     p = module.params
     try:
         plan = switchover_plan(p['nodes'], p['primary'], p['target'], p['max_lag_bytes'], p['sync_mode'], p['sync_count'],
-                               delayed=p['delayed'])
+                               delayed=p['delayed'], upstreams=p['upstreams'])
     except OperationError as exc:
         module.fail_json(msg="switchover refused, nothing was changed: %s" % exc)
     module.exit_json(changed=False, plan=plan)

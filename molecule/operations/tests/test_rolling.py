@@ -304,3 +304,91 @@ def test_a_delayed_replica_is_never_synchronous_nor_chosen_and_follows_a_switcho
     st = status()
     assert healthy(st) and sorted(n["host"] for n in st["nodes"]) == list(NODES), st
     assert "pg4" not in slots(st["primary"]) and "pg4" not in psql(st["primary"], "SHOW synchronous_standby_names")
+
+
+def receiver_host(host):
+    return psql(host, "SELECT coalesce(sender_host, '') FROM pg_stat_wal_receiver WHERE status = 'streaming'")
+
+
+def wait_receiver(host, source, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline and receiver_host(host) != address(source):
+        time.sleep(1)
+    return receiver_host(host) == address(source)
+
+
+def cascade_healthy(st, upstream):
+    """The three nodes healthy, and pg4 streaming from its upstream."""
+    pg4 = [n for n in st["nodes"] if n["host"] == "pg4"]
+    return (healthy(dict(st, nodes=[n for n in st["nodes"] if n["host"] != "pg4"]))
+            and pg4 and pg4[0].get("upstream") == upstream and pg4[0].get("streaming"))
+
+
+def test_a_cascading_replica_follows_its_upstream_through_a_switchover_and_a_failover(app, bench_conn, tmp_path):
+    from labtools import kill_primary_and_fail_over
+    primary = status()["primary"]
+    upstream = sorted(h for h in NODES if h != primary)[0]
+    cascade = tmp_path / "cascade.yml"
+    cascade.write_text(yaml.safe_dump({"pgha_lab": {"children": {"pgha_postgresql": {"hosts": {
+        "pg4": {"ansible_host": PG4, "pgha_upstream": upstream}}}}}}))
+    inventory = [SCALE[0], str(cascade)]
+
+    def run(*args):
+        return playbook("-i", str(cascade), *args)
+
+    subprocess.run([os.path.join(ROOT, "lab", "lab.sh"), "add", "pg4"], check=True, stdout=subprocess.PIPE,
+                   stderr=subprocess.STDOUT)
+    try:
+        # Cloned from its upstream, with its slot there and none on the primary; never synchronous.
+        rc, out, dummy = run("playbooks/site.yml")
+        assert rc == 0, out[-4000:]
+        st = status(inventory=inventory)
+        assert cascade_healthy(st, upstream), st
+        assert receiver_host("pg4") == address(upstream)
+        assert "pg4" in slots(upstream) and "pg4" not in slots(primary)
+        assert "pg4" not in psql(primary, "SHOW synchronous_standby_names")
+        rc, out, recap = run("playbooks/site.yml")
+        assert rc == 0 and all(r["changed"] == 0 for r in recap.values()), recap
+
+        # Its upstream becomes the primary: pg4 goes on streaming from it, nothing moved.
+        rc, out, figures, writer = under_load(app, bench_conn, "-i", str(cascade), "playbooks/switchover.yml",
+                                              "-e", "pgha_target=%s" % upstream)
+        assert rc == 0, out[-4000:]
+        assert_clients_saw_nothing(app, figures, writer, 2.0)
+        st = status(inventory=inventory)
+        assert st["primary"] == upstream and healthy(st), st
+        assert receiver_host("pg4") == address(upstream) and "pg4" in slots(upstream)
+
+        # Its upstream fails: pg4 follows the new primary, with a slot there.
+        writer, started, rc, out = kill_primary_and_fail_over(app, upstream, run, "cascade-failover")
+        assert rc == 0, out[-4000:]
+        assert writer.lost(app) == []
+        new = status(inventory=inventory)["primary"]
+        assert new not in (upstream, "pg4")
+        assert wait_receiver("pg4", new) and "pg4" in slots(new)
+
+        # Its upstream back (rejoin), site.yml moves pg4 back to it and drops its slot on the primary.
+        subprocess.run([os.path.join(ROOT, "lab", "lab.sh"), "start", upstream], check=True, stdout=subprocess.PIPE)
+        rc, out, dummy = run("playbooks/rejoin.yml", "-e", "pgha_target=%s" % upstream)
+        assert rc == 0, out[-4000:]
+        rc, out, dummy = run("playbooks/site.yml")
+        assert rc == 0, out[-4000:]
+        assert receiver_host("pg4") == address(upstream) and "pg4" in slots(upstream)
+        assert "pg4" not in slots(new)
+        st = status(inventory=inventory)
+        assert cascade_healthy(st, upstream) and "pg4" not in psql(new, "SHOW synchronous_standby_names"), st
+
+        # Its upstream cannot be removed while it streams from it; pg4 can (its slot goes with it).
+        rc, out, dummy = run("playbooks/remove_node.yml", "-e", "pgha_target=%s" % upstream)
+        assert rc != 0 and "%s streams WAL to pg4" % upstream in out, out[-3000:]
+        rc, out, dummy = run("playbooks/remove_node.yml", "-e", "pgha_target=pg4")
+        assert rc == 0, out[-4000:]
+        assert "pg4" not in slots(upstream)
+    finally:
+        subprocess.run([os.path.join(ROOT, "lab", "lab.sh"), "remove", "pg4"], check=False, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    rc, out, dummy = playbook("playbooks/site.yml")
+    assert rc == 0, out[-3000:]
+    st = status()
+    assert healthy(st) and sorted(n["host"] for n in st["nodes"]) == list(NODES), st
+    assert all("pg4" not in slots(h) for h in NODES)

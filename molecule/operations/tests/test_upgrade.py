@@ -136,3 +136,33 @@ def test_scheduled_rolling_upgrade_reboots_each_node_as_a_standby_under_load(app
         for host in NODES:
             on(host, "sh", "-c", "dpkg --purge %s; rm -rf %s %s /tmp/%s_*.deb /run/reboot-required*"
                % (CANARY, REPO, LIST, CANARY), check=False)
+
+
+def pgbouncer_pid(host):
+    return on(host, "systemctl", "show", "-p", "MainPID", "--value", "pgbouncer").stdout.strip()
+
+
+def test_pooler_restart_is_an_opt_in_step_that_names_the_client_impact(app):
+    """rolling.yml -e pgha_rolling_poolers=only: the PgBouncer host restarts its PgBouncer, after saying how many
+    client connections drop; it sends clients to the primary again, and no acknowledged write is lost."""
+    import uuid
+    from writer import Writer  # noqa: E402  pylint: disable=import-error
+    primary = status()["primary"]
+    before = pgbouncer_pid("pooler1")
+    writer = Writer(app, "pooler-%s" % uuid.uuid4().hex[:6])
+    writer.start()
+    try:
+        rc, out, dummy = playbook("playbooks/rolling.yml", "-e", "pgha_rolling=restart", "-e", "pgha_rolling_poolers=only")
+    finally:
+        writer.stop()
+    assert rc == 0, out[-4000:]
+    import re
+    said = re.search(r"restart PgBouncer on pooler1 - its (\d+) client connection\(s\)\s+drop and must reconnect", out)
+    # The writer holds one through it at least.
+    assert said and int(said.group(1)) >= 1, out[-3000:]
+    assert pgbouncer_pid("pooler1") != before
+    st = status()
+    assert st["primary"] == primary and healthy(st), st
+    # The database nodes were not touched.
+    assert "rolling restart done" not in out
+    assert writer.lost(app) == []

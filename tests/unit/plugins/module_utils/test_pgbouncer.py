@@ -112,3 +112,12 @@ def test_pause_all_uses_the_consoles_opened_ahead(monkeypatch):
     paused, refused = pgb.pause_all(None, ["10.0.0.21", "10.0.0.22", "10.0.0.23"], "u", "p", consoles=consoles)
     assert (paused, refused) == ([], ("10.0.0.22", "ERROR: no such user"))
     assert fresh == [("RESUME", "10.0.0.21")] and consoles[2].closed and consoles[2].sent == []
+
+
+def test_pool_clients_counts_active_and_waiting_but_the_admin_console():
+    from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import pool_clients
+    text = ("pgbouncer|pgbouncer|1|0|0|0|0|0|0|0|0|statement\n"
+            "app|app|4|2|0|4|0|0|0|0|0|transaction\n"
+            "postgres|pgbouncer_auth|1|0|0|1|0|0|0|0|0|transaction\n")
+    assert pool_clients(text) == 7
+    assert pool_clients("") == 0 and pool_clients("garbage\nx|y|z|w\n") == 0
