@@ -296,14 +296,13 @@ def test_a_delayed_replica_is_never_synchronous_nor_chosen_and_follows_a_switcho
         rc, out, dummy = playbook("-i", DELAYED[1], "playbooks/remove_node.yml", "-e", "pgha_target=pg4")
         assert rc == 0, out[-4000:]
         psql(st["primary"], "DROP TABLE %s" % probe)
+        assert "pg4" not in slots(st["primary"]) and "pg4" not in psql(st["primary"], "SHOW synchronous_standby_names")
     finally:
         subprocess.run([os.path.join(ROOT, "lab", "lab.sh"), "remove", "pg4"], check=False, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT)
-    rc, out, dummy = playbook("playbooks/site.yml")
-    assert rc == 0, out[-3000:]
+    # (The next test's site.yml rewrites what still names pg4; the scale test covers that run.)
     st = status()
     assert healthy(st) and sorted(n["host"] for n in st["nodes"]) == list(NODES), st
-    assert "pg4" not in slots(st["primary"]) and "pg4" not in psql(st["primary"], "SHOW synchronous_standby_names")
 
 
 def receiver_host(host):
