@@ -51,6 +51,13 @@ options:
     description: Seconds to wait for the gate to open.
     type: int
     default: 120
+  source_role:
+    description:
+      - What the node the gate is read on is - C(primary), or C(standby) (the upstream of a cascading replica, whose
+        own standbys it lists in pg_stat_replication; use I(sync_mode=off) there).
+    type: str
+    choices: [primary, standby]
+    default: primary
 author:
   - pgha maintainers (@pgha)
 '''
@@ -90,6 +97,7 @@ def main():
             sync_mode=dict(type='str', default='quorum'),
             sync_count=dict(type='int', default=1),
             timeout=dict(type='int', default=120),
+            source_role=dict(type='str', choices=['primary', 'standby'], default='primary'),
         ),
         supports_check_mode=True,
     )
@@ -99,8 +107,9 @@ def main():
     while True:
         node = inspect_node(module, p['version'], p['cluster'], p['port'], data_dir=p['data_dir'], bin_dir=p['bin_dir'])
         replica = dict((r.get('application_name'), r) for r in node.get('replicas') or []).get(p['standby']) or {}
-        if not (node.get('up') and node.get('role') == 'primary'):
-            problem = "this node is no longer a running primary (up: %s, role: %s)" % (node.get('up'), node.get('role'))
+        if not (node.get('up') and node.get('role') == p['source_role']):
+            problem = "this node is no longer a running %s (up: %s, role: %s)" % (
+                p['source_role'], node.get('up'), node.get('role'))
         elif p['phase'] == 'before':
             problem = spare_check(node, p['standby'], p['sync_mode'], p['sync_count'])
         else:
@@ -110,8 +119,11 @@ def main():
         if time.time() >= deadline:
             what = ("not taking %s out:" % p['standby'] if p['phase'] == 'before'
                     else "%s is not back:" % (p['standby'] or "the synchronous set"))
-            module.fail_json(msg="%s primary at %s: %s after %d s" % (what, node.get('current_lsn'), problem, p['timeout']),
-                             replica=replica)
+            module.fail_json(msg="%s %s at %s: %s after %d s. The run stopped here; once that is fixed, run the "
+                                 "playbook again: it starts from the discovery (a restart or reboot does the nodes "
+                                 "again, an upgrade or site.yml only those still waiting)"
+                                 % (what, p['source_role'], node.get('current_lsn') or node.get('replay_lsn'), problem,
+                                    p['timeout']), replica=replica)
         time.sleep(0.5)
 
 

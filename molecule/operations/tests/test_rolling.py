@@ -377,9 +377,19 @@ def test_a_cascading_replica_follows_its_upstream_through_a_switchover_and_a_fai
         st = status(inventory=inventory)
         assert cascade_healthy(st, upstream) and "pg4" not in psql(new, "SHOW synchronous_standby_names"), st
 
-        # Its upstream cannot be removed while it streams from it; pg4 can (its slot goes with it).
+        # Its upstream cannot be removed while it streams from it.
         rc, out, dummy = run("playbooks/remove_node.yml", "-e", "pgha_target=%s" % upstream)
         assert rc != 0 and "%s streams WAL to pg4" % upstream in out, out[-3000:]
+
+        # A rolling restart reads its gate on its upstream (the switchover in it may make that the primary).
+        before = started_at("pg4")
+        rc, out, figures, writer = under_load(app, bench_conn, "-i", str(cascade), "playbooks/rolling.yml",
+                                              "-e", "pgha_rolling=restart")
+        assert rc == 0, out[-4000:]
+        assert_clients_saw_nothing(app, figures, writer, 2.0)
+        assert started_at("pg4") > before and wait_receiver("pg4", upstream)
+
+        # pg4 can be removed: its slot goes with it.
         rc, out, dummy = run("playbooks/remove_node.yml", "-e", "pgha_target=pg4")
         assert rc == 0, out[-4000:]
         assert "pg4" not in slots(upstream)
