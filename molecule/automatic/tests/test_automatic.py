@@ -76,7 +76,13 @@ def psql(host, query):
 
 class Sampler(threading.Thread):
     """Asks every node, every 0.2 s, whether it accepts writes (a server that
-    answers and is not in recovery), for the at-most-one-primary check."""
+    answers and is not in recovery), for the at-most-one-primary check.
+
+    The nodes of a pass are asked at once (a node that hangs while it restarts
+    does not stretch the pass), and each answer keeps its own time. A node's
+    consecutive writable answers form a run; two nodes were writable at once
+    when their runs overlap in time. A pass that saw the old primary early and
+    the new one late, after the switch, is not two primaries."""
 
     def __init__(self):
         super(Sampler, self).__init__(daemon=True)
@@ -89,23 +95,53 @@ class Sampler(threading.Thread):
                              check=False, timeout=5)
         return out.returncode == 0 and out.stdout.strip() == "f"
 
+    def _ask(self, host, answers):
+        try:
+            writable = self._writable(host)
+        except subprocess.TimeoutExpired:
+            writable = False
+        answers.append((time.time(), host, writable))
+
     def run(self):
         while not self._halt.is_set():
-            started = time.time()
-            writable = [h for h in NODES if self._safe(h)]
-            self.samples.append((started, time.time(), writable))
+            answers = []
+            askers = [threading.Thread(target=self._ask, args=(h, answers), daemon=True) for h in NODES]
+            for asker in askers:
+                asker.start()
+            for asker in askers:
+                asker.join(10)
+            self.samples.extend(answers)
             time.sleep(0.2)
-
-    def _safe(self, host):
-        try:
-            return self._writable(host)
-        except subprocess.TimeoutExpired:
-            return False
 
     def stop(self):
         self._halt.set()
         self.join(30)
-        return [s for s in self.samples if len(s[2]) > 1]
+        return doubles(self.samples)
+
+
+def doubles(samples):
+    """The pairs of writable runs (host, first, last) of two nodes that overlap in time."""
+    runs, current = [], {}
+    for at, host, writable in sorted(samples):
+        if writable:
+            run = current.setdefault(host, [host, at, at])
+            run[2] = at
+        elif host in current:
+            runs.append(tuple(current.pop(host)))
+    runs += [tuple(r) for r in current.values()]
+    return [(a, b) for i, a in enumerate(runs) for b in runs[i + 1:]
+            if a[0] != b[0] and a[1] <= b[2] and b[1] <= a[2]]
+
+
+def test_the_double_primary_check_sees_overlaps_only():
+    """The sampler's judgement, on made-up answers (no lab needed)."""
+    switch = [(1.0, "pg1", True), (1.1, "pg2", False), (2.0, "pg1", True), (2.1, "pg2", False),
+              (3.0, "pg1", False), (3.1, "pg2", True), (4.0, "pg1", False), (4.1, "pg2", True)]
+    assert doubles(switch) == []
+    split = [(1.0, "pg1", True), (1.1, "pg2", True), (2.0, "pg1", True), (2.1, "pg2", True)]
+    assert doubles(split) == [(("pg1", 1.0, 2.0), ("pg2", 1.1, 2.1))]
+    # One answer of the new primary inside the old one's run is a double.
+    assert doubles([(1.0, "pg1", True), (1.5, "pg2", True), (2.0, "pg1", True), (2.5, "pg2", False)])
 
 
 def load(app, tag):
