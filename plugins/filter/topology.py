@@ -13,14 +13,14 @@ import re
 from ansible.errors import AnsibleFilterError
 from ansible_collections.pgha.cluster.plugins.module_utils.operations import fence_confirmed as _fence_confirmed
 from ansible_collections.pgha.cluster.plugins.module_utils.replicas import (
-    apply_delays as _apply_delays, effective_upstream, followers_of, sync_members_of as _sync_members_of,
+    apply_delays as _apply_delays, effective_upstream, followers_of, sync_members as _sync_members,
     upstreams as _upstreams)
 from ansible_collections.pgha.cluster.plugins.module_utils.reach import (
     reach_results as _reach_results, ssh_targets as _ssh_targets)
 from ansible_collections.pgha.cluster.plugins.module_utils.validate import CLUSTER_WIDE, dcs_members as _dcs_members
 from ansible_collections.pgha.cluster.plugins.module_utils.status import archive_status, build_status, render_table
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import (
-    TopologyError, choose_primary, slot_name)
+    TopologyError, choose_primary, slot_name, upstream_host)
 
 
 def apply_delays(hosts, hostvars, raw=False):
@@ -28,7 +28,7 @@ def apply_delays(hosts, hostvars, raw=False):
 
 
 def sync_members(hosts, primary, hostvars):
-    return _sync_members_of(hosts, primary, _apply_delays(hosts, hostvars), _upstreams(hosts, hostvars))
+    return _sync_members(hosts, primary, _apply_delays(hosts, hostvars), _upstreams(hosts, hostvars))
 
 
 def upstreams(hosts, hostvars):
@@ -129,6 +129,7 @@ class FilterModule(object):
             "upstreams": upstreams,
             "replication_source": replication_source,
             "replication_followers": replication_followers,
+            "upstream_host": upstream_host,
             "dcs_members": dcs_members,
             "fence_confirmed": fence_confirmed,
             "node_addresses": node_addresses,

@@ -17,7 +17,8 @@ __metaclass__ = type
 
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import (
     TopologyError, format_lsn, lag_bytes, parse_lsn, running_primaries, synchronous_standby_names)
-from ansible_collections.pgha.cluster.plugins.module_utils.replicas import effective_upstream, followers_of
+from ansible_collections.pgha.cluster.plugins.module_utils.replicas import (
+    effective_upstream, followers_of, not_synchronous)
 
 
 class OperationError(TopologyError):
@@ -119,20 +120,17 @@ def switchover_check(nodes, primary, target, max_lag_bytes):
             "sync_state": replica.get("sync_state")}
 
 
-def choose_switchover_target(nodes, primary, max_lag_bytes, delayed=(), upstreams=None):
+def choose_switchover_target(nodes, primary, max_lag_bytes, excluded=None):
     """The best standby to switch over to: synchronous/quorum members first,
-    then the least lag, then the name; never a delayed replica (``delayed``).
-    Raises OperationError listing why each standby was refused when none
-    qualifies."""
+    then the least lag, then the name; never a delayed or cascading replica
+    (``excluded``, replicas.not_synchronous). Raises OperationError listing
+    why each standby was refused when none qualifies."""
     ranked, refusals = [], []
     for host in sorted(nodes):
         if host == primary:
             continue
-        if host in delayed:
-            refusals.append("%s is a delayed replica (pgha_apply_delay %s)" % (host, delayed[host]))
-            continue
-        if host in (upstreams or {}):
-            refusals.append("%s is a cascading replica (pgha_upstream %s)" % (host, upstreams[host]))
+        if host in (excluded or {}):
+            refusals.append("%s is a %s replica (%s)" % ((host,) + excluded[host]))
             continue
         try:
             figures = switchover_check(nodes, primary, host, max_lag_bytes)
@@ -147,7 +145,7 @@ def choose_switchover_target(nodes, primary, max_lag_bytes, delayed=(), upstream
     return ranked[0][3]
 
 
-def failover_candidate(nodes, old_primary, sync_mode, sync_count, members, delayed=(), named=None):
+def failover_candidate(nodes, old_primary, sync_mode, sync_count, members, excluded=None, named=None):
     """Choose the standby to promote when ``old_primary`` is gone.
 
     ``members`` are the standbys named in synchronous replication. A commit
@@ -158,9 +156,9 @@ def failover_candidate(nodes, old_primary, sync_mode, sync_count, members, delay
     some: ``may_miss_commits`` is then True and the caller must refuse unless
     the user accepts that risk.
 
-    A delayed or cascading replica (``delayed``: host -> what it is) is never
-    chosen unless it is ``named`` (pgha_target): a delayed one's promotion
-    ends the delay and applies all it received.
+    A delayed or cascading replica (``excluded``, replicas.not_synchronous) is
+    never chosen unless it is ``named`` (pgha_target): a delayed one's
+    promotion ends the delay and applies all it received.
     """
     sysid = (nodes.get(old_primary) or {}).get("system_identifier")
     visible, skipped = [], []
@@ -173,7 +171,7 @@ def failover_candidate(nodes, old_primary, sync_mode, sync_count, members, delay
         position = wal_position(node)
         if position is None:
             continue
-        if host in delayed and host != named:
+        if host in (excluded or {}) and host != named:
             skipped.append(host)
             continue
         visible.append({"host": host, "position": position, "lsn": format_lsn(position),
@@ -181,7 +179,7 @@ def failover_candidate(nodes, old_primary, sync_mode, sync_count, members, delay
     if not visible and skipped:
         raise OperationError("only delayed or cascading replicas are left to promote (%s): name one with "
                              "-e pgha_target=HOST to promote it (a delayed one applies all the WAL it received "
-                             "first, ending its delay)" % "; ".join("%s, %s" % (h, delayed[h]) for h in skipped))
+                             "first, ending its delay)" % "; ".join("%s, %s" % (h, excluded[h][1]) for h in skipped))
     if not visible:
         raise OperationError("no running standby to promote (nodes: %s)" % ", ".join(
             "%s %s" % (h, "up" if nodes[h].get("up") else "down") for h in sorted(nodes)))
@@ -307,14 +305,14 @@ def failed_primary(nodes, addresses, pooler_targets, force=False, named=None):
                             ", ".join(sorted(h for h in followed if h)) or "nothing", topology))
 
 
-def synchronous_set_after_failover(nodes, failed, candidate, sync_mode, sync_count, delayed=()):
+def synchronous_set_after_failover(nodes, failed, candidate, sync_mode, sync_count, excluded=()):
     """The new primary's synchronous set: only members that are alive (running
-    standbys of the same system, not delayed replicas), k capped to how many
+    standbys of the same system, not delayed or cascading replicas), k capped to how many
     there are. Returns (standbys, count, warnings); count 0 means synchronous
     replication off."""
     sysid = (nodes.get(candidate) or {}).get("system_identifier")
     live = sorted(h for h, n in nodes.items()
-                  if h not in (failed, candidate) and h not in delayed and n.get("up") and n.get("role") == "standby"
+                  if h not in (failed, candidate) and h not in excluded and n.get("up") and n.get("role") == "standby"
                   and (not sysid or not n.get("system_identifier") or n["system_identifier"] == sysid))
     warnings = []
     if sync_mode == "off":
@@ -342,6 +340,7 @@ def switchover_plan(nodes, primary, target, max_lag_bytes, sync_mode, sync_count
     re-pointed and get a slot there."""
     engine = engine_of(nodes)
     delayed, upstreams = delayed or {}, upstreams or {}
+    excluded = not_synchronous(delayed, upstreams)
     if target and target in delayed:
         raise OperationError("%s is a delayed replica (pgha_apply_delay %s): a switchover waits until the target "
                              "replayed the old primary's last commit, which it does only after its delay. Take the "
@@ -350,7 +349,7 @@ def switchover_plan(nodes, primary, target, max_lag_bytes, sync_mode, sync_count
     if target:
         checked = switchover_check(nodes, primary, target, max_lag_bytes)
     else:
-        checked = choose_switchover_target(nodes, primary, max_lag_bytes, delayed, upstreams)
+        checked = choose_switchover_target(nodes, primary, max_lag_bytes, excluded)
     if engine == "patroni":
         checked = patroni_switchover_check(checked, nodes, primary, sync_mode)
     target = checked.pop("target")
@@ -381,7 +380,7 @@ def switchover_plan(nodes, primary, target, max_lag_bytes, sync_mode, sync_count
     others = [h for h in hosts if h not in (primary, target)
               and effective_upstream(h, target, upstreams, nodes) == target]
     slots = followers_of(target, target, hosts, upstreams, nodes)
-    followers = [h for h in hosts if h != target and h not in delayed and h not in upstreams]
+    followers = [h for h in hosts if h != target and h not in excluded]
     names = synchronous_standby_names(sync_mode, min(sync_count, len(followers)), followers) if followers else ""
     # A delayed replica's WAL receiver takes a new upstream only once it applied the WAL it holds (up to its
     # delay): it is re-pointed, not waited for.
@@ -411,8 +410,7 @@ def failover_plan(nodes, failed, sync_mode, sync_count, fence_command=False, acc
     engine = engine_of(nodes, ignore=(failed,))
     delayed, upstreams = delayed or {}, upstreams or {}
     # Neither a delayed nor a cascading replica is a synchronous member or an unnamed candidate.
-    not_sync = dict([(h, "pgha_apply_delay %s" % d) for h, d in delayed.items()]
-                    + [(h, "pgha_upstream %s" % u) for h, u in upstreams.items()])
+    not_sync = not_synchronous(delayed, upstreams)
     others = [h for h in running_primaries(nodes) if h != failed]
     if others:
         # No flag ever gets past this: the invariant is one writable primary.
@@ -620,7 +618,8 @@ def remove_plan(nodes, primary, target, addresses, pooler_targets, sync_mode, sy
     synchronous set (delayed and cascading replicas do not count), or for the
     upstream of a cascading replica (``upstreams``). Returns the plan: the
     standbys that remain and the steps."""
-    upstreams, delayed = upstreams or {}, delayed or {}
+    upstreams = upstreams or {}
+    excluded = not_synchronous(delayed, upstreams)
     if target not in nodes:
         raise OperationError("%s is not a database node of this inventory (known: %s)"
                              % (target, ", ".join(sorted(nodes))))
@@ -643,7 +642,7 @@ def remove_plan(nodes, primary, target, addresses, pooler_targets, sync_mode, sy
     replicas = _replicas(p)
     remaining = sorted(h for h in nodes if h not in (primary, target))
     streaming = [h for h in remaining if (replicas.get(h) or {}).get("state") == "streaming"
-                 and h not in delayed and h not in upstreams]
+                 and h not in excluded]
     if sync_mode != "off" and sync_count > 0 and len(streaming) < sync_count:
         raise OperationError("without %s, %d standby(s) stream from %s (%s) and pgha_sync_count is %d: commits would "
                              "wait. Add a standby first, or lower pgha_sync_count"

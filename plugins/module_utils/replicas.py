@@ -56,10 +56,19 @@ def apply_delays(hosts, hostvars, raw=False):
     return delays
 
 
-def sync_members(hosts, primary, delayed):
+def not_synchronous(delayed=None, upstreams=None):
+    """Host -> (kind, setting) of the delayed and cascading replicas: never in
+    synchronous_standby_names, never an unnamed switchover or failover target."""
+    found = dict((h, ("delayed", "pgha_apply_delay %s" % d)) for h, d in (delayed or {}).items())
+    found.update((h, ("cascading", "pgha_upstream %s" % u)) for h, u in (upstreams or {}).items())
+    return found
+
+
+def sync_members(hosts, primary, delayed=None, upstreams=None):
     """The hosts that may be in synchronous_standby_names on ``primary``:
-    every other host but the delayed replicas."""
-    return [h for h in hosts or [] if h != primary and h not in (delayed or {})]
+    every other host but the delayed and cascading replicas."""
+    excluded = not_synchronous(delayed, upstreams)
+    return [h for h in hosts or [] if h != primary and h not in excluded]
 
 
 # Cascading replicas (host variable pgha_upstream: HOST): a standby that streams
@@ -122,8 +131,3 @@ def followers_of(source, primary, hosts, upstream_of, nodes=None, gone=()):
     """The hosts (other than ``source`` and the primary) that stream from ``source``: those it keeps a slot for."""
     return [h for h in hosts or [] if h not in (source, primary) and h not in gone
             and effective_upstream(h, primary, upstream_of, nodes, gone) == source]
-
-
-def sync_members_of(hosts, primary, delayed, upstream_of):
-    """The hosts that may be synchronous standbys of ``primary``: not delayed, not cascading."""
-    return [h for h in sync_members(hosts, primary, delayed) if h not in (upstream_of or {})]

@@ -11,7 +11,7 @@ import datetime
 import time
 
 from ansible_collections.pgha.cluster.plugins.module_utils.archive import describe_gap
-from ansible_collections.pgha.cluster.plugins.module_utils.topology import lag_bytes, running_primaries
+from ansible_collections.pgha.cluster.plugins.module_utils.topology import lag_bytes, running_primaries, upstream_host
 
 COLUMNS = ("host", "role", "timeline", "lsn", "lag_bytes", "sync_state", "upstream")
 VERDICTS = ("healthy", "degraded", "down")
@@ -113,13 +113,10 @@ def build_status(nodes, addresses, bouncers, archives=None, expect=None):
                 sync = replica.get("sync_state")
             elif node.get("replay_lsn"):
                 lag = lag_bytes(primary.get("current_lsn"), node.get("replay_lsn"))
-        upstream = None
-        if node.get("role") == "standby":
-            upstream = (node.get("upstream") or {}).get("host") or (node.get("primary_conninfo") or {}).get("host")
         rows.append({
             "host": host, "role": role, "up": bool(node.get("up")), "timeline": node.get("timeline"),
             "lsn": lsn, "lag_bytes": lag, "sync_state": sync,
-            "upstream": by_address.get(upstream, upstream) if upstream else None,
+            "upstream": upstream_host(node, addresses) if node.get("role") == "standby" else None,
             "streaming": (node.get("upstream") or {}).get("status") == "streaming",
             "archiver": node.get("archiver") if node.get("role") == "primary" else None,
         })

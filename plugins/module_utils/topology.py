@@ -48,6 +48,17 @@ def lag_bytes(ahead, behind):
     return max(a - b, 0)
 
 
+def upstream_host(node, addresses):
+    """The node a standby streams from (its WAL receiver's sender, else its
+    primary_conninfo host): the inventory name where ``addresses`` (host ->
+    address) knows the address, else the address; None when it follows nobody."""
+    node = node or {}
+    address = (node.get("upstream") or {}).get("host") or (node.get("primary_conninfo") or {}).get("host")
+    if not address:
+        return None
+    return dict((a, h) for h, a in (addresses or {}).items()).get(address, address)
+
+
 def slot_name(host):
     """Physical replication slot name for an inventory host name.
 

@@ -140,7 +140,7 @@ def test_followers_of_are_the_slots_a_node_keeps():
     assert replicas.followers_of("pg1", "pg1", hosts, UP) == ["pg2", "pg3"]
     assert replicas.followers_of("pg3", "pg1", hosts, UP) == ["pg4"]
     assert replicas.followers_of("pg1", "pg1", hosts, UP, cluster(pg3=standby(up=False))) == ["pg2", "pg3", "pg4"]
-    assert replicas.sync_members_of(hosts, "pg1", {}, UP) == ["pg2", "pg3"]
+    assert replicas.sync_members(hosts, "pg1", {}, UP) == ["pg2", "pg3"]
 
 
 @pytest.mark.parametrize("upstream_of, initial, automatic, fragment", [
@@ -176,7 +176,7 @@ def test_switchover_leaves_a_cascading_replica_on_its_upstream():
     assert plan["repoint"] == ["pg2", "pg4"] and plan["slots"] == ["pg1", "pg2", "pg4"]
     with pytest.raises(ops.OperationError, match="pg4 is a cascading replica"):
         ops.choose_switchover_target(cascading_cluster(pg2=standby(up=False), pg3=standby(up=False)), "pg1", 1 << 30,
-                                     upstreams=UP)
+                                     replicas.not_synchronous(upstreams=UP))
 
 
 def test_failover_of_the_upstream_repoints_its_cascading_replica():

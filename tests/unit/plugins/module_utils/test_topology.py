@@ -205,3 +205,12 @@ def test_standby_action_lets_a_clean_former_primary_follow():
         == "configure"
     with pytest.raises(t.TopologyError, match="rejoin"):
         t.standby_action(n, {"system_identifier": "42"}, DESIRED, clean_switchover_lsn="0/7000099")
+
+
+def test_upstream_host_names_the_node_a_standby_streams_from():
+    from ansible_collections.pgha.cluster.plugins.module_utils.topology import upstream_host
+    addresses = {"pg1": "10.0.0.1", "pg2": "10.0.0.2"}
+    assert upstream_host({"upstream": {"host": "10.0.0.2"}, "primary_conninfo": {"host": "10.0.0.1"}}, addresses) == "pg2"
+    assert upstream_host({"upstream": {}, "primary_conninfo": {"host": "10.0.0.1"}}, addresses) == "pg1"
+    assert upstream_host({"primary_conninfo": {"host": "10.9.9.9"}}, addresses) == "10.9.9.9"
+    assert upstream_host({"upstream": None, "primary_conninfo": None}, addresses) is None
