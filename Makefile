@@ -16,7 +16,7 @@ SYSTEM_PACKAGES := podman runc fuse-overlayfs slirp4netns uidmap iptables nftabl
 
 .PHONY: help deps system-deps venv collection-link collections lab-image lab-up lab-down lab-logs demo site status \
         test unit lint sanity molecule molecule-default molecule-trixie molecule-backup molecule-colocated build \
-        bench-deploy bench-switchover bench-failover bench-restore switchover failover rejoin clean
+        promtool bench-deploy bench-switchover bench-failover bench-restore switchover failover rejoin clean
 
 help:
 	@echo "make demo        install what is missing, start the lab, deploy, print status (PGHA_FAILOVER_MODE=automatic: Patroni + etcd)"
@@ -80,8 +80,19 @@ demo: lab-up
 
 test: deps unit lint sanity molecule
 
-unit: deps
-	$(BIN)/python -m pytest -q tests/unit
+# promtool (Prometheus' rule and exposition checker) from Debian's prometheus
+# package, unpacked under .cache: the alert rules' unit tests run it.
+PROMTOOL := $(CURDIR)/.cache/prometheus/usr/bin/promtool
+$(PROMTOOL):
+	@mkdir -p .cache/prometheus/deb
+	@cd .cache/prometheus/deb && { apt-get download -qq prometheus 2>/dev/null || { apt-get update -qq && apt-get download -qq prometheus; }; }
+	@dpkg-deb -x .cache/prometheus/deb/prometheus_*.deb .cache/prometheus
+	@test -x $@
+
+promtool: $(PROMTOOL)
+
+unit: deps $(PROMTOOL)
+	PGHA_PROMTOOL=$(PROMTOOL) $(BIN)/python -m pytest -q tests/unit
 
 lint: deps
 	ansible-lint --profile production

@@ -23,7 +23,7 @@
 #   LAB_OS     bookworm (PostgreSQL 15, default) or trixie (PostgreSQL 17)
 #   LAB_BAKED  1 (default): image with PostgreSQL/PgBouncer/pgBackRest packages
 #              already installed; 0: bare image, the roles install everything
-#   LAB_HOSTS  containers to start (default "pg1 pg2 pg3 pooler1 backup1 drill1")
+#   LAB_HOSTS  containers to start (default "pg1 pg2 pg3 pooler1 backup1 drill1 monitor1")
 #   PGHA_FAILOVER_MODE  manual or automatic (Patroni + etcd): written into the
 #              lab's generated group_vars (unset: the collection's default, manual)
 #
@@ -38,7 +38,7 @@ top=$(cd "$here/.." && pwd)
 state="$top/.lab"
 LAB_OS=${LAB_OS:-bookworm}
 LAB_BAKED=${LAB_BAKED:-1}
-LAB_HOSTS=${LAB_HOSTS:-"pg1 pg2 pg3 pooler1 backup1 drill1"}
+LAB_HOSTS=${LAB_HOSTS:-"pg1 pg2 pg3 pooler1 backup1 drill1 monitor1"}
 network=pgha-lab
 subnet=10.213.77.0/24
 gateway=10.213.77.1
@@ -60,7 +60,7 @@ esac
 
 # Bump image_rev when what goes into the images changes: cached images of an
 # older revision are then rebuilt instead of reused.
-image_rev=4
+image_rev=5
 base_image="localhost/pgha-lab:$LAB_OS-r$image_rev"
 baked_image="localhost/pgha-lab-pg$pg_version:$LAB_OS-r$image_rev"
 
@@ -70,7 +70,7 @@ log() { printf 'lab: %s\n' "$*" >&2; }
 host_ip() {
   case "$1" in
     pg1) echo 10.213.77.11 ;; pg2) echo 10.213.77.12 ;; pg3) echo 10.213.77.13 ;; pg4) echo 10.213.77.14 ;;
-    pooler1) echo 10.213.77.21 ;; backup1) echo 10.213.77.31 ;; drill1) echo 10.213.77.41 ;;
+    pooler1) echo 10.213.77.21 ;; backup1) echo 10.213.77.31 ;; drill1) echo 10.213.77.41 ;; monitor1) echo 10.213.77.51 ;;
     *) echo "lab: unknown lab host '$1'" >&2; exit 2 ;;
   esac
 }
@@ -115,8 +115,10 @@ RUN mkdir -p /etc/postgresql-common/createcluster.d \\
  && apt-get update -qq \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \\
       postgresql-$pg_version postgresql-client-$pg_version pgbouncer pgbackrest python3-psycopg2 ssl-cert \\
-      patroni python3-etcd etcd-server etcd-client haproxy >/dev/null \\
- && systemctl disable pgbouncer.service etcd.service haproxy.service >/dev/null 2>&1 || true
+      patroni python3-etcd etcd-server etcd-client haproxy \\
+      prometheus prometheus-alertmanager prometheus-node-exporter prometheus-postgres-exporter python3-prometheus-client >/dev/null \\
+ && systemctl disable pgbouncer.service etcd.service haproxy.service prometheus.service prometheus-alertmanager.service \\
+      prometheus-node-exporter.service prometheus-postgres-exporter.service >/dev/null 2>&1 || true
 EOF
   podman build --quiet -t "$baked_image" -f "$state/build/Containerfile.baked" "$state/build" >/dev/null
 }
@@ -338,7 +340,7 @@ netns_nft() {
 
 partition() {
   local h=$1 other rules=""
-  for other in pg1 pg2 pg3 pg4 pooler1 backup1 drill1; do
+  for other in pg1 pg2 pg3 pg4 pooler1 backup1 drill1 monitor1; do
     [ "$other" = "$h" ] && continue
     rules="$rules ip saddr $(host_ip "$other") drop;"
   done

@@ -10,6 +10,7 @@ __metaclass__ = type
 import datetime
 import time
 
+from ansible_collections.pgha.cluster.plugins.module_utils.alerts import THRESHOLDS
 from ansible_collections.pgha.cluster.plugins.module_utils.archive import describe_gap
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import lag_bytes, running_primaries, upstream_host
 
@@ -20,10 +21,16 @@ VERDICTS = ("healthy", "degraded", "down")
 EXPECT_DEFAULTS = {
     "sync_mode": "off",
     "sync_count": 0,
-    # Newest backup of each repository: the default schedules take one a day.
-    "backup_max_age_hours": 36,
-    # Newest restore drill (its report on the controller), when there is one.
-    "drill_max_age_days": 8,
+    # The alert rules' thresholds (pgha_alert_thresholds): the newest backup of each
+    # repository, the newest restore drill (its report on the controller), a
+    # standby's replay lag in bytes.
+    "backup_max_age_hours": THRESHOLDS["backup_max_age_hours"][0],
+    "drill_max_age_days": THRESHOLDS["drill_max_age_days"][0],
+    "lag_bytes": THRESHOLDS["lag_bytes"][0],
+    # Delayed replicas (their replay lag is by design).
+    "delayed": [],
+    # Alerts Prometheus reports firing (None: no monitor host, or not asked).
+    "alerts": None,
     "drill": None,
     "drill_hosts": False,
     "now": None,
@@ -160,6 +167,11 @@ def build_status(nodes, addresses, bouncers, archives=None, expect=None):
     status["warnings"] = warnings(status)
     status["verdict"], status["reasons"] = verdict(status)
     status["healthy"] = status["verdict"] == "healthy"
+    alerts = expect.get("alerts")
+    status["alerts"] = firing_alerts(alerts) if alerts is not None else None
+    disagreement = alert_disagreement(status)
+    if disagreement:
+        status["warnings"].append(disagreement)
     return status
 
 
@@ -216,6 +228,12 @@ def expectation_problems(status, now):
             elif row["role"] == "standby" and not row.get("streaming"):
                 found.append("standby %s does not stream (its WAL receiver is not streaming; upstream %s)"
                              % (row["host"], row.get("upstream") or "none"))
+        limit = expect.get("lag_bytes")
+        for row in status["nodes"]:
+            if (limit and row["role"] == "standby" and row.get("lag_bytes") is not None
+                    and row["lag_bytes"] > float(limit) and row["host"] not in (expect.get("delayed") or [])):
+                found.append("standby %s has %d bytes of WAL not replayed, more than %d (pgha_alert_thresholds.lag_bytes)"
+                             % (row["host"], row["lag_bytes"], int(float(limit))))
         mode = str(expect.get("sync_mode") or "off")
         k = int(expect.get("sync_count") or 0)
         if mode in ("quorum", "priority") and k > 0:
@@ -327,6 +345,35 @@ def problems(status):
                          "playbooks/backup.yml -e pgha_archive_repair=true"
                          % (name, "; ".join(describe_gap(g) for g in archive.get("gaps") or []) or "no WAL archived"))
     return found
+
+
+def firing_alerts(alerts):
+    """Prometheus' /api/v1/alerts answer (its data.alerts) as sorted lines: the
+    pgha alerts that fire, with the host or standby they name."""
+    lines = []
+    for alert in alerts or []:
+        labels = alert.get("labels") or {}
+        if alert.get("state") != "firing" or not str(labels.get("alertname", "")).startswith("Pgha"):
+            continue
+        where = ", ".join("%s=%s" % (k, labels[k]) for k in ("instance", "standby", "slot", "repo", "database") if k in labels)
+        lines.append("%s (%s%s): %s" % (labels["alertname"], labels.get("severity", "?"), ", " + where if where else "",
+                                       (alert.get("annotations") or {}).get("summary", "")))
+    return sorted(set(lines))
+
+
+def alert_disagreement(status):
+    """Where the verdict and Prometheus' critical alerts disagree (None when they agree, or no alerts were read).
+    Both judge the same facts with the same thresholds; they can differ for a scrape interval or an alert's
+    duration, or when Prometheus cannot reach a host this run reached (or the other way round)."""
+    alerts = (status.get("expect") or {}).get("alerts")
+    if alerts is None:
+        return None
+    critical = [a for a in firing_alerts(alerts) if "(critical" in a]
+    if status.get("verdict") == "healthy" and critical:
+        return "status says healthy but Prometheus fires %s" % "; ".join(critical)
+    if status.get("verdict") == "down" and not critical:
+        return "status says down but Prometheus fires no critical pgha alert (yet: alerts wait their duration)"
+    return None
 
 
 def warnings(status):

@@ -10,6 +10,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
+from ansible_collections.pgha.cluster.plugins.module_utils.alerts import threshold_problems
 from ansible_collections.pgha.cluster.plugins.module_utils.replicas import delay_ms, delay_problem, upstream_problems
 
 SUPPORTED_VERSIONS = (14, 15, 16, 17, 18)
@@ -20,6 +21,9 @@ POOLER_GROUP = "pgha_pgbouncer"
 # on the hosts of this group, or on the database nodes when it is absent.
 DCS_GROUP = "pgha_dcs"
 FAILOVER_MODES = ("manual", "automatic")
+# Prometheus and Alertmanager (pgha.cluster.monitoring).
+MONITOR_GROUP = "pgha_monitor"
+ALERT_RECEIVERS = ("none", "webhook", "email")
 
 # What must be chosen: the rest of the cluster-wide settings have defaults.
 REQUIRED_SETTINGS = (
@@ -40,6 +44,8 @@ SETTING_DEFAULTS = {
     # host, at this port, under this name (a name in every database node's
     # certificate, resolved to the loopback address on the PgBouncer hosts).
     "pgha_router_port": 5000,
+    # The pg_monitor role the PostgreSQL exporter logs in as (pgha.cluster.monitoring).
+    "pgha_monitor_user": "pgha_monitor",
 }
 # Secrets by the component that uses them: only deployed components need theirs.
 DATABASE_SECRETS = ("pgha_replication_password",)
@@ -87,11 +93,14 @@ def failover_mode_problems(groups, settings):
     return errors
 
 
-def effective_settings(settings, db_count):
+def effective_settings(settings, db_count, monitor_count=0):
     """The cluster-wide settings with defaults for the unset ones. A single
     database node has no standby to wait for: synchronous replication then
-    defaults to off."""
+    defaults to off. The exporters are deployed when a monitor host is there
+    (pgha_exporters: true deploys them for a Prometheus of your own)."""
     result = dict(settings or {})
+    if result.get("pgha_exporters") in (None, ""):
+        result["pgha_exporters"] = monitor_count > 0
     for name, default in SETTING_DEFAULTS.items():
         if result.get(name) in (None, ""):
             result[name] = default
@@ -158,7 +167,7 @@ def validate_inputs(groups, initial_primaries, settings, secrets, purpose="chang
         roles = set(owners[host]) - ADDON_GROUPS
         if len(roles) > 1 and not roles <= SHARED_GROUPS:
             errors.append("%s is in two roles (%s): a host is a database node (which may also run "
-                          "PgBouncer), a pooler, a backup host or a drill host; remove it from all "
+                          "PgBouncer), a pooler, a backup host, a drill host or a monitor host; remove it from all "
                           "but one group" % (host, " and ".join(sorted(roles))))
 
     if not initial_primaries:
@@ -474,6 +483,31 @@ _CALENDAR = re.compile(r"^[A-Za-z0-9*,./:~ +-]+$")
 # Paths written into pgbackrest.conf, units and pgha's programs' configuration.
 _PATH = re.compile(r"^/[A-Za-z0-9_./@+-]*$")
 _PGBOUNCER_KEY = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def monitoring_problems(groups, monitoring):
+    """Errors in the monitoring inputs: thresholds and durations (the same for
+    the alert rules and status.yml), and where Alertmanager sends alerts."""
+    monitoring = monitoring or {}
+    errors = threshold_problems(monitoring.get("thresholds"), monitoring.get("durations"))
+    receiver = _text(monitoring.get("receiver") or "none")
+    monitors = list(groups.get(MONITOR_GROUP) or [])
+    if receiver not in ALERT_RECEIVERS:
+        errors.append("monitoring_alert_receiver must be one of %s, not %r" % (", ".join(ALERT_RECEIVERS), receiver))
+    elif receiver == "webhook" and not re.match(r"^https?://[^\s'\"]+$", _text(monitoring.get("webhook_url"))):
+        errors.append("monitoring_alert_receiver is webhook: set monitoring_alert_webhook_url to the http(s):// URL "
+                      "Alertmanager posts to (no spaces or quotes)")
+    elif receiver == "email":
+        for name in ("email_to", "email_from", "email_smarthost"):
+            if not _text(monitoring.get(name)) or _has_control(_text(monitoring.get(name))):
+                errors.append("monitoring_alert_receiver is email: set monitoring_alert_%s (one line)" % name)
+        if _text(monitoring.get("email_smarthost")) and not re.match(r"^[^\s:]+:[0-9]+$",
+                                                                     _text(monitoring.get("email_smarthost"))):
+            errors.append("monitoring_alert_email_smarthost must be host:port, not %r" % monitoring.get("email_smarthost"))
+    if receiver != "none" and not monitors:
+        errors.append("monitoring_alert_receiver is %s but the inventory has no %s host to run Alertmanager: add one "
+                      "or set monitoring_alert_receiver: none" % (receiver, MONITOR_GROUP))
+    return errors
 
 
 def config_text_problems(schedules=None, paths=None, roles=None, pgbouncer_parameters=None, secrets=None):

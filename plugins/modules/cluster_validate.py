@@ -94,6 +94,12 @@ options:
         C(pgbouncer_parameters). The secrets (I(secrets)) get the same check, and are never shown.
     type: dict
     default: {}
+  monitoring:
+    description:
+      - The monitoring inputs - C(thresholds) (C(pgha_alert_thresholds)), C(durations) (C(pgha_alert_durations)),
+        C(receiver) (C(monitoring_alert_receiver)), C(webhook_url), C(email_to), C(email_from), C(email_smarthost).
+    type: dict
+    default: {}
 author:
   - pgha maintainers (@pgha)
 '''
@@ -129,7 +135,8 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.validate import (
-    config_text_problems, effective_settings, validate_backup, validate_inputs, validate_safety)
+    MONITOR_GROUP, config_text_problems, effective_settings, monitoring_problems, validate_backup, validate_inputs,
+    validate_safety)
 
 
 ARGUMENT_SPEC = dict(
@@ -147,6 +154,7 @@ ARGUMENT_SPEC = dict(
     archiving=dict(type='bool', default=False),
     allow_unsafe=dict(type='list', elements='str', default=[]),
     texts=dict(type='dict', default={}, no_log=False),
+    monitoring=dict(type='dict', default={}),
 )
 
 
@@ -163,9 +171,11 @@ def run(p):
     texts = p['texts'] or {}
     errors += config_text_problems(texts.get('schedules'), texts.get('paths'), texts.get('roles'),
                                    texts.get('pgbouncer_parameters'), p['secrets'])
+    errors += monitoring_problems(p['groups'], p['monitoring'])
     if errors:
         return dict(failed=True, msg="invalid inputs, nothing was changed:\n- " + "\n- ".join(errors), errors=errors)
-    settings = effective_settings(p['settings'], len(p['groups'].get('pgha_postgresql') or []))
+    settings = effective_settings(p['settings'], len(p['groups'].get('pgha_postgresql') or []),
+                                  len(p['groups'].get(MONITOR_GROUP) or []))
     return dict(changed=False, errors=[], settings=settings)
 
 

@@ -8,6 +8,11 @@ SELECT pg_catalog.json_build_object(
             JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) m.roleid
             JOIN pg_catalog.pg_roles u ON u.oid OPERATOR(pg_catalog.=) m.member
             WHERE r.rolname OPERATOR(pg_catalog.=) 'pg_read_all_data'),
+  'monitor', (SELECT coalesce(pg_catalog.json_agg(u.rolname), '[]'::pg_catalog.json)
+            FROM pg_catalog.pg_auth_members m
+            JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) m.roleid
+            JOIN pg_catalog.pg_roles u ON u.oid OPERATOR(pg_catalog.=) m.member
+            WHERE r.rolname OPERATOR(pg_catalog.=) 'pg_monitor'),
   'rewind_functions', (SELECT coalesce(pg_catalog.json_object_agg(a.rolname, (
               SELECT pg_catalog.bool_and(pg_catalog.has_function_privilege(a.oid, f, 'EXECUTE'))
               FROM pg_catalog.unnest(ARRAY['pg_catalog.pg_ls_dir(text,boolean,boolean)', 'pg_catalog.pg_stat_file(text,boolean)',

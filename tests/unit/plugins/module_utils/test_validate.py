@@ -8,6 +8,7 @@ GOOD_SETTINGS = {
     "pgha_replication_user": "replicator", "pgha_sync_mode": "quorum", "pgha_sync_count": 1,
     "pgha_pgbouncer_auth_user": "pgbouncer_auth", "pgha_admin_user": "pgha_admin",
     "pgha_failover_mode": "manual", "pgha_router_port": 5000, "pgha_router_name": "main-primary.pgha.internal",
+    "pgha_monitor_user": "pgha_monitor", "pgha_exporters": False,
 }
 GOOD_SECRETS = {"pgha_replication_password": "a", "pgha_pgbouncer_auth_password": "b",
                 "pgha_admin_password": "c"}
@@ -295,3 +296,41 @@ def test_router_port_is_refused_when_it_clashes(port, fragment):
 def test_router_name_is_a_dns_name_derived_from_the_cluster():
     effective = validate.effective_settings(dict(GOOD_SETTINGS, pgha_cluster_name="Sales_EU", pgha_router_name=None), 3)
     assert effective["pgha_router_name"] == "sales-eu-primary.pgha.internal"
+
+
+def test_exporters_default_to_whether_a_monitor_host_is_there():
+    assert validate.effective_settings({}, 3, 1)["pgha_exporters"] is True
+    assert validate.effective_settings({}, 3, 0)["pgha_exporters"] is False
+    # Exporters only, for a Prometheus of your own.
+    assert validate.effective_settings({"pgha_exporters": True}, 3, 0)["pgha_exporters"] is True
+
+
+@pytest.mark.parametrize("monitoring, groups, fragment", [
+    ({"thresholds": {"lag_byte": 1}}, {}, "pgha_alert_thresholds.lag_byte is not a threshold"),
+    ({"thresholds": {"lag_bytes": "much"}}, {}, "pgha_alert_thresholds.lag_bytes must be a number"),
+    ({"thresholds": {"connections_ratio": 1.5}}, {}, "between 0 and 1"),
+    ({"thresholds": {"lag_seconds": 0}}, {}, "above 0"),
+    ({"durations": {"down": "soon"}}, {}, "pgha_alert_durations.down must be a Prometheus duration"),
+    ({"receiver": "pager"}, {"pgha_monitor": ["m1"]}, "monitoring_alert_receiver must be one of"),
+    ({"receiver": "webhook", "webhook_url": "ftp://x"}, {"pgha_monitor": ["m1"]}, "monitoring_alert_webhook_url"),
+    ({"receiver": "email", "email_to": "a@b"}, {"pgha_monitor": ["m1"]}, "monitoring_alert_email_from"),
+    ({"receiver": "email", "email_to": "a@b", "email_from": "c@d", "email_smarthost": "mail"},
+     {"pgha_monitor": ["m1"]}, "must be host:port"),
+    ({"receiver": "webhook", "webhook_url": "http://x/"}, {}, "no pgha_monitor host"),
+])
+def test_monitoring_inputs_are_refused_with_the_fix(monitoring, groups, fragment):
+    errors = validate.monitoring_problems(groups, monitoring)
+    assert any(fragment in e for e in errors), errors
+
+
+def test_good_monitoring_inputs_pass():
+    assert validate.monitoring_problems({"pgha_monitor": ["m1"]}, {
+        "thresholds": {"lag_bytes": 1048576, "connections_ratio": 0.9}, "durations": {"down": "30s", "lag": "5m"},
+        "receiver": "email", "email_to": "dba@example.org", "email_from": "pgha@example.org",
+        "email_smarthost": "mail.example.org:587"}) == []
+    assert validate.monitoring_problems({}, {}) == []
+
+
+def test_a_monitor_host_has_no_other_role():
+    groups = dict(GROUPS, pgha_monitor=["pg1"])
+    assert any("a monitor host" in e for e in run(groups=groups))
