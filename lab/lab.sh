@@ -4,7 +4,8 @@
 #   lab/lab.sh image   build the base image (and the baked one with LAB_BAKED=1)
 #   lab/lab.sh up      start the lab hosts (fresh; removes an older lab first)
 #                      and the S3-compatible object store (moto, TLS) on the
-#                      network's gateway address, as s3.pgha.lab:9000
+#                      network's gateway address, as s3.pgha.lab:9000, and the
+#                      alert receiver on monitor1 (lab/alert_sink.py)
 #   lab/lab.sh s3      (re)start only the object store
 #   lab/lab.sh down    remove the lab's containers, network and state
 #   lab/lab.sh logs    copy PostgreSQL/PgBouncer logs and journals to .lab/logs/
@@ -296,6 +297,15 @@ remove_host() {
   log "$1 removed"
 }
 
+# The lab's alert receiver on monitor1 (lab/alert_sink.py): Alertmanager posts
+# there; notifications land in /var/log/pgha-lab-alerts.jsonl.
+alert_sink_up() {
+  case " $LAB_HOSTS " in *" monitor1 "*) ;; *) return 0 ;; esac
+  podman cp "$here/alert_sink.py" monitor1:/usr/local/bin/pgha-lab-alert-sink
+  podman exec monitor1 systemd-run --quiet --unit=pgha-lab-alert-sink --property=Restart=always \
+    /usr/bin/python3 /usr/local/bin/pgha-lab-alert-sink 127.0.0.1 9099 /var/log/pgha-lab-alerts.jsonl
+}
+
 up() {
   local image="$base_image" h
   if [ "$LAB_BAKED" = 1 ]; then build_baked; image=$baked_image; else build_base; fi
@@ -309,6 +319,7 @@ up() {
   wait_ssh
   pin_host_keys
   s3_up
+  alert_sink_up
   printf '%s\n' "$LAB_OS" >"$state/os"
   printf -- '---\n# Written by lab/lab.sh up (LAB_OS=%s); git-ignored.\npgha_postgresql_version: %s\nansible_ssh_private_key_file: %s\npgha_lab_s3_ca_file: %s\n# Host keys read through podman when the containers started (not over the network).\nansible_ssh_common_args: -o StrictHostKeyChecking=yes -o UserKnownHostsFile=%s -o LogLevel=ERROR\n' \
     "$LAB_OS" "$pg_version" "$state/id_ed25519" "$state/s3/ca.pem" "$state/known_hosts" >"$top/inventories/lab/group_vars/all/lab.yml"

@@ -426,6 +426,10 @@ def render_table(status):
     for archive in status.get("archives") or []:
         if not archive.get("error"):
             lines.append("backups repo%s: %s" % (archive["repo"], archive.get("description")))
+    if status.get("alerts") is not None:
+        lines.append("prometheus: %s" % ("%d pgha alert(s) firing" % len(status["alerts"]) if status["alerts"]
+                                         else "no pgha alert firing"))
+        lines.extend("  ALERT %s" % alert for alert in status["alerts"])
     for warning in status.get("warnings") or []:
         lines.append("WARNING: %s" % warning)
     verdict_ = status.get("verdict") or ("healthy" if not status.get("problems") else "degraded")

@@ -47,14 +47,21 @@ def _sample(name, labels, value):
     return "%s{%s} %s" % (name, text, value) if text else "%s %s" % (name, value)
 
 
-def render(databases, pools, up=True, scrape_seconds=0.0):
-    """The exposition text for SHOW DATABASES and SHOW POOLS rows (lists of dicts)."""
+def render(databases, pools, up=True, scrape_seconds=0.0, state=None):
+    """The exposition text for SHOW DATABASES and SHOW POOLS rows (lists of dicts) and SHOW STATE
+    (key -> value; PgBouncer 1.21 and later: a global PAUSE shows only there)."""
     lines = ["# HELP pgbouncer_up 1 when PgBouncer's admin console answered this scrape",
              "# TYPE pgbouncer_up gauge", _sample("pgbouncer_up", {}, 1 if up else 0),
              "# HELP pgbouncer_scrape_seconds How long the admin console took to answer",
              "# TYPE pgbouncer_scrape_seconds gauge", _sample("pgbouncer_scrape_seconds", {}, round(scrape_seconds, 6))]
     if not up:
         return "\n".join(lines) + "\n"
+    if state:
+        for key in ("paused", "suspended"):
+            if key in state:
+                lines += ["# HELP pgbouncer_%s 1 when PgBouncer is %s as a whole (SHOW STATE)" % (key, key),
+                          "# TYPE pgbouncer_%s gauge" % key,
+                          _sample("pgbouncer_%s" % key, {}, 1 if str(state[key]).lower() in ("yes", "true", "1") else 0)]
     # The admin console itself is no database clients use.
     databases = [row for row in databases if row.get("name") != "pgbouncer"]
     pools = [row for row in pools if row.get("database") != "pgbouncer"]
@@ -81,7 +88,7 @@ def render(databases, pools, up=True, scrape_seconds=0.0):
 
 
 def read_console(port, user):
-    """SHOW DATABASES and SHOW POOLS over the local socket (psycopg2)."""
+    """SHOW DATABASES, SHOW POOLS and (where PgBouncer has it) SHOW STATE over the local socket (psycopg2)."""
     import psycopg2  # pylint: disable=import-outside-toplevel
     conn = psycopg2.connect(dbname="pgbouncer", user=user, host="/var/run/postgresql", port=port, connect_timeout=3)
     try:
@@ -92,7 +99,15 @@ def read_console(port, user):
                 cur.execute(command)
                 names = [column[0] for column in cur.description]
                 result.append([dict(zip(names, row)) for row in cur.fetchall()])
-        return result
+        state = None
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SHOW STATE")
+                state = dict((str(k), v) for k, v in cur.fetchall())
+        except psycopg2.Error:
+            # Before PgBouncer 1.21: a global PAUSE is seen only through the clients it holds.
+            state = None
+        return result + [state]
     finally:
         conn.close()
 
@@ -104,8 +119,8 @@ def make_app(port, user, reader=read_console):
             return [b"see /metrics\n"]
         started = time.time()
         try:
-            databases, pools = reader(port, user)
-            body = render(databases, pools, True, time.time() - started)
+            databases, pools, state = reader(port, user)
+            body = render(databases, pools, True, time.time() - started, state)
         except Exception as exc:  # pylint: disable=broad-except
             sys.stderr.write("pgbouncer did not answer: %s\n" % exc)
             body = render([], [], False, time.time() - started)

@@ -37,6 +37,13 @@ def test_pgbouncer_metrics_say_paused_waiting_and_where_clients_go():
     assert got['pgbouncer_database_target{database="app",host="10.0.0.11",port="5432"}'] == "1"
     # The admin console is no database of clients.
     assert not any('"pgbouncer"' in key for key in got)
+    # Without SHOW STATE (PgBouncer before 1.21) there is no global paused metric rather than a wrong one.
+    assert "pgbouncer_paused" not in got
+
+
+def test_a_global_pause_shows_where_pgbouncer_says_so():
+    got = samples(bouncer.render(DATABASES, POOLS, state={"active": "no", "paused": "yes", "suspended": "no"}))
+    assert got["pgbouncer_paused"] == "1" and got["pgbouncer_suspended"] == "0"
 
 
 def test_a_pgbouncer_that_does_not_answer_is_reported_not_hidden():
