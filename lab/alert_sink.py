@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """The lab's alert receiver: Alertmanager's webhook (monitoring_alert_receiver:
 webhook in inventories/lab) posts here; each notification is appended as one
 JSON line to a file the lab tests read. Started on monitor1 by lab/lab.sh up.

@@ -356,8 +356,9 @@ def firing_alerts(alerts):
         if alert.get("state") != "firing" or not str(labels.get("alertname", "")).startswith("Pgha"):
             continue
         where = ", ".join("%s=%s" % (k, labels[k]) for k in ("instance", "standby", "slot", "repo", "database") if k in labels)
-        lines.append("%s (%s%s): %s" % (labels["alertname"], labels.get("severity", "?"), ", " + where if where else "",
-                                       (alert.get("annotations") or {}).get("summary", "")))
+        summary = (alert.get("annotations") or {}).get("summary", "")
+        lines.append("%s (%s%s): %s" % (labels["alertname"], labels.get("severity", "?"),
+                                        ", " + where if where else "", summary))
     return sorted(set(lines))
 
 

@@ -173,6 +173,28 @@ def test_the_report_is_written_as_json_and_markdown(report_dir):
         assert needle in text, text
 
 
+def test_prometheus_has_the_drill_and_the_backups(report_dir):
+    """The drill's verdict and duration and each repository's newest backup reach Prometheus on monitor1
+    (textfile collector on drill1 and backup1): the alerts on a failed or old drill or backup read these."""
+    import urllib.parse
+    import urllib.request
+
+    def query(expr):
+        url = "http://10.213.77.51:9090/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return [(r["metric"], float(r["value"][1])) for r in json.load(answer)["data"]["result"]]
+    deadline = time.time() + 90
+    while not query('pgha_drill_last_timestamp_seconds{instance="drill1"} >= %d' % int(time.time() - 3600)):
+        assert time.time() < deadline, "no recent drill metric from drill1"
+        time.sleep(3)
+    assert query('pgha_drill_last_success{instance="drill1"}')[0][1] == 1
+    assert query('pgha_drill_last_duration_seconds{instance="drill1"}')[0][1] == pytest.approx(
+        STATE["report"]["duration_s"], abs=1)
+    repos = {m["repo"] for m, v in query('pgha_backup_last_completion_timestamp_seconds{instance="backup1"}') if v > 0}
+    assert repos == {"1", "2"}, repos
+    assert not query('ALERTS{alertname=~"PghaRestoreDrillFailed|PghaBackupRepositoryUnreadable", alertstate="firing"}')
+
+
 def test_drill_to_the_lsn_before_the_delete(report_dir):
     drill(report_dir, "-e", "pgha_restore_target_lsn=%s" % STATE["lsn"])
 

@@ -125,7 +125,7 @@ def test_prometheus_scrapes_every_host_of_the_inventory():
 def test_the_exporter_reads_postgresql_with_least_privilege():
     primary = status()["primary"]
     row = psql(primary, "SELECT rolsuper, rolcreaterole, rolreplication, "
-              "pg_has_role('pgha_monitor', 'pg_monitor', 'MEMBER') FROM pg_roles WHERE rolname = 'pgha_monitor'")
+                        "pg_has_role('pgha_monitor', 'pg_monitor', 'MEMBER') FROM pg_roles WHERE rolname = 'pgha_monitor'")
     assert row == "f|f|f|t", row
     # It may read statistics, not data: a table of the application is out of reach.
     out = subprocess.run(["podman", "exec", primary, "runuser", "-u", "prometheus", "--", "psql", "-XAtq",
@@ -218,7 +218,7 @@ def fired(faults):
         wait_for("the alerts of the faults", all_fired, ALERT_DEADLINE + 60)
     finally:
         print("\nalerts fired after the faults: %s" % ", ".join(
-            "%s(%s) %s" % (k[0], k[1], "%.0f s" % v if v is not None else "NOT") for k, v in expected.items()))
+            "%s(%s) %s" % (k[0], k[1], "NOT" if v is None else "{:.0f} s".format(v)) for k, v in expected.items()))
     return expected
 
 
