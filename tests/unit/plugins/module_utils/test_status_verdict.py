@@ -181,3 +181,48 @@ def test_a_patroni_that_has_not_reached_etcd_for_long_is_named():
     s = status({"pg1": etcd_seen(), "pg2": etcd_seen(), "pg3": etcd_seen(seen_ago=25)}, archives=[repo(NOW - 3600)])
     assert s["failover"]["dcs_unseen"] == {"pg3": 25}
     assert any(r.startswith("Patroni on pg3 last reached etcd 25 s ago") for r in s["reasons"]), s["reasons"]
+
+
+def lagging(pg3_lag):
+    primary = nodes()["pg1"]
+    replicas = [{"application_name": "pg2", "sync_state": "quorum", "replay_lag_bytes": 0},
+                {"application_name": "pg3", "sync_state": "quorum", "replay_lag_bytes": pg3_lag}]
+    return {"pg1": dict(primary, replicas=replicas)}
+
+
+def test_a_standby_lagging_past_the_alert_threshold_degrades_unless_delayed():
+    s = status(lagging(100 * 1024 * 1024))
+    assert s["verdict"] == "degraded" and any("standby pg3 has 104857600 bytes of WAL not replayed, more than 67108864"
+                                              in r for r in s["reasons"]), s["reasons"]
+    assert status(lagging(100 * 1024 * 1024), delayed=["pg3"])["verdict"] == "healthy"
+    assert status(lagging(1000), lag_bytes=500)["verdict"] == "degraded"
+
+
+ALERTS = [
+    {"state": "firing", "labels": {"alertname": "PghaHostDown", "instance": "pg3", "severity": "critical"},
+     "annotations": {"summary": "host pg3 does not answer"}},
+    {"state": "pending", "labels": {"alertname": "PghaArchivingFailing", "instance": "pg1", "severity": "critical"}},
+    {"state": "firing", "labels": {"alertname": "Watchdog", "severity": "none"}},
+    {"state": "firing", "labels": {"alertname": "PghaReplicationLagBytes", "instance": "pg1", "standby": "pg2",
+                                   "severity": "warning"}, "annotations": {"summary": "pg2 lags"}},
+]
+
+
+def test_the_firing_pgha_alerts_are_listed_with_what_they_name():
+    s = status({"pg3": {"up": False}}, alerts=ALERTS)
+    assert s["alerts"] == ["PghaHostDown (critical, instance=pg3): host pg3 does not answer",
+                           "PghaReplicationLagBytes (warning, instance=pg1, standby=pg2): pg2 lags"]
+    # They agree: degraded, a critical alert fires.
+    assert not [w for w in s["warnings"] if "Prometheus" in w]
+    assert "  ALERT PghaHostDown (critical, instance=pg3): host pg3 does not answer" in render_table(s)
+
+
+def test_a_disagreement_between_the_verdict_and_the_alerts_is_a_warning():
+    healthy = status(archives=[repo(NOW - 3600)], alerts=ALERTS)
+    assert healthy["verdict"] == "healthy"
+    assert any("status says healthy but Prometheus fires PghaHostDown" in w for w in healthy["warnings"])
+    down = status({"pg1": {"up": False}}, alerts=[])
+    assert down["verdict"] == "down" and any("status says down but Prometheus fires no critical" in w
+                                             for w in down["warnings"])
+    # No monitor host: nothing is said about alerts.
+    assert status()["alerts"] is None and "prometheus:" not in "\n".join(render_table(status()))
