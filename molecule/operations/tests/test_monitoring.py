@@ -154,6 +154,11 @@ def test_metrics_name_the_primary_and_follow_a_switchover():
     wait_for("the old primary streams", lambda: query('pgha_node_wal_receiver_streaming{instance="%s", role="standby"} == 1'
                                                       % st["primary"]), 60)
     assert not [k for k in firing() if k[0] in ("PghaNoPrimary", "PghaMultiplePrimaries")]
+    # And back (the tests after these start from the first primary).
+    rc, out, dummy = playbook("playbooks/switchover.yml", "-e", "pgha_target=%s" % st["primary"])
+    assert rc == 0, out[-3000:]
+    wait_for("Prometheus names %s the only primary again" % st["primary"], lambda: primaries() == [st["primary"]], 60)
+    assert not [k for k in firing() if k[0] in ("PghaNoPrimary", "PghaMultiplePrimaries")]
 
 
 def paused_alert():
