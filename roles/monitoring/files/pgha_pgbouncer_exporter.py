@@ -102,7 +102,7 @@ def read_console(port, user):
         try:
             with conn.cursor() as cur:
                 cur.execute("SHOW STATE")
-                state = dict((str(k), v) for k, v in cur.fetchall())
+                state = dict((str(row[0]).lower(), row[1]) for row in cur.fetchall() if len(row) >= 2)
         except psycopg2.Error:
             # Before PgBouncer 1.21: a global PAUSE is seen only through the clients it holds.
             state = None
