@@ -366,10 +366,9 @@ def alert_disagreement(status):
     """Where the verdict and Prometheus' critical alerts disagree (None when they agree, or no alerts were read).
     Both judge the same facts with the same thresholds; they can differ for a scrape interval or an alert's
     duration, or when Prometheus cannot reach a host this run reached (or the other way round)."""
-    alerts = (status.get("expect") or {}).get("alerts")
-    if alerts is None:
+    if status.get("alerts") is None:
         return None
-    critical = [a for a in firing_alerts(alerts) if "(critical" in a]
+    critical = [a for a in status["alerts"] if "(critical" in a]
     if status.get("verdict") == "healthy" and critical:
         return "status says healthy but Prometheus fires %s" % "; ".join(critical)
     if status.get("verdict") == "down" and not critical:

@@ -6,7 +6,6 @@ any manual step, and the alerts leave Alertmanager (the lab's receiver on
 monitor1 gets them). status.yml, run meanwhile, judges the same facts: it names
 the same hosts and shows the same alerts. Everything is put back afterwards."""
 import json
-import os
 import subprocess
 import threading
 import time
@@ -15,9 +14,8 @@ import urllib.request
 
 import psycopg2
 import pytest
-import yaml
 
-from labtools import LAB_VARS, lab_host, playbook, status
+from labtools import lab_host, lab_settings as settings, playbook, status
 from labtools import lab_sh as lab
 
 MONITOR = "10.213.77.51"
@@ -25,18 +23,6 @@ PROMETHEUS = "http://%s:9090" % MONITOR
 SINK_FILE = "/var/log/pgha-lab-alerts.jsonl"
 # The acceptance: a killed standby's alert within 3 minutes.
 ALERT_DEADLINE = 180
-
-
-def settings():
-    """The lab's settings (addresses from the inventory's hosts, the admin user and its password)."""
-    found = {}
-    for name in ("main.yml", "lab.yml", "secrets.yml"):
-        with open(os.path.join(LAB_VARS, name)) as handle:
-            found.update(yaml.safe_load(handle))
-    with open(os.path.join(LAB_VARS, "..", "..", "hosts.yml")) as handle:
-        groups = yaml.safe_load(handle)["pgha_lab"]["children"]
-    found["addresses"] = dict((h, v["ansible_host"]) for g in groups.values() for h, v in g["hosts"].items())
-    return found
 
 
 def prometheus(path, **params):

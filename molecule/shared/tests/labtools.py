@@ -17,8 +17,8 @@ def _load(name):
         return yaml.safe_load(handle)
 
 
-@pytest.fixture(scope="session")
-def lab():
+def lab_settings():
+    """The lab's settings (group_vars, generated and secret ones included) and each host's address."""
     settings = dict(_load("main.yml"))
     settings.update(_load("lab.yml"))
     settings.update(_load("secrets.yml"))
@@ -30,6 +30,11 @@ def lab():
             addresses[name] = hv["ansible_host"]
     settings["addresses"] = addresses
     return settings
+
+
+@pytest.fixture(scope="session")
+def lab():
+    return lab_settings()
 
 
 def lab_host(hostname):
