@@ -1,10 +1,11 @@
 """Monitoring on the lab (pgha.cluster.monitoring, issue 15): Prometheus on
 monitor1 scrapes every host; the metrics name the primary and follow a
-switchover; real faults - a killed standby, a broken archive_command, a
+switchover (which leaves the primary on the target); real faults - a killed standby, a broken archive_command, a
 PgBouncer paused by hand, all at once - fire alerts naming the host, without
 any manual step, and the alerts leave Alertmanager (the lab's receiver on
 monitor1 gets them). status.yml, run meanwhile, judges the same facts: it names
-the same hosts and shows the same alerts. Everything is put back afterwards."""
+the same hosts and shows the same alerts. Everything is put back afterwards.
+The lab's group_vars shorten the archiving alerts' duration to 1m (CI time)."""
 import json
 import subprocess
 import threading
@@ -140,11 +141,8 @@ def test_metrics_name_the_primary_and_follow_a_switchover():
     wait_for("the old primary streams", lambda: query('pgha_node_wal_receiver_streaming{instance="%s", role="standby"} == 1'
                                                       % st["primary"]), 60)
     assert not [k for k in firing() if k[0] in ("PghaNoPrimary", "PghaMultiplePrimaries")]
-    # And back (the tests after these start from the first primary).
-    rc, out, dummy = playbook("playbooks/switchover.yml", "-e", "pgha_target=%s" % st["primary"])
-    assert rc == 0, out[-3000:]
-    wait_for("Prometheus names %s the only primary again" % st["primary"], lambda: primaries() == [st["primary"]], 60)
-    assert not [k for k in firing() if k[0] in ("PghaNoPrimary", "PghaMultiplePrimaries")]
+    # The primary stays there: the faults below start from it, and test_operations' first
+    # switchover under writes brings the first primary back (CI time: one switchover fewer).
 
 
 def paused_alert():
