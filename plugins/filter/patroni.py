@@ -11,7 +11,7 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 from ansible_collections.pgha.cluster.plugins.module_utils.patroni import (
     etcd_environment, local_config, patroni_major, timing_problems)
-from ansible_collections.pgha.cluster.plugins.module_utils.operations import patroni_nodes
+from ansible_collections.pgha.cluster.plugins.module_utils.operations import OperationError, handback_plan as _handback_plan, patroni_nodes
 
 
 def patroni_config(node, settings, parameters, members, dcs_members, version_text, replication_password,
@@ -30,6 +30,15 @@ def etcd_env(name, address, members, cluster_token, data_dir, key_file):
     return etcd_environment(name, address, members, cluster_token, data_dir, key_file)
 
 
+def handback_plan(nodes, mode):
+    """The handback plan, or {refused: why} (handback.yml refuses with it before anything changes)."""
+    try:
+        return _handback_plan(nodes, mode)
+    except OperationError as exc:
+        return {"refused": str(exc)}
+
+
 class FilterModule(object):
     def filters(self):
-        return {"patroni_config": patroni_config, "etcd_env": etcd_env, "patroni_nodes": patroni_nodes}
+        return {"patroni_config": patroni_config, "etcd_env": etcd_env, "patroni_nodes": patroni_nodes,
+                "handback_plan": handback_plan}

@@ -657,3 +657,58 @@ def remove_plan(nodes, primary, target, addresses, pooler_targets, sync_mode, sy
     return plan_of("remove", engine_of(nodes), primary, primary, remaining, steps, node=target,
                    address=address, up=bool(node.get("up")), role=node.get("role"),
                    streaming=bool((replicas.get(target) or {}).get("state") == "streaming"))
+
+
+def handback_plan(nodes, mode):
+    """How to hand a cluster Patroni runs back to pgha's manual mode (handback.yml).
+
+    Patroni is paused first (it then neither promotes nor stops a server), so the
+    nodes are handed back one at a time with their servers running: the standbys
+    first, each restarted under systemd with pgha's own configuration and still
+    streaming; then PgBouncer goes straight to the primary instead of through
+    HAProxy (which follows Patroni's leader key, and Patroni is about to stop);
+    the primary last, restarted in place with PgBouncer paused (clients wait,
+    none fails). A node is handed back while Patroni runs there or Patroni's
+    configuration is still in force (a run cut short half-way is resumed).
+    Refused unless the inventory says manual, every node is up, exactly one
+    primary runs and every standby streams."""
+    if mode != "manual":
+        raise OperationError("handback.yml hands the cluster to pgha's manual mode, but pgha_failover_mode is %s: set "
+                             "pgha_failover_mode: manual in the inventory first (site.yml would otherwise hand it to "
+                             "Patroni again)" % mode)
+    nodes = nodes or {}
+    down = sorted("%s (%s)" % (h, "unreachable" if (n or {}).get("unreachable") else "PostgreSQL down")
+                  for h, n in nodes.items() if not (n or {}).get("up"))
+    if down:
+        raise OperationError("every database node must be up to be handed back, and %s %s not: start it (Patroni "
+                             "brings it back) or remove it from the inventory first"
+                             % (", ".join(down), "is" if len(down) == 1 else "are"))
+    fenced = sorted(h for h, n in nodes.items() if n.get("fenced"))
+    if fenced:
+        raise OperationError("%s %s fenced (pgha.fenced): rejoin it first (rejoin.yml)"
+                             % (", ".join(fenced), "is" if len(fenced) == 1 else "are"))
+    running = running_primaries(nodes)
+    if len(running) != 1:
+        raise OperationError("a handback needs exactly one running primary, found %d (%s)"
+                             % (len(running), ", ".join(running) or "none"))
+    primary = running[0]
+    idle = sorted("%s (%s)" % (h, ((n.get("upstream") or {}).get("status") or "no WAL receiver"))
+                  for h, n in nodes.items() if h != primary and (n.get("upstream") or {}).get("status") != "streaming")
+    if idle:
+        raise OperationError("every standby must stream before the handback, and %s %s not: wait for it or see "
+                             "status.yml" % (", ".join(idle), "does" if len(idle) == 1 else "do"))
+    patroni = patroni_nodes(nodes)
+    pending = sorted(h for h, n in nodes.items() if h in patroni or n.get("patroni_config"))
+    order = [h for h in pending if h != primary] + ([primary] if primary in pending else [])
+    steps = []
+    if patroni:
+        steps.append("pause Patroni (%s)" % ", ".join(patroni))
+    steps += ["hand %s back to systemd (a standby, restarted)" % h for h in order if h != primary]
+    if primary in order:
+        steps += ["PgBouncer straight to %s instead of through HAProxy" % primary,
+                  "hand %s back to systemd (the primary, restarted with PgBouncer paused)" % primary]
+    if order:
+        steps.append("forget Patroni's state of the cluster in etcd, stop etcd")
+    steps.append("site.yml in manual mode")
+    return plan_of("handback", "patroni" if patroni else "pgha", primary, primary, [h for h in order if h != primary],
+                   steps, order=order, patroni=patroni, pause=bool(patroni))

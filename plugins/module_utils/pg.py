@@ -301,7 +301,12 @@ def stop_server(module, paths, stop_timeout=STOP_TIMEOUT, result=None, escalate=
     """
     result = {} if result is None else result
     data_dir, service = paths['data_dir'], paths['service']
-    module.run_command(["systemctl", "stop", "--no-block", service])
+    if unit_state(module, service) in ('active', 'activating', 'reloading'):
+        module.run_command(["systemctl", "stop", "--no-block", service])
+    else:
+        # Not under its unit (Patroni started it; handback.yml restarts it under systemd):
+        # a fast shutdown, as the unit's pg_ctlcluster -m fast stop does.
+        signal_postmaster(data_dir, signal.SIGINT)
     if wait_gone(data_dir, stop_timeout):
         result['how'] = 'clean stop'
     elif not escalate:
@@ -435,6 +440,9 @@ def inspect_node(module, version, cluster, port, data_dir=None, bin_dir=None):
         "data_directory": data_dir,
         "data_directory_exists": os.path.isfile(os.path.join(data_dir, "PG_VERSION")),
         "config_exists": os.path.isfile(os.path.join(paths["conf_dir"], "postgresql.conf")),
+        # Patroni's configuration is in force (it renamed pgha's postgresql.conf to postgresql.base.conf):
+        # handback.yml puts pgha's back.
+        "patroni_config": os.path.isfile(os.path.join(paths["conf_dir"], "postgresql.base.conf")),
         "system_identifier": None,
         "timeline": None,
         "current_lsn": None,

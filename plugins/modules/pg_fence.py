@@ -64,12 +64,11 @@ unit_reloaded:
 '''
 
 import os
-import signal
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
-    FENCED_MARKER, PATRONI_UNIT, node_argument_spec, pg_paths, postmaster_running, signal_postmaster, stop_server,
+    FENCED_MARKER, PATRONI_UNIT, node_argument_spec, pg_paths, postmaster_running, stop_server,
     unit_state)
 from ansible_collections.pgha.cluster.plugins.module_utils.standby import touch_signal
 
@@ -112,10 +111,9 @@ def main():
         if not stop_patroni(module, p['stop_timeout'] * 3):
             module.fail_json(msg="Patroni still runs after stop and kill: NOT fenced", **result)
         result['patroni_stopped'] = True
+        # Patroni, paused, may have left the server running outside PostgreSQL's own unit:
+        # stop_server shuts it down fast (SIGINT) then.
         running = postmaster_running(paths['data_dir'])
-        if running:
-            # Patroni, paused, left the server running outside PostgreSQL's own unit: a fast shutdown first.
-            signal_postmaster(paths['data_dir'], signal.SIGINT)
     if running:
         stop_server(module, paths, p['stop_timeout'], result=result)
     if postmaster_running(paths['data_dir']):

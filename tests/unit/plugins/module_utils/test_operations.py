@@ -480,3 +480,51 @@ def test_remove_plan_without_synchronous_replication_may_leave_no_standby():
     nodes = {"pg1": primary(replicas=[{"application_name": "pg2", "state": "streaming"}]), "pg2": standby()}
     plan = ops.remove_plan(nodes, "pg1", "pg2", ADDRESSES, {}, "off", 1)
     assert plan["repoint"] == []
+
+
+STREAMING = {"status": "streaming", "host": "10.0.0.1"}
+
+
+def automatic(**over):
+    nodes = {"pg1": primary(supervisor="patroni", patroni_config=True),
+             "pg2": standby(supervisor="patroni", patroni_config=True, upstream=dict(STREAMING)),
+             "pg3": standby(supervisor="patroni", patroni_config=True, upstream=dict(STREAMING))}
+    nodes.update(over)
+    return nodes
+
+
+def test_handback_plan_hands_the_standbys_back_first_and_the_primary_last():
+    plan = ops.handback_plan(automatic(), "manual")
+    assert plan["operation"] == "handback" and plan["primary"] == "pg1"
+    assert plan["order"] == ["pg2", "pg3", "pg1"] and plan["pause"] and plan["patroni"] == ["pg1", "pg2", "pg3"]
+    assert plan["steps"][0] == "pause Patroni (pg1, pg2, pg3)"
+    assert plan["steps"].index("PgBouncer straight to pg1 instead of through HAProxy") \
+        < plan["steps"].index("hand pg1 back to systemd (the primary, restarted with PgBouncer paused)")
+
+
+def test_handback_plan_resumes_a_run_cut_short():
+    # pg2 was handed back (no Patroni, pgha's configuration); pg3's Patroni was stopped but its
+    # configuration is still Patroni's; the primary still runs Patroni.
+    nodes = automatic(pg2=standby(upstream=dict(STREAMING)),
+                      pg3=standby(patroni_config=True, upstream=dict(STREAMING)))
+    plan = ops.handback_plan(nodes, "manual")
+    assert plan["order"] == ["pg3", "pg1"] and plan["patroni"] == ["pg1"] and plan["pause"]
+    # Everything handed back: nothing left but site.yml.
+    done = {"pg1": primary(), "pg2": standby(upstream=dict(STREAMING)), "pg3": standby(upstream=dict(STREAMING))}
+    plan = ops.handback_plan(done, "manual")
+    assert plan["order"] == [] and not plan["pause"] and plan["steps"] == ["site.yml in manual mode"]
+
+
+@pytest.mark.parametrize("mode, over, fragment", [
+    ("automatic", {}, "set pgha_failover_mode: manual in the inventory first"),
+    ("manual", {"pg3": {"unreachable": True}}, "pg3 (unreachable) is not: start it"),
+    ("manual", {"pg2": standby(up=False), "pg3": standby(up=False)}, "pg2 (PostgreSQL down), pg3 (PostgreSQL down) are"),
+    ("manual", {"pg2": standby(fenced=True, upstream=dict(STREAMING))}, "pg2 is fenced (pgha.fenced): rejoin it first"),
+    ("manual", {"pg2": primary()}, "exactly one running primary, found 2 (pg1, pg2)"),
+    ("manual", {"pg3": standby(upstream={"status": "catchup"})}, "pg3 (catchup) does not"),
+    ("manual", {"pg3": standby()}, "pg3 (no WAL receiver) does not"),
+])
+def test_handback_plan_refusals_name_the_nodes(mode, over, fragment):
+    with pytest.raises(ops.OperationError) as exc:
+        ops.handback_plan(automatic(**over), mode)
+    assert fragment in str(exc.value)

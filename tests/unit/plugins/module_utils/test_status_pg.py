@@ -109,3 +109,33 @@ def test_etcd_health_asks_each_member_and_says_why_not(monkeypatch):
     assert found["10.0.0.1:2379"] is True
     assert found["10.0.0.2:2379"] == "HTTP 503: {'health': 'false'}"
     assert found["10.0.0.3:2379"] == "OSError: [Errno 111] Connection refused"
+
+
+class _Systemd(object):
+    """run_command as systemctl answers for one unit state; records the commands."""
+
+    def __init__(self, state):
+        self.state, self.commands = state, []
+
+    def run_command(self, argv):
+        self.commands.append(list(argv))
+        return (0 if self.state == "active" else 3), self.state + "\n", ""
+
+
+@pytest.mark.parametrize("state, stopped_by", [("active", "systemctl"), ("inactive", "SIGINT")])
+def test_stop_server_stops_a_server_outside_its_unit_itself(monkeypatch, state, stopped_by):
+    """A server Patroni started runs outside postgresql@'s unit, where systemctl stop does nothing:
+    stop_server shuts it down fast itself (what handback.yml's restart and a fence rely on)."""
+    import signal
+    sent, gone = [], []
+    monkeypatch.setattr(pg, "signal_postmaster", lambda data_dir, signum: sent.append(signum))
+    monkeypatch.setattr(pg, "wait_gone", lambda data_dir, timeout: gone.append(timeout) or True)
+    module = _Systemd(state)
+    result = {}
+    pg.stop_server(module, pg.pg_paths(15, "main"), 5, result=result, escalate=False)
+    stops = [c for c in module.commands if c[:2] == ["systemctl", "stop"]]
+    assert result["how"] == "clean stop" and gone == [5]
+    if stopped_by == "systemctl":
+        assert stops and sent == []
+    else:
+        assert stops == [] and sent == [signal.SIGINT]
