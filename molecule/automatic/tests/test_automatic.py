@@ -449,3 +449,51 @@ def test_operator_failover_and_rejoin_while_patroni_is_paused(app):
     assert stable_leader() == new
     st = status()
     assert st["verdict"] == "healthy", st["reasons"]
+
+
+def test_handing_the_cluster_back_to_manual_keeps_writes_going(app):
+    """handback.yml under writes: Patroni paused, the standbys then the primary restarted under
+    systemd (PgBouncer paused around the primary's restart), Patroni, HAProxy and etcd stopped,
+    site.yml in manual mode. Last: the cluster it leaves is a manual one."""
+    primary = stable_leader()
+    writer, sampler = load(app, "handback")
+    try:
+        time.sleep(1)
+        started = time.time()
+        rc, out, dummy = playbook("playbooks/handback.yml")
+        took = time.time() - started
+        time.sleep(1)
+    finally:
+        writer.stop()
+        two = sampler.stop()
+    assert rc == 0, out[-5000:]
+    print("handback under writes: %.1f s (site.yml included), %d writes, %d client errors, longest gap %.3f s"
+          % (took, len(writer.acked), len(writer.errors), writer.longest_gap()))
+    assert writer.errors == [], writer.errors[:5]
+    assert writer.lost(app) == []
+    assert two == [], two[:3]
+    assert writer.longest_gap() < 5.0
+    # systemd runs every server with pgha's configuration; Patroni, HAProxy and etcd are off.
+    for host in NODES:
+        units = subprocess.run(["podman", "exec", host, "systemctl", "is-enabled", "postgresql@15-main", "patroni",
+                                "pgha-handover", "etcd"], stdout=subprocess.PIPE, universal_newlines=True,
+                               check=False).stdout.split()
+        assert units == ["enabled", "disabled", "disabled", "disabled"], (host, units)
+        active = subprocess.run(["podman", "exec", host, "systemctl", "is-active", "postgresql@15-main"],
+                                stdout=subprocess.PIPE, universal_newlines=True, check=False).stdout.strip()
+        assert active == "active", (host, active)
+        assert psql(host, "SELECT count(*) FROM pg_catalog.pg_file_settings WHERE sourcefile LIKE '%patroni%' "
+                          "OR sourcefile LIKE '%base.conf'") == "0", host
+    # No Patroni cache left that would start a later Patroni paused (a change back to automatic).
+    for host in NODES:
+        assert subprocess.run(["podman", "exec", host, "test", "-e", "/var/lib/postgresql/15/main/patroni.dynamic.json"],
+                              check=False).returncode != 0, host
+    assert leader() is None
+    st = status()
+    assert st["verdict"] == "healthy" and st["primary"] == primary, st["reasons"]
+    assert [(p["target"], p.get("via")) for p in st["poolers"]] == [(primary, None)], st["poolers"]
+    # A converged manual cluster: site.yml changes nothing.
+    rc, out, recap = playbook("playbooks/site.yml")
+    assert rc == 0, out[-4000:]
+    changed = dict((h, r["changed"]) for h, r in recap.items() if r["changed"])
+    assert changed == {}, changed
