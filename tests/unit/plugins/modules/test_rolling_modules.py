@@ -64,13 +64,15 @@ def test_gate_on_the_upstream_of_a_cascading_replica(run_module):
 class Host(object):
     """The commands pg_restart runs, recorded; the node answers as ``role``."""
 
-    def __init__(self, role, start_rc=0):
-        self.role, self.start_rc, self.commands = role, start_rc, []
+    def __init__(self, role, start_rc=0, unit="active"):
+        self.role, self.start_rc, self.unit, self.commands = role, start_rc, unit, []
 
     def run_command(self, argv, **kwargs):
         self.commands.append(" ".join(str(a) for a in argv))
         if argv[:2] == ["systemctl", "start"]:
             return self.start_rc, "", "start failed" if self.start_rc else ""
+        if argv[:2] == ["systemctl", "is-active"]:
+            return (0 if self.unit == "active" else 3), self.unit + "\n", ""
         return 0, "", ""
 
     def node(self, *args, **kwargs):
@@ -93,7 +95,10 @@ def test_restart_of_a_standby_checkpoints_stops_and_starts(run_module):
     rc, result = run_restart(run_module, host, {})
     assert rc == 0 and result["role"] == "standby" and result["started_at"] == 1700000000.5
     assert "-c CHECKPOINT" in host.commands[0]
-    assert host.commands[1:] == ["stop escalate=True", "systemctl start postgresql@15-main.service"]
+    # The server is waited for, not the start job (pg_ctlcluster returns ~2 s after the server is ready);
+    # the unit is checked afterwards.
+    assert host.commands[1:] == ["stop escalate=True", "systemctl start --no-block postgresql@15-main.service",
+                                 "systemctl is-active postgresql@15-main.service"]
     assert not any("PAUSE" in c or "RESUME" in c for c in host.commands)
 
 
@@ -112,9 +117,18 @@ def test_restart_of_the_primary_pauses_then_resumes_every_pgbouncer(run_module):
     pauses = [i for i, c in enumerate(host.commands) if c.endswith("-c PAUSE")]
     resumes = [i for i, c in enumerate(host.commands) if c.endswith("-c RESUME")]
     stop = host.commands.index("stop escalate=False")
-    start = host.commands.index("systemctl start postgresql@15-main.service")
+    start = host.commands.index("systemctl start --no-block postgresql@15-main.service")
+    unit = host.commands.index("systemctl is-active postgresql@15-main.service")
     assert len(pauses) == 2 and len(resumes) == 2
-    assert max(pauses) < stop < start < min(resumes)
+    assert max(pauses) < stop < start < min(resumes) < max(resumes) < unit
+
+
+def test_a_unit_that_fails_after_the_server_answered_is_reported_after_resume(run_module):
+    host = Host("primary", unit="failed")
+    rc, result = run_restart(run_module, host, {"poolers": ["10.0.0.21"], "admin_user": "admin",
+                                                "admin_password": "secret"})
+    assert rc == 1 and "the server answers but its unit postgresql@15-main.service is failed" in result["msg"]
+    assert any(c.endswith("-c RESUME") for c in host.commands) and result["paused"] >= 0
 
 
 def test_a_failed_start_of_the_primary_still_resumes_pgbouncer(run_module):
