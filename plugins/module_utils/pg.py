@@ -301,7 +301,7 @@ def stop_server(module, paths, stop_timeout=STOP_TIMEOUT, result=None, escalate=
     """
     result = {} if result is None else result
     data_dir, service = paths['data_dir'], paths['service']
-    if unit_state(module, service) in ('active', 'activating', 'reloading'):
+    if unit_state(module, service) in ('active', 'activating', 'deactivating', 'reloading'):
         module.run_command(["systemctl", "stop", "--no-block", service])
     else:
         # Not under its unit (Patroni started it; handback.yml restarts it under systemd):

@@ -26,6 +26,9 @@ class Recorder(object):
         for key, answer in self.answers.items():
             if key in " ".join(argv):
                 return answer
+        if argv[:2] == ["systemctl", "is-active"]:
+            # The server runs under its unit (stop_server stops it through systemd).
+            return 0, "active\n", ""
         return 0, "", ""
 
 

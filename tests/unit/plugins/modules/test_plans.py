@@ -140,11 +140,12 @@ def _fence(run_module, tmp_path, proc, states, on_call=None):
 
 def test_pg_fence_escalates_to_an_immediate_shutdown(run_module, tmp_path):
     proc = _postmaster(tmp_path, "exit")
-    rc, result, calls = _fence(run_module, tmp_path, proc, ["inactive"])
+    # Patroni inactive, the server under its unit (whose stop does not end it here).
+    rc, result, calls = _fence(run_module, tmp_path, proc, ["inactive", "active"])
     assert rc == 0 and result["fenced"] and proc.returncode == 0
     assert result["how"].startswith("immediate shutdown") and result["killed"] is False
     assert calls[0] == ["systemctl", "is-active", "patroni.service"]
-    assert calls[1] == ["systemctl", "stop", "--no-block", "pg.service"]
+    assert calls[1:3] == [["systemctl", "is-active", "pg.service"], ["systemctl", "stop", "--no-block", "pg.service"]]
     assert ["systemctl", "daemon-reload"] not in calls
 
 
