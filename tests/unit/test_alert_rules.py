@@ -88,3 +88,36 @@ def test_the_unit_tests_cover_every_alert():
     untested = set(alerts) - tested - {"PghaDiskFullSoon", "PghaRestoreDrillTooOld", "PghaBackupMetricsStale",
                                        "PghaReplicationFlushLagBytes", "PghaReplicationLagSeconds", "PghaPgBouncerDown"}
     assert not untested, "no promtool test fires %s" % ", ".join(sorted(untested))
+
+
+PROMETHEUS = os.path.join(ROOT, "roles", "monitoring", "templates", "prometheus.yml.j2")
+
+
+def render_prometheus(interval, rules):
+    env = jinja2.Environment(trim_blocks=True, undefined=jinja2.StrictUndefined)
+    env.filters["pgha.cluster.node_addresses"] = lambda hosts, hostvars: dict((h, "10.0.0.%d" % i)
+                                                                              for i, h in enumerate(hosts, 1))
+    env.filters["bool"] = bool
+    with open(PROMETHEUS) as handle:
+        text = env.from_string(handle.read()).render(
+            ansible_managed="test", __monitoring_hosts=["pg1", "pooler1"], hostvars={}, __monitoring_address="10.0.0.9",
+            monitoring_alertmanager_port=9093, monitoring_prometheus_port=9090, inventory_hostname="monitor1",
+            pgha_cluster_name="main", groups={"pgha_postgresql": ["pg1"], "pgha_pgbouncer": ["pooler1"]},
+            monitoring_node_exporter_port=9100, monitoring_postgres_exporter_port=9187,
+            monitoring_pgbouncer_exporter_port=9127, __monitoring_scheme="http", monitoring_exporter_tls=False,
+            monitoring_scrape_interval=interval)
+    return text.replace("/etc/prometheus/pgha_rules.yml", rules)
+
+
+@pytest.mark.parametrize("interval, timeout", [("15s", "10s"), ("1m", "10s"), ("10s", "10s"), ("5s", "5s"),
+                                               ("500ms", "500ms")])
+def test_promtool_accepts_the_prometheus_configuration_at_any_interval(tmp_path, interval, timeout):
+    """A scrape interval under Prometheus' 10 s timeout takes the timeout down with it
+    (promtool refused the configuration the lab's 5 s interval first gave)."""
+    rules = tmp_path / "pgha_rules.yml"
+    rules.write_text(render())
+    config = tmp_path / "prometheus.yml"
+    config.write_text(render_prometheus(interval, str(rules)))
+    assert yaml.safe_load(config.read_text())["global"]["scrape_timeout"] == timeout
+    result = subprocess.run([promtool(), "check", "config", str(config)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
