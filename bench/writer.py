@@ -224,9 +224,21 @@ class Writer(threading.Thread):
         gaps = [(b - a, a, b) for a, b in zip(times, times[1:])]
         return max(gaps) if gaps else (0.0, None, None)
 
-    def lost(self, dsn):
-        """Acknowledged sequence numbers that the database does not have."""
-        conn = psycopg2.connect(dsn, connect_timeout=5)
+    def lost(self, dsn, patience=30.0):
+        """Acknowledged sequence numbers that the database does not have. The connection is
+        retried for ``patience`` seconds, as any client of PgBouncer must after a failover: a
+        PgBouncer whose last server login failed turns the next client away at once
+        (server_login_retry) and connects again, and libpq does not try the next host of a
+        multi-host string after a server that answered refused the login."""
+        deadline = time.time() + patience
+        while True:
+            try:
+                conn = psycopg2.connect(dsn, connect_timeout=5)
+                break
+            except psycopg2.OperationalError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.5)
         with conn.cursor() as cur:
             cur.execute("SELECT seq FROM " + TABLE + " WHERE run = %s", (self.run_id,))
             present = set(r[0] for r in cur.fetchall())

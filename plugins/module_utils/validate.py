@@ -108,7 +108,15 @@ def effective_settings(settings, db_count, monitor_count=0):
         result["pgha_sync_mode"] = "off"
     if result.get("pgha_router_name") in (None, "") and result.get("pgha_cluster_name"):
         result["pgha_router_name"] = router_name(result["pgha_cluster_name"])
+    result["pgha_router_address"] = ROUTER_ADDRESS
     return result
+
+
+# Where HAProxy listens on each PgBouncer host in automatic mode, and what PgBouncer
+# connects to: every database node's certificate carries it, so PgBouncer's verify-full
+# holds through HAProxy. An address, not a name: a name in /etc/hosts is lost where
+# something rewrites that file at start (podman, cloud-init's manage_etc_hosts).
+ROUTER_ADDRESS = "127.0.0.1"
 
 
 def router_name(cluster):

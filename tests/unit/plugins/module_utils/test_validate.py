@@ -62,7 +62,7 @@ def test_obvious_settings_have_defaults():
     unset = dict((name, None) for name in validate.SETTING_DEFAULTS)
     assert run(settings=unset) == []
     effective = validate.effective_settings(dict(GOOD_SETTINGS, **unset), 3)
-    assert effective == GOOD_SETTINGS
+    assert effective == dict(GOOD_SETTINGS, pgha_router_address="127.0.0.1")
     # A given value wins over the default.
     assert validate.effective_settings({"pgha_postgresql_port": 5433}, 3)["pgha_postgresql_port"] == 5433
 
@@ -291,6 +291,13 @@ def test_an_etcd_member_keeps_its_other_role():
 def test_router_port_is_refused_when_it_clashes(port, fragment):
     errors = run(settings={"pgha_router_port": port})
     assert any(fragment in e for e in errors), errors
+
+
+def test_pgbouncer_reaches_haproxy_at_an_address_not_a_name_in_etc_hosts():
+    # Every host gets it (validate.yml), so the node certificates (tls), HAProxy's bind and
+    # PgBouncer's target agree. A loopback address: HAProxy must not listen on the network.
+    effective = validate.effective_settings(dict(GOOD_SETTINGS, pgha_failover_mode="automatic"), 3)
+    assert effective["pgha_router_address"] == "127.0.0.1"
 
 
 def test_router_name_is_a_dns_name_derived_from_the_cluster():
