@@ -8,7 +8,7 @@ __metaclass__ = type
 
 # Each filter's documentation is in its own file next to this one (NAME.yml).
 
-from ansible_collections.pgha.cluster.plugins.module_utils.alerts import durations, thresholds
+from ansible_collections.pgha.cluster.plugins.module_utils.alerts import durations, scrape_timeout, thresholds
 
 
 def alert_thresholds(given):
@@ -24,4 +24,5 @@ class FilterModule(object):
         return {
             "alert_thresholds": alert_thresholds,
             "alert_durations": alert_durations,
+            "scrape_timeout": scrape_timeout,
         }

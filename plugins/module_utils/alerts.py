@@ -9,6 +9,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 # name -> (default, what it means). Sizes in bytes, ages in seconds unless named.
 THRESHOLDS = {
     "lag_bytes": (64 * 1024 * 1024, "WAL a standby has not replayed yet (bytes), above which it lags"),
@@ -49,6 +51,27 @@ def is_duration(text):
         if text.endswith(unit) and text[:-len(unit)].isdigit():
             return int(text[:-len(unit)]) > 0 or unit == "s"
     return False
+
+
+# Prometheus' default scrape timeout; it refuses a configuration whose timeout exceeds the interval.
+SCRAPE_TIMEOUT = "10s"
+_DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
+def duration_seconds(text):
+    """A Prometheus duration (30s, 1m30s, 500ms) in seconds, or None when it is not one."""
+    text = str(text or "").strip()
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    return sum(int(n) * _SECONDS[u] for n, u in parts)
+
+
+def scrape_timeout(interval):
+    """Prometheus' 10 s scrape timeout, or the interval when that is shorter."""
+    seconds = duration_seconds(interval)
+    return str(interval).strip() if seconds is not None and seconds < 10 else SCRAPE_TIMEOUT
 
 
 def threshold_problems(given, durations=None):

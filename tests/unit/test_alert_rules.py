@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from ansible_collections.pgha.cluster.plugins.module_utils.alerts import DURATIONS, THRESHOLDS, durations, thresholds
+from ansible_collections.pgha.cluster.plugins.module_utils.alerts import scrape_timeout
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TEMPLATE = os.path.join(ROOT, "roles", "monitoring", "templates", "pgha_rules.yml.j2")
@@ -98,6 +99,7 @@ def render_prometheus(interval, rules):
     env.filters["pgha.cluster.node_addresses"] = lambda hosts, hostvars: dict((h, "10.0.0.%d" % i)
                                                                               for i, h in enumerate(hosts, 1))
     env.filters["bool"] = bool
+    env.filters["pgha.cluster.scrape_timeout"] = scrape_timeout
     with open(PROMETHEUS) as handle:
         text = env.from_string(handle.read()).render(
             ansible_managed="test", __monitoring_hosts=["pg1", "pooler1"], hostvars={}, __monitoring_address="10.0.0.9",
@@ -107,6 +109,12 @@ def render_prometheus(interval, rules):
             monitoring_pgbouncer_exporter_port=9127, __monitoring_scheme="http", monitoring_exporter_tls=False,
             monitoring_scrape_interval=interval)
     return text.replace("/etc/prometheus/pgha_rules.yml", rules)
+
+
+@pytest.mark.parametrize("interval, timeout", [("9s", "9s"), ("10s", "10s"), ("1m30s", "10s"), ("1500ms", "1500ms"),
+                                               ("fast", "10s")])
+def test_the_scrape_timeout_follows_an_interval_under_10_s(interval, timeout):
+    assert scrape_timeout(interval) == timeout
 
 
 @pytest.mark.parametrize("interval, timeout", [("15s", "10s"), ("1m", "10s"), ("10s", "10s"), ("5s", "5s"),

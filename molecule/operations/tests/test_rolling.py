@@ -14,7 +14,7 @@ import uuid
 import pytest
 import yaml
 
-from labtools import ROOT, playbook, status
+from labtools import ROOT, lab_sh, playbook, status
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from load import Pgbench  # noqa: E402  pylint: disable=wrong-import-position
@@ -124,9 +124,6 @@ def test_site_lowers_it_primary_first_with_writes_waiting_not_failing(app, bench
     assert_clients_saw_nothing(app, figures, writer, 10.0)
 
 
-# rolling.yml -e pgha_rolling=restart: with the fourth node below, a cascading replica (CI time).
-
-
 def address(host):
     with open(os.path.join(ROOT, "inventories", "lab", "hosts.yml")) as handle:
         inventory = yaml.safe_load(handle)["pgha_lab"]["children"]
@@ -199,11 +196,9 @@ def slots(host):
 # is a change of its inventory entry applied by site.yml, as an operator would make it.
 @pytest.fixture(scope="module")
 def pg4():
-    subprocess.run([os.path.join(ROOT, "lab", "lab.sh"), "add", "pg4"], check=True, stdout=subprocess.PIPE,
-                   stderr=subprocess.STDOUT)
+    lab_sh("add", "pg4")
     yield "pg4"
-    subprocess.run([os.path.join(ROOT, "lab", "lab.sh"), "remove", "pg4"], check=False, stdout=subprocess.PIPE,
-                   stderr=subprocess.STDOUT)
+    lab_sh("remove", "pg4")
 
 
 def test_scale_out_to_four_nodes_under_load(app, bench_conn, pg4):
@@ -333,7 +328,7 @@ def test_the_delayed_replica_made_cascading_follows_its_upstream_through_a_switc
     assert wait_receiver("pg4", new) and "pg4" in slots(new)
 
     # Its upstream back (rejoin), site.yml moves pg4 back to it and drops its slot on the primary.
-    subprocess.run([os.path.join(ROOT, "lab", "lab.sh"), "start", upstream], check=True, stdout=subprocess.PIPE)
+    lab_sh("start", upstream)
     rc, out, dummy = run("playbooks/rejoin.yml", "-e", "pgha_target=%s" % upstream)
     assert rc == 0, out[-4000:]
     rc, out, dummy = run("playbooks/site.yml")
