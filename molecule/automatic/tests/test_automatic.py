@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 import uuid
 
-from labtools import ROOT, playbook, status
+from labtools import ROOT, current_primary, playbook, status
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from writer import TABLE, Writer  # noqa: E402
@@ -165,7 +165,7 @@ def wait_streaming(primary, node, timeout=120):
 
 
 def test_converting_a_running_cluster_keeps_writes_going(app):
-    primary = status()["primary"]
+    primary = current_primary()
     writer = Writer(app, "convert-%s" % uuid.uuid4().hex[:6])
     writer.start()
     time.sleep(1)

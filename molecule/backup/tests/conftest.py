@@ -7,7 +7,7 @@ import tempfile
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "tests"))
-from labtools import ROOT, lab_host, playbook, status  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
+from labtools import ROOT, current_primary, lab_host, playbook, status  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, lab_host, playbook, probes, psql, restore, status, sysid
+from conftest import ROOT, current_primary, lab_host, playbook, probes, psql, restore, status, sysid
 
 STATE = {}
 
@@ -31,7 +31,7 @@ def test_archiving_works_and_every_repository_has_a_backup():
         per_repo.setdefault(backup["database"]["repo-key"], []).append(backup["label"])
     assert sorted(per_repo) == [1, 2], per_repo
     assert info["cipher"] == "aes-256-cbc"
-    primary = status()["primary"]
+    primary = current_primary()
     archiver = psql(primary, "SELECT archived_count > 0, failed_count = 0 OR last_archived_time > last_failed_time "
                              "FROM pg_stat_archiver")
     assert archiver == "t|t", archiver
@@ -65,7 +65,7 @@ def _ident(text):
 
 
 def test_logical_backup_dumps_hostile_database_names_safely_encrypted_and_restores():
-    primary = status()["primary"]
+    primary = current_primary()
     for name in HOSTILE_NAMES:
         psql(primary, "DROP DATABASE IF EXISTS %s" % _ident(name))
         psql(primary, "CREATE DATABASE %s" % _ident(name))
@@ -122,7 +122,7 @@ def test_backup_playbook_takes_a_differential_backup():
 
 def test_a_bad_delete():
     """Rows written; time, LSN, xid and a restore point noted; then the bad DELETE."""
-    primary = status()["primary"]
+    primary = current_primary()
     psql(primary, "CREATE TABLE orders (id int PRIMARY KEY, note text)")
     xid = psql(primary, "INSERT INTO orders SELECT g, 'order ' || g FROM generate_series(1, 1000) g; "
                         "SELECT txid_current()")
@@ -287,10 +287,10 @@ def test_scheduled_drill_runs_and_status_shows_it(report_dir, tmp_path):
 
 
 def test_archiving_keeps_working_across_a_switchover(report_dir):
-    old = status()["primary"]
+    old = current_primary()
     rc, out, recap = playbook("playbooks/switchover.yml")
     assert rc == 0, out[-3000:]
-    new = status()["primary"]
+    new = current_primary()
     assert new != old
     psql(new, "INSERT INTO orders VALUES (5000, 'after the switchover')")
     rows = psql(new, "SELECT md5(string_agg(id || ':' || note, ',' ORDER BY id)) FROM orders")
@@ -364,7 +364,7 @@ def test_inplace_restore_is_refused_unconfirmed_or_with_a_node_out_of_reach(repo
 
 
 def test_inplace_restore_rebuilds_the_cluster(report_dir):
-    confirm = sysid(status()["primary"])
+    confirm = sysid(current_primary())
     rc, out, report = restore(report_dir, "-e", "pgha_restore_mode=inplace", "-e", "pgha_restore_confirm=%s" % confirm,
                               "-e", json.dumps({"pgha_restore_target_time": STATE["time"]}), "-e", probes(STATE["md5"]))
     assert rc == 0, out[-4000:]

@@ -15,7 +15,7 @@ import subprocess
 import time
 import uuid
 
-from conftest import ROOT, lab_host, playbook, psql, restore, status
+from conftest import ROOT, current_primary, lab_host, playbook, psql, restore, status
 from labtools import lab_sh
 
 POOLER = "10.213.77.21"
@@ -42,7 +42,7 @@ class Pgbench(object):
     """pgbench's TPC-B through PgBouncer (controller side), as a background load."""
 
     def __init__(self):
-        primary = status()["primary"]
+        primary = current_primary()
         if "password" not in STATE:
             STATE["password"] = uuid.uuid4().hex
             psql(primary, "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pgha_load') THEN "
@@ -133,7 +133,7 @@ def wait_status(predicate, timeout=120):
 def test_status_says_when_archiving_fails():
     """A failing archive_command makes status.yml degraded, naming the primary and
     the WAL file; once archiving works again the reason goes away."""
-    primary = status()["primary"]
+    primary = current_primary()
     reason = "archiving fails on %s" % primary
     psql(primary, "CREATE TABLE IF NOT EXISTS archiving_probe (at timestamptz)")
     set_archive_command(primary, "/bin/false")
@@ -168,7 +168,7 @@ def test_failover_with_an_archive_backlog_keeps_point_in_time_recovery_continuou
     rc, out, recap = playbook("playbooks/failover.yml")
     load.stop()
     assert rc == 0, out[-4000:]
-    new = status()["primary"]
+    new = current_primary()
     assert new and new != primary
     psql(new, "INSERT INTO continuity VALUES (%d, 'after the failover')" % STATE["next"])
     STATE["next"] += 1
@@ -245,7 +245,7 @@ def test_switchover_keeps_point_in_time_recovery_continuous(report_dir):
     output = load.stop(wait=True)
     assert rc == 0, out[-4000:]
     assert "number of failed transactions: 0 " in output and "aborted" not in output, output[-2000:]
-    new = status()["primary"]
+    new = current_primary()
     assert new != primary
     psql(new, "INSERT INTO continuity VALUES (%d, 'after the switchover')" % STATE["next"])
     wait_continuous()

@@ -3,7 +3,7 @@ in-place restore through Patroni."""
 import json
 import time
 
-from conftest import lab_host, playbook, psql, restore, status, sysid
+from conftest import current_primary, lab_host, playbook, psql, restore, status, sysid
 
 
 def patroni_members(hostname):
@@ -16,7 +16,7 @@ def test_inplace_restore_through_patroni(report_dir):
     restored cluster is behind the last LSN Patroni saw), rebuilds the cluster, and Patroni takes it over."""
     rc, out, recap = playbook("playbooks/site.yml", "-e", "pgha_failover_mode=automatic")
     assert rc == 0, out[-3000:]
-    leader = status()["primary"]
+    leader = current_primary()
     assert sorted(patroni_members(leader)) == ["pg1", "pg2", "pg3"]
     psql(leader, "CREATE TABLE patroni_probe (n int); INSERT INTO patroni_probe SELECT generate_series(1, 10)")
     time.sleep(1.5)

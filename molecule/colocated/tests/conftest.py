@@ -21,12 +21,16 @@ def status():
     return labtools.status(inventory=[INVENTORY])
 
 
+def current_primary():
+    return labtools.current_primary(inventory=[INVENTORY])
+
+
 @pytest.fixture(scope="session")
 def app():
     """A role writing through the PgBouncers: a libpq multi-host DSN listing all three nodes."""
     sys.path.insert(0, os.path.join(ROOT, "bench"))
     from writer import setup
-    password = app_role(status()["primary"])
+    password = app_role(current_primary())
     ca = os.path.join(os.path.expanduser("~"), ".pgha", "ca", "main", "ca.crt")
     dsn = ("host=%s port=6432 dbname=postgres user=pgha_app password=%s sslmode=verify-full sslrootcert=%s "
            "target_session_attrs=read-write connect_timeout=3" % (",".join(NODES.values()), password, ca))

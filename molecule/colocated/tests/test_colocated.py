@@ -11,7 +11,7 @@ import uuid
 
 import yaml
 
-from conftest import INVENTORY, NODES, ROOT, labtools, playbook, run, status
+from conftest import INVENTORY, NODES, ROOT, current_primary, labtools, playbook, run, status
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from writer import Writer  # noqa: E402
@@ -34,7 +34,7 @@ def test_a_multi_host_client_writes_through_any_node(app):
             cur.execute("SELECT pg_catalog.inet_server_addr()::text, pg_catalog.pg_is_in_recovery()")
             server, in_recovery = cur.fetchone()
         conn.close()
-        assert not in_recovery and server.split("/")[0] == NODES[status()["primary"]]
+        assert not in_recovery and server.split("/")[0] == NODES[current_primary()]
 
 
 def switchover(dsn, target):
@@ -64,7 +64,7 @@ def test_failover_with_the_primary_host_and_its_pgbouncer_gone(app):
     """The primary's host dies with its PgBouncer: failover.yml succeeds, the
     multi-host client writes again through another node, nothing acknowledged
     is lost; the host comes back read-only and rejoins."""
-    old = status()["primary"]
+    old = current_primary()
     writer, started, rc, out = labtools.kill_primary_and_fail_over(app, old, run, "colocated-kill", settle=2)
     assert rc == 0, out[-4000:]
     back = [at for seq, at in writer.acked if at > started]

@@ -16,7 +16,7 @@ import urllib.request
 import psycopg2
 import pytest
 
-from labtools import lab_host, lab_settings as settings, playbook, status
+from labtools import current_primary, lab_host, lab_settings as settings, playbook, status
 from labtools import lab_sh as lab
 
 MONITOR = "10.213.77.51"
@@ -110,7 +110,7 @@ def test_prometheus_scrapes_every_host_of_the_inventory():
 
 
 def test_the_exporter_reads_postgresql_with_least_privilege():
-    primary = status()["primary"]
+    primary = current_primary()
     row = psql(primary, "SELECT rolsuper, rolcreaterole, rolreplication, "
                         "pg_has_role('pgha_monitor', 'pg_monitor', 'MEMBER') FROM pg_roles WHERE rolname = 'pgha_monitor'")
     assert row == "f|f|f|t", row

@@ -7,7 +7,7 @@ import sys
 import time
 import uuid
 
-from labtools import ROOT, kill_primary_and_fail_over, playbook, status
+from labtools import ROOT, current_primary, kill_primary_and_fail_over, playbook, status
 from labtools import lab_sh as lab
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
@@ -29,7 +29,7 @@ def wait_follows(host, primary, seconds=60):
 
 
 def switchover(dsn, target):
-    before = status()["primary"]
+    before = current_primary()
     writer = Writer(dsn, "switchover-%s-%s" % (target, uuid.uuid4().hex[:6]))
     writer.start()
     time.sleep(1)
@@ -62,7 +62,7 @@ def restore_command_overrides():
 def test_switchover_under_writes_and_back(app):
     # From wherever the tests before left the primary (test_monitoring leaves it on
     # pg2), through another node, back to pg1: the tests after these start from pg1.
-    current = status()["primary"]
+    current = current_primary()
     w1 = switchover(app, sorted(h for h in ("pg2", "pg3") if h != current)[0])
     w2 = switchover(app, "pg1")
     assert len(w1.acked) > 100 and len(w2.acked) > 100
@@ -119,11 +119,11 @@ def test_a_synchronous_standby_dies_and_writes_continue(app):
     assert writer.longest_gap(since=killed) < 2.0
     assert writer.lost(app) == []
     lab("start", "pg3")
-    wait_follows("pg3", status()["primary"])
+    wait_follows("pg3", current_primary())
 
 
 def test_failover_after_kill_loses_no_acknowledged_write_then_rejoin(app):
-    old = status()["primary"]
+    old = current_primary()
     writer, started, rc, out = kill_primary_and_fail_over(app, old, playbook, "failover-kill")
     assert rc == 0, out[-4000:]
     back = [at for seq, at in writer.acked if at > started]
@@ -140,7 +140,7 @@ def test_failover_after_kill_loses_no_acknowledged_write_then_rejoin(app):
 
 def test_failover_of_a_partitioned_primary_fences_it_then_rejoin(app):
     import psycopg2
-    old = status()["primary"]
+    old = current_primary()
     lab("partition", old)
     try:
         # It still answers this machine: refused unless forced.
@@ -177,8 +177,8 @@ def test_failover_of_a_partitioned_primary_fences_it_then_rejoin(app):
 
 
 def test_site_rerun_after_failovers_changes_nothing():
-    primary = status()["primary"]
+    primary = current_primary()
     rc, out, recap = playbook("playbooks/site.yml")
     assert rc == 0, out[-3000:]
     assert all(r["changed"] == 0 for r in recap.values()), recap
-    assert status()["primary"] == primary
+    assert current_primary() == primary

@@ -14,7 +14,7 @@ import uuid
 import pytest
 import yaml
 
-from labtools import ROOT, lab_sh, playbook, status
+from labtools import ROOT, current_primary, lab_sh, playbook, status
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from load import Pgbench  # noqa: E402  pylint: disable=wrong-import-position
@@ -89,7 +89,7 @@ def assert_clients_saw_nothing(app, figures, writer, max_gap):
 
 def test_site_rolls_a_raised_max_connections_without_stopping_writes(app, bench_conn):
     before = dict((h, started_at(h)) for h in NODES)
-    primary = status()["primary"]
+    primary = current_primary()
     rc, out, figures, writer = under_load(app, bench_conn, "playbooks/site.yml",
                                           "-e", "postgresql_max_connections=%d" % RAISED_CONNECTIONS)
     assert rc == 0, out[-4000:]
@@ -113,7 +113,7 @@ def test_site_refuses_to_lower_it_without_primary_first_and_changes_nothing():
 
 
 def test_site_lowers_it_primary_first_with_writes_waiting_not_failing(app, bench_conn):
-    primary = status()["primary"]
+    primary = current_primary()
     rc, out, figures, writer = under_load(app, bench_conn, "playbooks/site.yml", "-e", "pgha_rolling_primary_first=true")
     assert rc == 0, out[-4000:]
     assert settings_everywhere("max_connections") == dict((h, str(BASE_CONNECTIONS)) for h in NODES)
@@ -215,7 +215,7 @@ def test_scale_out_to_four_nodes_under_load(app, bench_conn, pg4):
     # The primary cannot be removed; nothing changes.
     rc, out, dummy = playbook("-i", SCALE[1], "playbooks/remove_node.yml", "-e", "pgha_target=%s" % primary)
     assert rc != 0 and "%s is the primary: switch over first" % primary in out, out[-3000:]
-    assert status(inventory=SCALE)["primary"] == primary
+    assert current_primary(inventory=SCALE) == primary
 
 
 DELAYED = [SCALE[0], os.path.join(ROOT, "inventories", "lab", "delayed.yml")]
@@ -244,7 +244,7 @@ def test_a_standby_made_delayed_is_never_synchronous_nor_chosen_and_follows_a_sw
     # A switchover never goes to it (named, it is refused, nothing changed)...
     rc, out, dummy = playbook("-i", DELAYED[1], "playbooks/switchover.yml", "-e", "pgha_target=pg4")
     assert rc != 0 and "pg4 is a delayed replica (pgha_apply_delay 1h)" in out, out[-3000:]
-    assert status(inventory=DELAYED)["primary"] == primary
+    assert current_primary(inventory=DELAYED) == primary
     # ...and it follows the new primary, still out of the synchronous set.
     rc, out, figures, writer = under_load(app, bench_conn, "-i", DELAYED[1], "playbooks/switchover.yml")
     assert rc == 0, out[-4000:]
@@ -289,7 +289,7 @@ def cascade_inventory(directory, upstream):
 def test_the_delayed_replica_made_cascading_follows_its_upstream_through_a_switchover_and_a_failover(
         app, bench_conn, pg4, tmp_path):
     from labtools import kill_primary_and_fail_over
-    primary = status()["primary"]
+    primary = current_primary()
     upstream = sorted(h for h in NODES if h != primary)[0]
     cascade = cascade_inventory(tmp_path, upstream)
     inventory = [SCALE[0], str(cascade)]
@@ -323,7 +323,7 @@ def test_the_delayed_replica_made_cascading_follows_its_upstream_through_a_switc
     writer, started, rc, out = kill_primary_and_fail_over(app, upstream, run, "cascade-failover")
     assert rc == 0, out[-4000:]
     assert writer.lost(app) == []
-    new = status(inventory=inventory)["primary"]
+    new = current_primary(inventory=inventory)
     assert new not in (upstream, "pg4")
     assert wait_receiver("pg4", new) and "pg4" in slots(new)
 
@@ -345,7 +345,7 @@ def test_the_delayed_replica_made_cascading_follows_its_upstream_through_a_switc
     # A rolling restart restarts every node under load, the primary after a switchover. It reads
     # pg4's gate on its upstream (the switchover in it may make that the primary).
     before = dict((h, started_at(h)) for h in NODES + ("pg4",))
-    primary = status(inventory=inventory)["primary"]
+    primary = current_primary(inventory=inventory)
     rc, out, figures, writer = under_load(app, bench_conn, "-i", str(cascade), "playbooks/rolling.yml",
                                           "-e", "pgha_rolling=restart")
     assert rc == 0, out[-4000:]
@@ -362,7 +362,7 @@ def test_scale_in_back_to_three_nodes_under_load(app, bench_conn, pg4, tmp_path)
     rc, out, figures, writer = under_load(app, bench_conn, "-i", str(cascade), "playbooks/remove_node.yml",
                                           "-e", "pgha_target=pg4")
     assert rc == 0, out[-4000:]
-    primary = status()["primary"]
+    primary = current_primary()
     assert "pg4" not in psql(primary, "SHOW synchronous_standby_names")
     # Its slot goes with it, on its upstream and everywhere.
     assert all("pg4" not in slots(h) for h in NODES), upstream

@@ -12,7 +12,7 @@ import shlex
 import subprocess
 import tempfile
 
-from labtools import ROOT, playbook, status
+from labtools import ROOT, current_primary, playbook, status
 from test_rolling import NODES, assert_clients_saw_nothing, boot_id, healthy, started_at, under_load
 # The module-scoped pgbench fixture (pytest finds it by name in this module).
 from test_rolling import bench_conn  # noqa: F401  pylint: disable=unused-import
@@ -111,7 +111,7 @@ def test_scheduled_rolling_upgrade_reboots_each_node_as_a_standby_under_load(app
 
         # --check prints the plan: every node, the primary last, and changes nothing.
         args = command[command.index(os.path.join(ROOT, "playbooks", "rolling.yml")):]
-        primary = status()["primary"]
+        primary = current_primary()
         rc, out, dummy = playbook(*(args + ["--check"]))
         assert rc == 0 and "upgrade %s (now a standby" % primary in out and "1.0 -> 1.1" in out, out[-3000:]
         assert all(installed(h) == "1.0" for h in NODES)
@@ -131,7 +131,7 @@ def test_scheduled_rolling_upgrade_reboots_each_node_as_a_standby_under_load(app
         before = dict((h, started_at(h)) for h in NODES)
         rc, out, dummy = playbook(*args)
         assert rc == 0 and "nothing to do" in out, out[-3000:]
-        assert dict((h, started_at(h)) for h in NODES) == before and status()["primary"] == st["primary"]
+        assert dict((h, started_at(h)) for h in NODES) == before and current_primary() == st["primary"]
     finally:
         for host in NODES:
             on(host, "sh", "-c", "dpkg --purge %s; rm -rf %s %s /tmp/%s_*.deb /run/reboot-required*"
@@ -147,7 +147,7 @@ def test_pooler_restart_is_an_opt_in_step_that_names_the_client_impact(app):
     client connections drop; it sends clients to the primary again, and no acknowledged write is lost."""
     import uuid
     from writer import Writer  # noqa: E402  pylint: disable=import-error
-    primary = status()["primary"]
+    primary = current_primary()
     before = pgbouncer_pid("pooler1")
     writer = Writer(app, "pooler-%s" % uuid.uuid4().hex[:6])
     writer.start()

@@ -95,6 +95,25 @@ def status(inventory=None):
             return json.load(f)
 
 
+def current_primary(inventory=None):
+    """The primary, asked of the database nodes' containers at once (about 0.3 s, where status.yml
+    takes about 5 s). Only a clear answer is taken: exactly one running pg* node out of recovery and
+    every other one answering that it is in recovery. Anything else (a node down, paused or
+    unreadable, two writable nodes) is status.yml's to judge."""
+    names = subprocess.run(["podman", "ps", "--format", "{{.Names}}"], check=True, stdout=subprocess.PIPE,
+                           universal_newlines=True).stdout.split()
+    nodes = sorted(name for name in names if re.match(r"^pg[0-9]+$", name))
+    asks = dict((node, subprocess.Popen(
+        ["timeout", "5", "podman", "exec", node, "runuser", "-u", "postgres", "--",
+         "psql", "-XAtq", "-c", "SELECT pg_catalog.pg_is_in_recovery()"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True)) for node in nodes)
+    answers = dict((node, ask.communicate()[0].strip()) for node, ask in asks.items())
+    writable = [node for node, answer in answers.items() if answer == "f"]
+    if len(writable) == 1 and all(answer in ("t", "f") for answer in answers.values()):
+        return writable[0]
+    return status(inventory=inventory)["primary"]
+
+
 def app_role(primary, name="pgha_app"):
     """A login role created on the primary after deploy (as an application's
     would be), allowed to create tables in public; returns its password."""
@@ -115,7 +134,7 @@ def pooler_app():
     import sys
     sys.path.insert(0, os.path.join(ROOT, "bench"))
     from writer import setup
-    password = app_role(status()["primary"])
+    password = app_role(current_primary())
     dsn = "host=10.213.77.21 port=6432 dbname=postgres user=pgha_app password=%s" % password
     setup(dsn, "init")
     return dsn
