@@ -13,13 +13,16 @@ import urllib.error
 import urllib.request
 import uuid
 
-from labtools import ROOT, current_primary, playbook, status
+from labtools import ROOT, current_primary, lab_settings, playbook, status
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from writer import TABLE, Writer  # noqa: E402
 
 AUTOMATIC = ("-e", "pgha_failover_mode=automatic")
 NODES = {"pg1": "10.213.77.11", "pg2": "10.213.77.12", "pg3": "10.213.77.13"}
+# The lab's PostgreSQL (15 on Debian 12, 17 on Debian 13) and its systemd unit.
+PG = str(lab_settings()["pgha_postgresql_version"])
+UNIT = "postgresql@%s-main" % PG
 CA = os.path.join(os.path.expanduser("~"), ".pgha", "ca", "main", "ca.crt")
 
 
@@ -192,7 +195,7 @@ def test_converting_a_running_cluster_keeps_writes_going(app):
                              "WHERE sync_state IN ('sync', 'quorum')")) >= 1
     # Only Patroni starts the server at boot.
     for host in NODES:
-        unit = subprocess.run(["podman", "exec", host, "systemctl", "is-enabled", "postgresql@15-main", "patroni"],
+        unit = subprocess.run(["podman", "exec", host, "systemctl", "is-enabled", UNIT, "patroni"],
                               stdout=subprocess.PIPE, universal_newlines=True, check=False).stdout.split()
         assert unit == ["disabled", "enabled"], (host, unit)
 
@@ -495,18 +498,18 @@ def test_handing_the_cluster_back_to_manual_keeps_writes_going(app):
     assert writer.longest_gap() < 5.0
     # systemd runs every server with pgha's configuration; Patroni, HAProxy and etcd are off.
     for host in NODES:
-        units = subprocess.run(["podman", "exec", host, "systemctl", "is-enabled", "postgresql@15-main", "patroni",
+        units = subprocess.run(["podman", "exec", host, "systemctl", "is-enabled", UNIT, "patroni",
                                 "pgha-handover", "etcd"], stdout=subprocess.PIPE, universal_newlines=True,
                                check=False).stdout.split()
         assert units == ["enabled", "disabled", "disabled", "disabled"], (host, units)
-        active = subprocess.run(["podman", "exec", host, "systemctl", "is-active", "postgresql@15-main"],
+        active = subprocess.run(["podman", "exec", host, "systemctl", "is-active", UNIT],
                                 stdout=subprocess.PIPE, universal_newlines=True, check=False).stdout.strip()
         assert active == "active", (host, active)
         assert psql(host, "SELECT count(*) FROM pg_catalog.pg_file_settings WHERE sourcefile LIKE '%patroni%' "
                           "OR sourcefile LIKE '%base.conf'") == "0", host
     # No Patroni cache left that would start a later Patroni paused (a change back to automatic).
     for host in NODES:
-        assert subprocess.run(["podman", "exec", host, "test", "-e", "/var/lib/postgresql/15/main/patroni.dynamic.json"],
+        assert subprocess.run(["podman", "exec", host, "test", "-e", "/var/lib/postgresql/%s/main/patroni.dynamic.json" % PG],
                               check=False).returncode != 0, host
     assert leader() is None
     st = status()
