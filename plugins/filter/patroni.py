@@ -10,20 +10,20 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.pgha.cluster.plugins.module_utils.patroni import (
-    etcd_environment, local_config, patroni_major, timing_problems)
+    etcd_environment, local_config, patroni_version, timing_for, timing_problems)
 from ansible_collections.pgha.cluster.plugins.module_utils.operations import OperationError, handback_plan as _handback_plan, patroni_nodes
 
 
 def patroni_config(node, settings, parameters, members, dcs_members, version_text, replication_password,
                    rewind_user="pgha_rewind", timing=None, paths=None):
-    major = patroni_major(version_text)
-    if major is None:
+    version = patroni_version(version_text)
+    if version is None:
         raise AnsibleFilterError("patroni_config: cannot read a Patroni version from %r" % (version_text,))
-    problems = timing_problems(timing)
+    problems = timing_problems(timing, version)
     if problems:
         raise AnsibleFilterError("; ".join(problems))
-    return local_config(node, settings, parameters, members, dcs_members, major, replication_password,
-                        rewind_user=rewind_user, timing=timing, paths=paths)
+    return local_config(node, settings, parameters, members, dcs_members, version[0], replication_password,
+                        rewind_user=rewind_user, timing=timing_for(version, timing), paths=paths)
 
 
 def etcd_env(name, address, members, cluster_token, data_dir, key_file):

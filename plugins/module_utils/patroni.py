@@ -18,6 +18,10 @@ import re
 # Patroni's defaults are 30/10/10; these make a failover start about 8 s after
 # the leader's last lease renewal. Patroni requires loop_wait + 2 * retry_timeout <= ttl.
 TIMING_DEFAULTS = {"ttl": 8, "loop_wait": 1, "retry_timeout": 3}
+# Patroni 3.2 and later (Debian 13 has 4.0) raise a ttl below 20 s to 20 s and a
+# retry_timeout below 3 s to 3 s, saying so only in their log: there the lease is
+# at least 20 s, and a killed leader is replaced about 20 s after its last renewal.
+TIMING_FLOORS = ((3, 2), {"ttl": 20, "retry_timeout": 3})
 # Parameters Patroni passes on the postmaster's command line from its shared
 # (DCS) configuration: values in the local configuration do not count, so
 # pgha hands the inventory's values to the shared configuration.
@@ -35,10 +39,25 @@ ETCD_CLIENT_PORT = 2379
 ETCD_PEER_PORT = 2380
 
 
-def patroni_major(version_text):
-    """Major version from ``patroni --version`` output (``patroni 3.0.2``), or None."""
+def patroni_version(version_text):
+    """(major, minor) from ``patroni --version`` output (``patroni 3.0.2``), or None."""
     match = re.search(r"(\d+)\.(\d+)", str(version_text or ""))
-    return int(match.group(1)) if match else None
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def timing_floors(version):
+    """The lowest timeouts this Patroni ((major, minor)) accepts as they are: {} before 3.2."""
+    return dict(TIMING_FLOORS[1]) if version and tuple(version) >= TIMING_FLOORS[0] else {}
+
+
+def timing_for(version, timing=None):
+    """The timeouts pgha gives this Patroni: the inventory's (postgresql_patroni_timing) over
+    pgha's defaults, raised to the version's floors (the inventory's own values are not: those
+    below a floor are refused by timing_problems)."""
+    defaults = dict(TIMING_DEFAULTS)
+    for name, floor in timing_floors(version).items():
+        defaults[name] = max(defaults[name], floor)
+    return dict(defaults, **(timing or {}))
 
 
 def sync_settings(mode, count, major):
@@ -91,19 +110,26 @@ def dynamic_config(settings, parameters, major, timing=None, maximum_lag=16 * 10
     return config
 
 
-def timing_problems(timing):
-    """Why Patroni would refuse these timeouts, or an empty list."""
-    timing = dict(TIMING_DEFAULTS, **(timing or {}))
+def timing_problems(timing, version=None):
+    """Why Patroni (``version``: (major, minor), when known) would refuse or silently change these
+    timeouts, or an empty list."""
+    timing = timing_for(version, timing)
     errors = []
     try:
         ttl, loop, retry = (int(timing[k]) for k in ("ttl", "loop_wait", "retry_timeout"))
     except (TypeError, ValueError):
-        return ["pgha_patroni_timing values must be whole numbers of seconds, not %r" % (timing,)]
+        return ["postgresql_patroni_timing values must be whole numbers of seconds, not %r" % (timing,)]
     if min(ttl, loop, retry) < 1:
-        errors.append("pgha_patroni_timing values must be at least 1 s")
+        errors.append("postgresql_patroni_timing values must be at least 1 s")
     elif loop + 2 * retry > ttl:
-        errors.append("pgha_patroni_timing: loop_wait (%d) + 2 x retry_timeout (%d) must not exceed ttl (%d), or "
-                      "a leader could lose its lease while still retrying" % (loop, retry, ttl))
+        errors.append("postgresql_patroni_timing: loop_wait (%d) + 2 x retry_timeout (%d) must not exceed ttl (%d), "
+                      "or a leader could lose its lease while still retrying" % (loop, retry, ttl))
+    values = {"ttl": ttl, "loop_wait": loop, "retry_timeout": retry}
+    for name, floor in sorted(timing_floors(version).items()):
+        if values[name] < floor:
+            errors.append("postgresql_patroni_timing: %s %d is below the %d s that Patroni %d.%d accepts (since 3.2 "
+                          "it raises a lower value to %d, saying so only in its log): set %d or more, or leave it "
+                          "unset" % (name, values[name], floor, version[0], version[1], floor, floor))
     return errors
 
 

@@ -70,3 +70,21 @@ def test_hot_standby_lowered_and_raised():
     assert hot_standby_lowered(desired, running) == {"max_connections": [200, 150]}
     # Called the other way round: what the new configuration raises ([new, running]).
     assert hot_standby_lowered(dict(running), dict(desired)) == {"max_wal_senders": [12, 10]}
+
+
+def test_patroni_config_gives_each_version_the_lease_it_runs_with():
+    from ansible_collections.pgha.cluster.plugins.filter.patroni import patroni_config
+    settings = {"pgha_cluster_name": "main", "pgha_postgresql_port": 5432, "pgha_replication_user": "replicator",
+                "pgha_sync_mode": "quorum", "pgha_sync_count": 1}
+    members = {"pg1": "10.0.0.11", "pg2": "10.0.0.12", "pg3": "10.0.0.13"}
+
+    def dcs(version_text, timing=None):
+        return patroni_config({"name": "pg1", "address": "10.0.0.11"}, settings, {}, members, members,
+                              version_text, "x", timing=timing)["bootstrap"]["dcs"]
+    assert (dcs("patroni 3.0.2")["ttl"], dcs("patroni 4.0.7")["ttl"]) == (8, 20)
+    assert dcs("patroni 4.0.7")["synchronous_mode"] == "quorum"
+    assert dcs("patroni 4.0.7", {"ttl": 25})["ttl"] == 25
+    with pytest.raises(AnsibleFilterError, match="ttl 8 is below the 20 s that Patroni 4.0 accepts"):
+        dcs("patroni 4.0.7", {"ttl": 8})
+    with pytest.raises(AnsibleFilterError, match="cannot read a Patroni version"):
+        dcs("")

@@ -19,9 +19,30 @@ def config(major=3):
                                 major, "s3cret", paths=PATHS)
 
 
-@pytest.mark.parametrize("text,major", [("patroni 3.0.2", 3), ("patroni 4.1.0\n", 4), ("", None), (None, None)])
-def test_patroni_major(text, major):
-    assert patroni.patroni_major(text) == major
+@pytest.mark.parametrize("text,version", [("patroni 3.0.2", (3, 0)), ("patroni 4.1.0\n", (4, 1)), ("", None),
+                                          (None, None)])
+def test_patroni_version(text, version):
+    assert patroni.patroni_version(text) == version
+
+
+@pytest.mark.parametrize("version,ttl", [((3, 0), 8), ((3, 1), 8), ((3, 2), 20), ((4, 0), 20), (None, 8)])
+def test_the_default_lease_is_the_versions_floor_where_it_has_one(version, ttl):
+    """Patroni 3.2 and later raise a ttl below 20 s to 20 s (Debian 13's 4.0.7 logs "ttl=8 can't be
+    smaller than 20, adjusting..."): pgha gives it 20, so that what it configures is what runs."""
+    assert patroni.timing_for(version) == {"ttl": ttl, "loop_wait": 1, "retry_timeout": 3}
+    assert patroni.timing_problems(None, version) == []
+    # The inventory's values win over the defaults.
+    assert patroni.timing_for(version, {"ttl": 30})["ttl"] == 30
+
+
+def test_timeouts_below_the_versions_floor_are_refused_not_raised():
+    problems = patroni.timing_problems({"ttl": 8}, (4, 0))
+    assert problems == ["postgresql_patroni_timing: ttl 8 is below the 20 s that Patroni 4.0 accepts (since 3.2 it "
+                        "raises a lower value to 20, saying so only in its log): set 20 or more, or leave it unset"]
+    assert any(p.startswith("postgresql_patroni_timing: retry_timeout 2 is below the 3 s")
+               for p in patroni.timing_problems({"ttl": 20, "retry_timeout": 2}, (3, 2)))
+    # Patroni 3.0 takes them as they are.
+    assert patroni.timing_problems({"ttl": 8, "retry_timeout": 2}, (3, 0)) == []
 
 
 def test_quorum_needs_patroni_4():
