@@ -307,7 +307,8 @@ def choose_backup(backups, target, archive, window, timeline=None, backup_set=No
             warnings.append("the WAL after backup %s stops at a gap (%s): a target after it fails the restore"
                             % (chosen["label"], describe_gap(run["gap"])))
     return {"target": target, "set": chosen["label"], "backup": chosen, "window": window, "run": run,
-            "warnings": warnings, "timeline": None if timeline in (None, "") else str(timeline)}
+            "warnings": warnings, "timeline": None if timeline in (None, "") else str(timeline),
+            "set_given": bool(backup_set)}
 
 
 def restore_options(stanza, plan, repo=None, delta=True, archive_mode="preserve", target_action="promote",
@@ -423,6 +424,29 @@ def short_of_target(recovery, run):
             "detail": "replay ended at LSN %s (last replayed commit %s) before the target: first missing WAL "
                       "segment %s; %s" % (recovery.get("redo_done"), recovery.get("last_transaction_time") or "none",
                                           gap["first_missing"], gap["why"])}
+
+
+def older_set_hint(plan, recovery):
+    """An xid or a restore point cannot be placed from the repository's metadata, so the plan restores from
+    the newest set; when recovery did not reach such a target from it, the target may be older than that set
+    (a backup taken since, a scheduled one for instance). The sentence naming the older sets to try, or
+    None."""
+    target = plan.get("target") or {}
+    if plan.get("set_given") or target.get("kind") not in ("xid", "name"):
+        return None
+    if "recovery ended before configured recovery target" not in (recovery.get("error") or ""):
+        return None
+    chosen = (plan.get("backup") or {}).get("label")
+    runs = (plan.get("window") or {}).get("runs") or []
+    labels = [label for run in runs for label in run["backups"]]
+    older = labels[:labels.index(chosen)] if chosen in labels else []
+    what = "xid %s" % target["value"] if target["kind"] == "xid" else "restore point %r" % target["value"]
+    if not older:
+        return ("the %s was not reached from backup %s, the oldest restorable set: it is older than every "
+                "backup in the repository, or it never committed" % (what, chosen))
+    return ("the %s was not reached from backup %s, the newest set: it may be older than that backup (pgBackRest "
+            "cannot place an xid or a restore point); restore from an older set with -e pgha_restore_set=%s "
+            "(older sets, newest first: %s)" % (what, chosen, older[-1], ", ".join(reversed(older))))
 
 
 def target_checks(target, recovery, reached_lsn, after_last_commit=False, run=None):

@@ -106,8 +106,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.backup import (
-    epoch_time, format_time, parse_recovery_log, past_last_commit, probe_checks, restore_options, short_of_target,
-    target_checks, wal_replayed)
+    epoch_time, format_time, older_set_hint, parse_recovery_log, past_last_commit, probe_checks, restore_options,
+    short_of_target, target_checks, wal_replayed)
 from ansible_collections.pgha.cluster.plugins.module_utils.backup import drill_host_problem
 from ansible_collections.pgha.cluster.plugins.module_utils.datadir import move_aside
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
@@ -303,10 +303,13 @@ def main():
         short = short_of_target(recovery, plan.get("run"))
         if short:
             report["checks"].append(short)
+        hint = older_set_hint(plan, recovery)
+        if hint:
+            report["checks"].append({"name": "target after the start of the set", "ok": False, "detail": hint})
         tail = log_tail(log_file, offset).strip().splitlines()[-8:]
-        finish("the restored server did not finish recovery and promote (%s)%s: %s"
+        finish("the restored server did not finish recovery and promote (%s)%s%s: %s"
                % (recovery.get("error") or "state %s" % state, "; %s" % short["detail"] if short else "",
-                  " / ".join(tail)))
+                  "; %s" % hint if hint else "", " / ".join(tail)))
 
     phases.start("drop the recovery target")
     # Recovery settings stay in postgresql.auto.conf after the promotion;

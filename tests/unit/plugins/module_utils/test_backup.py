@@ -157,6 +157,33 @@ def test_lsn_target_picks_by_stop_lsn(repo1):
         "20261121-101132F_20261121-101524I"
 
 
+NOT_REACHED = {"error": "FATAL:  recovery ended before configured recovery target was reached"}
+
+
+def test_an_xid_not_reached_from_the_newest_set_names_the_older_ones(repo1):
+    """pgBackRest cannot place an xid or a restore point: the plan takes the newest set, which a backup
+    taken after the target (a scheduled one) makes too new. The failure names the older set to give."""
+    backups, archive, window = repo1
+    plan = bk.choose_backup(backups, bk.parse_target(xid="752"), archive, window)
+    assert plan["set"] == "20261121-101132F_20261121-101524I" and plan["set_given"] is False
+    hint = bk.older_set_hint(plan, NOT_REACHED)
+    assert hint == ("the xid 752 was not reached from backup 20261121-101132F_20261121-101524I, the newest set: it "
+                    "may be older than that backup (pgBackRest cannot place an xid or a restore point); restore "
+                    "from an older set with -e pgha_restore_set=20261121-101132F (older sets, newest first: "
+                    "20261121-101132F)")
+    named = bk.choose_backup(backups, bk.parse_target(name="before_bad_delete"), archive, window)
+    assert "restore point 'before_bad_delete' was not reached" in bk.older_set_hint(named, NOT_REACHED)
+    # Not for a set given on purpose, another failure, or targets pgha places itself.
+    given = bk.choose_backup(backups, bk.parse_target(xid="752"), archive, window,
+                             backup_set="20261121-101132F")
+    assert bk.older_set_hint(given, NOT_REACHED) is None
+    assert bk.older_set_hint(plan, {"error": None}) is None
+    timed = bk.choose_backup(backups, bk.parse_target(time=utc(T0 + 300)), archive, window)
+    assert bk.older_set_hint(timed, NOT_REACHED) is None
+    # From the oldest set there is nothing older to try.
+    assert "the oldest restorable set" in bk.older_set_hint(dict(plan, backup=backups[0]), NOT_REACHED)
+
+
 @pytest.mark.parametrize("target, message", [
     ({"time": "2001-01-01 00:00:00+00"}, "is earlier than the end of the oldest backup"),
     ({"time": "2099-01-01 00:00:00+00"}, "is later than the newest archived WAL"),
