@@ -35,7 +35,11 @@ DURATIONS = {
     "other": "5m",
 }
 
-_DURATION_UNITS = ("ms", "s", "m", "h", "d", "w", "y")
+# Prometheus' duration units, in seconds.
+_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+_DURATION_UNITS = tuple(_SECONDS)
+# One number and unit of a duration (ms before m and s).
+_DURATION_PART = re.compile(r"(\d+)(%s)" % "|".join(sorted(_SECONDS, key=len, reverse=True)))
 
 
 def _number(value):
@@ -55,8 +59,6 @@ def is_duration(text):
 
 # Prometheus' default scrape timeout; it refuses a configuration whose timeout exceeds the interval.
 SCRAPE_TIMEOUT = "10s"
-_DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
-_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 
 
 def duration_seconds(text):

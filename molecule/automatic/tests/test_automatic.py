@@ -334,10 +334,9 @@ def test_losing_one_etcd_member_changes_nothing(app):
 
 def test_a_killed_primary_is_replaced_without_a_playbook(app):
     old = stable_leader()
-    # The killed leader's lock expires after Patroni's ttl (8 s; 20 s on Patroni 3.2 and later, and etcd
-    # extends every lease when its own leader was on the killed node); then the standbys compare themselves,
-    # HAProxy's checks follow, PgBouncer reconnects: bench/failover measures about 12 s on Patroni 3.0 and
-    # about 25 s on 4.0.
+    # The killed leader's lock expires after Patroni's ttl (8 s; 20 s on Patroni 3.2 and later); then the
+    # standbys compare themselves, HAProxy's checks follow, PgBouncer reconnects: bench/failover measures
+    # about 12 s on Patroni 3.0 and about 25 s on 4.0.
     limit = shared_config()["ttl"] + 15
     writer, sampler = load(app, "kill")
     time.sleep(2)
