@@ -14,7 +14,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SYSTEM_PACKAGES := podman runc fuse-overlayfs slirp4netns uidmap iptables nftables mmdebstrap openssh-client git shellcheck python3-venv curl openssl nginx-light
 
-.PHONY: help deps system-deps venv collection-link collections lab-image lab-up lab-down lab-logs demo site status \
+.PHONY: help deps system-deps venv collection-link collections lab-image lab-images lab-up lab-down lab-logs demo site status \
         test unit lint sanity molecule molecule-default molecule-trixie molecule-backup molecule-colocated build \
         promtool bench-deploy bench-switchover bench-failover bench-restore switchover failover rejoin clean
 
@@ -78,7 +78,18 @@ demo: lab-up
 	ansible-playbook playbooks/site.yml
 	ansible-playbook playbooks/status.yml
 
-test: deps unit lint sanity molecule
+# The checks that need no lab run side by side (two at a time: this machine has two
+# cores), the lab's images are built meanwhile where they are missing, then the
+# molecule scenarios one after another (one lab at a time, and the timing
+# assertions need the machine to themselves).
+test: deps
+	$(MAKE) --no-print-directory -j2 --output-sync=target sanity lint unit lab-images
+	$(MAKE) --no-print-directory molecule
+
+# Both lab images (bookworm and trixie), for the molecule scenarios.
+lab-images: deps
+	LAB_OS=bookworm lab/lab.sh image
+	LAB_OS=trixie lab/lab.sh image
 
 # promtool (Prometheus' rule and exposition checker) from Debian's prometheus
 # package, unpacked under .cache: the alert rules' unit tests run it.
