@@ -7,7 +7,7 @@ import tempfile
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "tests"))
-from labtools import ROOT, current_primary, lab_host, playbook, status  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
+from labtools import ROOT, current_primary, lab_host, playbook, restore, status, sysid  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 
 @pytest.fixture(scope="session")
@@ -23,28 +23,9 @@ def psql(hostname, query, db="postgres"):
     return cmd.stdout.strip()
 
 
-def restore(report_dir, *extra):
-    """Run restore.yml; return (rc, output, the latest report or None)."""
-    latest = os.path.join(report_dir, "latest.json")
-    if os.path.exists(latest):
-        os.remove(latest)
-    rc, out, recap = playbook("playbooks/restore.yml", "-e", "pgha_restore_report_dir=%s" % report_dir, *extra)
-    report = None
-    if os.path.exists(latest):
-        with open(latest) as handle:
-            report = json.load(handle)
-    return rc, out, report
-
-
 def probes(rows_md5):
     return json.dumps({"pgha_restore_probes": [
         # Probes run as the superuser with search_path = pg_catalog, pg_temp: tables are schema-qualified.
         {"name": "rows of orders", "sql": "SELECT md5(string_agg(id || ':' || note, ',' ORDER BY id)) FROM public.orders",
          "expect": rows_md5},
     ]})
-
-
-def sysid(hostname):
-    out = lab_host(hostname).check_output("sh -c '/usr/lib/postgresql/*/bin/pg_controldata /var/lib/postgresql/*/main'")
-    return [line.split(":", 1)[1].strip() for line in out.splitlines()
-            if line.startswith("Database system identifier")][0]

@@ -95,6 +95,29 @@ def status(inventory=None):
             return json.load(f)
 
 
+def restore(report_dir, *extra):
+    """Run restore.yml with its reports in report_dir; return (rc, output, the latest report or None)."""
+    import json
+    latest = os.path.join(report_dir, "latest.json")
+    if os.path.exists(latest):
+        os.remove(latest)
+    rc, out, dummy = playbook("playbooks/restore.yml", "-e", "pgha_restore_report_dir=%s" % report_dir, *extra)
+    report = None
+    if os.path.exists(latest):
+        with open(latest) as handle:
+            report = json.load(handle)
+    return rc, out, report
+
+
+def sysid(hostname):
+    """The database system identifier of the node's data directory (pg_controldata)."""
+    out = subprocess.run(["podman", "exec", hostname, "sh", "-c",
+                          "/usr/lib/postgresql/*/bin/pg_controldata /var/lib/postgresql/*/main"],
+                         check=True, stdout=subprocess.PIPE, universal_newlines=True).stdout
+    return [line.split(":", 1)[1].strip() for line in out.splitlines()
+            if line.startswith("Database system identifier")][0]
+
+
 def current_primary(inventory=None):
     """The primary, asked of the database nodes' containers at once (about 0.3 s, where status.yml
     takes about 5 s). Only a clear answer is taken: exactly one running pg* node out of recovery and
