@@ -81,13 +81,10 @@ demo: lab-up
 	ansible-playbook playbooks/site.yml
 	ansible-playbook playbooks/status.yml
 
-# The checks that need no lab run side by side (two at a time: this machine has two
-# cores), the lab's images are built meanwhile where they are missing, then the
-# molecule scenarios one after another (one lab at a time, and the timing
-# assertions need the machine to themselves).
-# The lab-free checks (unit, lint, sanity, one after another, each printed when it ends) run
-# while the first scenario deploys: their CPU then slows a deployment, not a timed test. The
-# scenarios run one after another (-j1), alone with their timing assertions from then on.
+# The lab's images first, where they are missing. Then the lab-free checks (unit, lint, sanity,
+# one after another, each printed when it ends) run while the first scenario deploys: their CPU
+# then slows a deployment, not a timed test. The scenarios run one after another (-j1), alone
+# with their timing assertions from then on.
 test: deps
 	$(MAKE) --no-print-directory lab-images
 	$(MAKE) --no-print-directory -j2 checks molecule-in-turn
