@@ -18,12 +18,12 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SYSTEM_PACKAGES := podman runc fuse-overlayfs slirp4netns uidmap iptables nftables mmdebstrap openssh-client git shellcheck python3-venv curl openssl nginx-light
 
 .PHONY: help deps system-deps venv collection-link collections lab-image lab-images lab-up lab-down lab-logs demo site status \
-        test checks molecule-in-turn unit lint sanity molecule molecule-default molecule-trixie molecule-backup molecule-colocated build \
+        test checks molecule-in-turn unit lint sanity molecule molecule-default molecule-trixie molecule-colocated build \
         promtool bench-deploy bench-switchover bench-failover bench-restore switchover failover rejoin clean
 
 help:
 	@echo "make demo        install what is missing, start the lab, deploy, print status (PGHA_FAILOVER_MODE=automatic: Patroni + etcd)"
-	@echo "make test        every test layer: unit, lint, sanity, molecule (bookworm with the day-2 and automatic suites, trixie, backup, colocated)"
+	@echo "make test        every test layer: unit, lint, sanity, molecule (bookworm with the backup, day-2 and automatic suites; trixie; colocated)"
 	@echo "make lab-up / lab-down / lab-logs    the local lab (LAB_OS=bookworm|trixie)"
 	@echo "make site / status                   run playbooks/site.yml / status.yml on the lab"
 	@echo "make switchover / failover / rejoin  day-2 operations on the lab (-e via ANSIBLE args: see README)"
@@ -127,18 +127,16 @@ lint: deps
 sanity: deps
 	PY=$(PY) tests/sanity/run.sh
 
-molecule: molecule-default molecule-trixie molecule-backup molecule-colocated
+molecule: molecule-default molecule-trixie molecule-colocated
 
-# The shared checks, then day-2 operations (molecule/operations/tests), then the
-# conversion to automatic mode and its faults (molecule/automatic/tests), on one lab.
+# The shared checks, then backups and restores (molecule/backup/tests), then day-2
+# operations (molecule/operations/tests), then the conversion to automatic mode and
+# its faults (molecule/automatic/tests), on one lab.
 molecule-default: deps
 	LAB_OS=bookworm tests/molecule.sh default
 
 molecule-trixie: deps
 	LAB_OS=trixie tests/molecule.sh trixie
-
-molecule-backup: deps
-	LAB_OS=bookworm tests/molecule.sh backup
 
 molecule-colocated: deps
 	LAB_OS=bookworm tests/molecule.sh colocated

@@ -94,6 +94,8 @@ class Pgbench(object):
     def __init__(self, conn, clients=4, rate=100, scale=10, script="tpcb-like", seconds=90, log_dir=None):
         self.conn, self.clients, self.rate, self.scale = conn, clients, rate, scale
         self.script, self.seconds = script, seconds
+        # A directory of its own is removed once its logs are read (finish); one given is kept.
+        self.own_dir = not log_dir
         self.log_dir = log_dir or tempfile.mkdtemp(prefix="pgha-pgbench-")
         self.proc = None
         self.prefix = os.path.join(self.log_dir, "tx")
@@ -149,6 +151,8 @@ class Pgbench(object):
         for path in sorted(glob.glob(self.prefix + ".*")):
             with open(path) as handle:
                 lines += handle.readlines()
+        if self.own_dir:
+            shutil.rmtree(self.log_dir, ignore_errors=True)
         result = figures(read_log(lines), window, stderr=err)
         result["rc"] = self.proc.returncode
         result["summary"] = [l for l in out.splitlines() if l.startswith(("number of", "latency", "tps"))]

@@ -11,6 +11,9 @@ unset PGHA_FAILOVER_MODE
 lab/lab.sh up || { lab/lab.sh logs; lab/lab.sh down; exit 1; }
 start=$SECONDS
 out=$(mktemp)
+# The verifiers log each playbook they run (labtools.playbook): summed up below, for CI time.
+PGHA_PLAYBOOK_LOG=$(mktemp)
+export PGHA_PLAYBOOK_LOG
 # Wide lines: molecule's console wraps at the terminal's width, which cuts test names and messages apart.
 COLUMNS=400 molecule test -s "$scenario" 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
@@ -24,6 +27,13 @@ if [ "$rc" -ne 0 ]; then
     | grep -E '^(FAILED|ERROR) |^fatal: |^TASK \[|\[ERROR\]: |"msg": |assert |Error: ' \
     | grep -B1 -E '^(FAILED|ERROR) |^fatal: |\[ERROR\]: |"msg": |assert |Error: ' | cut -c1-600 | tail -60
 fi
-rm -f "$out"
+# Per playbook: runs and seconds, the costliest first.
+if [ -s "$PGHA_PLAYBOOK_LOG" ]; then
+  awk -F'\t' '{ total += $1 } END { printf "playbooks run by the verifiers: %d runs, %.0f s\n", NR, total }' "$PGHA_PLAYBOOK_LOG"
+  awk -F'\t' '{ n = split($3, a, " "); name = "?"; for (i = 1; i <= n; i++) if (a[i] ~ /playbooks\/.*\.yml$/) name = a[i];
+               runs[name]++; secs[name] += $1 }
+       END { for (p in secs) printf "  %6.0f s %4d runs  %s\n", secs[p], runs[p], p }' "$PGHA_PLAYBOOK_LOG" | sort -rn
+fi
+rm -f "$out" "$PGHA_PLAYBOOK_LOG"
 echo "molecule $scenario (LAB_OS=${LAB_OS:-bookworm}): rc=$rc in $((SECONDS - start)) s"
 exit "$rc"

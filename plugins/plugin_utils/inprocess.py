@@ -15,6 +15,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
+
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible.module_utils.common.parameters import remove_values
@@ -35,15 +37,21 @@ def run_module_logic(name, args, argument_spec, run):
 
 
 class InProcessAction(ActionBase):
-    """The action plugin of a module that decides on the controller: NAME, SPEC (its argument
-    spec) and RUN (its run(params) function) say which."""
+    """The action plugin of a module that runs on the controller: NAME, SPEC (its argument
+    spec) and RUN (its run(params) function) say which. With CHECK_MODE, RUN is called as
+    run(params, check_mode) (a module that writes, and writes nothing in check mode)."""
 
     TRANSFERS_FILES = False
     NAME = None
     SPEC = None
     RUN = None
+    CHECK_MODE = False
 
     def run(self, tmp=None, task_vars=None):
         result = super(InProcessAction, self).run(tmp, task_vars)
-        result.update(run_module_logic(self.NAME, self._task.args, self.SPEC, type(self).RUN))
+        logic = type(self).RUN
+        if self.CHECK_MODE:
+            check_mode = bool(self._task.check_mode or self._play_context.check_mode)
+            logic = functools.partial(logic, check_mode=check_mode)
+        result.update(run_module_logic(self.NAME, self._task.args, self.SPEC, logic))
         return result

@@ -1,31 +1,11 @@
-"""Helpers for the backup verifiers, on top of the shared ones."""
-import json
-import os
-import sys
+"""Fixtures for the backup verifiers (the default scenario runs them after the shared checks;
+their helpers live in backuptools.py)."""
 import tempfile
 
 import pytest
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "tests"))
-from labtools import ROOT, current_primary, lab_host, playbook, restore, status, sysid  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 
 @pytest.fixture(scope="session")
 def report_dir():
     with tempfile.TemporaryDirectory(prefix="pgha-restore-reports-") as path:
         yield path
-
-
-def psql(hostname, query, db="postgres"):
-    host = lab_host(hostname)
-    cmd = host.run("runuser -u postgres -- psql -XAtq -v ON_ERROR_STOP=1 -d %s -c %s", db, query)
-    assert cmd.rc == 0, "%s on %s failed: %s" % (query, hostname, cmd.stderr)
-    return cmd.stdout.strip()
-
-
-def probes(rows_md5):
-    return json.dumps({"pgha_restore_probes": [
-        # Probes run as the superuser with search_path = pg_catalog, pg_temp: tables are schema-qualified.
-        {"name": "rows of orders", "sql": "SELECT md5(string_agg(id || ':' || note, ',' ORDER BY id)) FROM public.orders",
-         "expect": rows_md5},
-    ]})

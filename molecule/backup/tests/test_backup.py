@@ -1,9 +1,10 @@
-"""Backups proven by restoring them, on the lab (molecule scenario 'backup').
+"""Backups proven by restoring them, on the lab (the backup suite, in the default scenario).
 
 The tests run in file order and build on each other: a table, a bad DELETE,
 drills to that moment by time, LSN, xid and restore point (from the
-repository host and from the S3-compatible store), refused targets, archiving
-across a switchover, and last an in-place restore of the whole cluster."""
+repository host and from the S3-compatible store), refused targets, and last an
+in-place restore of the whole cluster. (Archiving across a switchover and a failover:
+test_continuity.py.) The default scenario runs them after the shared checks."""
 import json
 import os
 import subprocess
@@ -11,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, current_primary, lab_host, playbook, probes, psql, restore, status, sysid
+from backuptools import ROOT, current_primary, lab_host, playbook, probes, psql, restore, status, sysid
 
 STATE = {}
 
@@ -284,22 +285,6 @@ def test_scheduled_drill_runs_and_status_shows_it(report_dir, tmp_path):
     assert report["passed"] and report["target"]["kind"] == "latest"
     rc, out, recap = playbook("playbooks/status.yml", "-e", "pgha_restore_report_dir=%s" % report_dir)
     assert rc == 0 and "latest restore drill on drill1" in out and "PASS" in out, out[-3000:]
-
-
-def test_archiving_keeps_working_across_a_switchover(report_dir):
-    old = current_primary()
-    rc, out, recap = playbook("playbooks/switchover.yml")
-    assert rc == 0, out[-3000:]
-    new = current_primary()
-    assert new != old
-    psql(new, "INSERT INTO orders VALUES (5000, 'after the switchover')")
-    rows = psql(new, "SELECT md5(string_agg(id || ':' || note, ',' ORDER BY id)) FROM orders")
-    rc, out, report = restore(report_dir, "-e", "pgha_restore_mode=drill", "-e", "pgha_restore_target=latest",
-                              "-e", probes(rows))
-    assert rc == 0, out[-4000:]
-    assert report["passed"], json.dumps(report, indent=1)[:3000]
-    assert psql("drill1", "SELECT count(*) FROM orders WHERE id = 5000") == "1"
-    assert report["recovery_log"]["new_timeline"] >= 3  # replayed across the switchover's timeline
 
 
 def streaming(hostname):

@@ -1,5 +1,5 @@
 """Point-in-time recovery stays continuous across every failover and switchover
-(molecule scenario 'backup', after test_backup.py).
+(the backup suite, after test_backup.py).
 
 The primary is cut off from the repositories (so WAL piles up) while pgbench writes
 through PgBouncer; a row is written, the time T noted, another row; the
@@ -15,7 +15,7 @@ import subprocess
 import time
 import uuid
 
-from conftest import ROOT, current_primary, lab_host, playbook, psql, restore, status
+from backuptools import ROOT, current_primary, lab_host, playbook, psql, restore, status
 from labtools import lab_sh
 
 POOLER = "10.213.77.21"

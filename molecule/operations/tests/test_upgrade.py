@@ -10,7 +10,6 @@ import hashlib
 import os
 import shlex
 import subprocess
-import tempfile
 
 from labtools import ROOT, current_primary, playbook, status
 from test_rolling import NODES, assert_clients_saw_nothing, boot_id, healthy, started_at, under_load
@@ -88,7 +87,8 @@ def test_unattended_upgrades_leave_the_cluster_packages_and_reboots_to_pgha():
 
 
 def test_scheduled_rolling_upgrade_reboots_each_node_as_a_standby_under_load(app, bench_conn, tmp_path):
-    workdir = tempfile.mkdtemp(prefix="pgha-canary-")
+    workdir = str(tmp_path / "canary")
+    os.mkdir(workdir)
     old, new = build(workdir, "1.0", reboot=False), build(workdir, "1.1", reboot=True)
     try:
         for host in NODES:

@@ -3,11 +3,11 @@ import os
 
 from labtools import lab, sql  # noqa: F401  pylint: disable=unused-import
 
-# The default scenario runs three suites on one lab; each leaves the cluster as
-# the next expects: the shared checks, then day-2 operations in manual mode,
-# then the conversion to automatic mode. Molecule passes the files in no
+# The default scenario runs four suites on one lab; each leaves the cluster as
+# the next expects: the shared checks, then the backups and restores, then
+# day-2 operations in manual mode, then the conversion to automatic mode. Molecule passes the files in no
 # particular order, so the order is set here (within a file, tests keep theirs).
-SUITE_ORDER = ("shared", "operations", "automatic")
+SUITE_ORDER = ("shared", "backup", "operations", "automatic")
 
 
 def _suite(item):

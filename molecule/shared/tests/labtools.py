@@ -4,6 +4,7 @@ Imported by the conftest of every scenario (molecule/*/tests/conftest.py)."""
 import os
 import re
 import subprocess
+import time
 
 import pytest
 import yaml
@@ -67,8 +68,13 @@ def playbook(*args, inventory=None, check=False):
     if check:
         cmd.append("--check")
     cmd += list(args)
+    started = time.time()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True, timeout=900, check=False)
+    # PGHA_PLAYBOOK_LOG=FILE: one line per playbook run (seconds, rc, arguments), for CI time.
+    if os.environ.get("PGHA_PLAYBOOK_LOG"):
+        with open(os.environ["PGHA_PLAYBOOK_LOG"], "a") as log:
+            log.write("%.1f\t%d\t%s\n" % (time.time() - started, proc.returncode, " ".join(cmd[1:])))
     recap = {}
     for m in re.finditer(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
                          proc.stdout, re.M):

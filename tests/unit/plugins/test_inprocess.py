@@ -32,3 +32,24 @@ def test_secrets_never_leave_in_the_result_or_warnings():
     result = run_module_logic("m", {"name": "x", "secret": "hunter22"}, SPEC, run)
     assert "hunter22" not in str(result)
     assert result["failed"] is True and result["warnings"]
+
+
+def test_an_action_with_check_mode_passes_it_to_the_logic():
+    from unittest import mock
+    from ansible_collections.pgha.cluster.plugins.plugin_utils.inprocess import InProcessAction
+
+    seen = []
+
+    class Action(InProcessAction):
+        NAME = "m"
+        SPEC = SPEC
+        RUN = staticmethod(lambda p, check_mode: seen.append(check_mode) or {"changed": True})
+        CHECK_MODE = True
+
+    for check_mode in (True, False):
+        action = Action.__new__(Action)
+        action._task = mock.Mock(args={"name": "x"}, check_mode=check_mode)
+        action._play_context = mock.Mock(check_mode=False)
+        with mock.patch("ansible.plugins.action.ActionBase.run", return_value={}):
+            assert action.run(task_vars={}) == {"changed": True}
+    assert seen == [True, False]
