@@ -14,7 +14,7 @@ short_description: Write a report (such as status.yml's JSON) on the controller,
 version_added: 0.1.0
 description:
   - Replaces I(path) with I(content) when it differs, through a temporary file in the same
-    directory renamed over it: a reader sees the old report or the new one, never half of one.
+    directory renamed over it, so that a reader sees the old report or the new one, never half of one.
   - Its action plugin runs it in ansible-playbook's own process (no module started on localhost,
     which costs about a second per run of C(status.yml)). The directory must exist.
   - In check mode nothing is written.

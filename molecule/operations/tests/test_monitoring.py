@@ -260,3 +260,11 @@ def test_status_judges_the_same_facts_and_shows_the_alerts(faults, fired):
         assert "%s (critical, instance=%s)" % (name, host) in shown, shown
     # They agree: no warning says otherwise.
     assert not [w for w in st["warnings"] if "Prometheus" in w], st["warnings"]
+
+
+def test_status_says_when_prometheus_cannot_be_read(faults, fired):
+    # Nothing listens on port 1: status.yml still judges the cluster, and says why it shows no alerts.
+    rc, out, dummy = playbook("playbooks/status.yml", "-e", "monitoring_prometheus_port=1")
+    assert rc == 0, out[-3000:]
+    assert "Prometheus on monitor1 could not be read" in out and "Connection refused" in out, out[-3000:]
+    assert "verdict: DOWN" in out, out[-3000:]
