@@ -37,7 +37,7 @@ def write_atomic(path, text):
 
 
 def file_problems(specs):
-    """What is wrong with host_files' file specs (path, state, content, owner, group, mode)."""
+    """What is wrong with host_files' file specs (path, state, content or src, owner, group, mode)."""
     problems = []
     for index, spec in enumerate(specs):
         path = spec.get("path")
@@ -54,8 +54,13 @@ def file_problems(specs):
                 problems.append("%s: regexp does not compile: %s" % (where, exc))
             if not spec.get("regexp"):
                 problems.append("%s: lines_absent needs a regexp" % where)
-        if state == "file" and spec.get("content") is None:
+        if state == "file" and spec.get("content") is None and not spec.get("src"):
             problems.append("%s: a file needs content" % where)
+        if spec.get("src") is not None:
+            if spec.get("content") is not None:
+                problems.append("%s: content or src, not both" % where)
+            if not str(spec["src"]).startswith("/"):
+                problems.append("%s: src must be an absolute path on the host" % where)
         mode = spec.get("mode")
         if mode is not None and not _is_mode(mode):
             problems.append("%s: mode must be octal text such as '0644', not %r" % (where, mode))

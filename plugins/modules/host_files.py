@@ -55,6 +55,9 @@ options:
         C(content) (for a file), C(owner), C(group), C(mode) (octal text), C(secret) (no diff is shown;
         the task should also say no_log) and C(tag), a name that O(units) and the result's RV(changed_tags)
         use.
+      - C(src) in place of C(content) is a file on the host whose bytes the file holds (a copy made on the
+        host, such as a service's own copy of a key). In check mode a source that does not exist yet (an
+        earlier task of the run would write it) makes the file a change, not a failure.
       - C(systemd=true) marks a file outside C(/etc/systemd) that a systemd generator reads (a change
         reloads systemd, as one under C(/etc/systemd) does).
       - C(state=lines_absent) with C(regexp) removes the lines of an existing file that match it (owner
@@ -185,7 +188,16 @@ def ensure(module, spec, diffs):
             if mode is not None:
                 os.chmod(path, mode)
         return True
-    content = spec["content"].encode("utf-8")
+    if spec.get("src"):
+        try:
+            with open(spec["src"], "rb") as handle:
+                content = handle.read()
+        except (IOError, OSError) as exc:
+            if module.check_mode:
+                return True
+            module.fail_json(msg="host_files: %s: its source %s cannot be read: %s" % (path, spec["src"], exc))
+    else:
+        content = spec["content"].encode("utf-8")
     before = None
     if exists:
         if os.path.isdir(path):
@@ -196,7 +208,7 @@ def ensure(module, spec, diffs):
             return False
     if before != content and not spec.get("secret") and module._diff:
         diffs.append({"before_header": path, "after_header": path,
-                      "before": (before or b"").decode("utf-8", "replace"), "after": spec["content"]})
+                      "before": (before or b"").decode("utf-8", "replace"), "after": content.decode("utf-8", "replace")})
     if module.check_mode:
         return True
     if before == content:

@@ -33,6 +33,12 @@ options:
     description: Repository number.
     type: int
     default: 1
+  repos:
+    description:
+      - Read these repositories in one call (status reports) and return each in RV(repos); O(repo) and the
+        target options are then not used, and O(plan) must be false.
+    type: list
+    elements: int
   target:
     description: C(immediate) (end of the backup) or C(latest) (end of the archived WAL).
     type: str
@@ -89,7 +95,7 @@ EXAMPLES = r'''
 RETURN = r'''
 backups:
   description: Backup sets of the repository, oldest first.
-  returned: always
+  returned: without O(repos)
   type: list
   elements: dict
 window:
@@ -97,15 +103,15 @@ window:
     - Continuous restorable window (earliest/latest time and LSN, timelines), with C(gaps) (each with
       C(first_missing), C(last_missing), C(from_lsn), C(to_lsn)), C(runs) (every gap-free stretch that
       starts at a backup), C(continuous) and C(path) (the timelines a restore follows); null without backups.
-  returned: always
+  returned: without O(repos)
   type: dict
 archive:
   description: Archived timelines with their first/last segment and count, and the timeline history files.
-  returned: always
+  returned: without O(repos)
   type: dict
 description:
   description: The window and its gaps in one sentence.
-  returned: always
+  returned: without O(repos)
   type: str
 error:
   description: Why the repository could not be read (with on_error=report).
@@ -120,6 +126,13 @@ plan:
   description: Validated target, backup set and window.
   returned: when plan is true
   type: dict
+repos:
+  description:
+    - With O(repos), per repository in that order, C(repo) (its number) and what a single read returns
+      (C(backups), C(window), C(archive), C(description), and C(error) with on_error=report).
+  returned: with O(repos)
+  type: list
+  elements: dict
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -162,11 +175,26 @@ def read_repository(module, p):
     return entry, backups, index, history, wanted
 
 
+def read_window(module, p):
+    """(what a read returns: backups, window, archive, description; then the stanza entry, the
+    backups and the archive index, for a plan) of repository p['repo']."""
+    entry, backups, index, history, timeline = read_repository(module, p)
+    window = restorable_window(backups, index, history, timeline)
+    return (dict(backups=backups, window=window, archive=summary(index), description=describe_window(window)),
+            entry, backups, index)
+
+
+def unreadable(repo, exc):
+    """What a read returns for a repository that cannot be read (on_error=report)."""
+    return dict(error=str(exc), backups=[], window=None, archive={}, description="repo%d cannot be read: %s" % (repo, exc))
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             stanza=dict(type='str', required=True),
             repo=dict(type='int', default=1),
+            repos=dict(type='list', elements='int'),
             target=dict(type='str'),
             target_time=dict(type='str'),
             target_lsn=dict(type='str'),
@@ -181,6 +209,8 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    if p['repos'] is not None and p['plan']:
+        module.fail_json(msg="repos reads repositories for a report: plan a restore with repo")
     target = None
     if p['plan']:
         # The target's form first: a typo fails before the repository is read.
@@ -195,16 +225,24 @@ def main():
             warnings.append("could not archive the current WAL first (pgbackrest check, exit %d): %s"
                             % (rc, (err or out).strip()))
             module.warn(warnings[-1])
+    if p['repos'] is not None:
+        read = []
+        for repo in p['repos']:
+            try:
+                read.append(dict(read_window(module, dict(p, repo=repo))[0], repo=repo))
+            except PgBackRestError as exc:
+                if p['on_error'] != 'report':
+                    module.fail_json(msg=str(exc), repos=read)
+                read.append(dict(unreadable(repo, exc), repo=repo))
+        module.exit_json(changed=False, repos=read, archive_warnings=warnings)
     try:
-        entry, backups, index, history, timeline = read_repository(module, p)
+        result, entry, backups, index = read_window(module, p)
     except PgBackRestError as exc:
         if p['on_error'] == 'report':
-            module.exit_json(changed=False, error=str(exc), backups=[], window=None, archive={},
-                             description="repo%d cannot be read: %s" % (p['repo'], exc), archive_warnings=warnings)
+            module.exit_json(changed=False, archive_warnings=warnings, **unreadable(p['repo'], exc))
         module.fail_json(msg=str(exc))
-    window = restorable_window(backups, index, history, timeline)
-    result = dict(changed=False, backups=backups, window=window, archive=summary(index), archive_warnings=warnings,
-                  description=describe_window(window))
+    window = result["window"]
+    result.update(changed=False, archive_warnings=warnings)
     if p['plan']:
         try:
             if window is None:

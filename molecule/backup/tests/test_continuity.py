@@ -15,11 +15,25 @@ import subprocess
 import time
 import uuid
 
+import pytest
+
 from backuptools import ROOT, current_primary, lab_host, playbook, psql, restore, status
 from labtools import lab_sh
 
 POOLER = "10.213.77.21"
 STATE = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def load_tables_dropped_afterwards():
+    """The suites after this one on the same lab make pgbench tables of their own (as another role):
+    this module's, owned by postgres, and its role go when it ends."""
+    yield
+    if "password" in STATE:
+        psql(current_primary(), "DROP TABLE IF EXISTS pgbench_accounts, pgbench_branches, pgbench_tellers, "
+                                "pgbench_history; DROP ROLE IF EXISTS pgha_load")
+
+
 ROWS = "SELECT md5(string_agg(id || ':' || note, ',' ORDER BY id)) FROM public.continuity"
 
 

@@ -19,12 +19,17 @@ def test_file_problems_name_each_bad_spec():
         {"path": "/etc/w", "content": "", "mode": "rw"},
         {"path": "/etc/ok", "content": "", "mode": "0640"},
         {"path": "/etc/d", "state": "directory", "mode": 755},
+        {"path": "/etc/copy", "src": "/etc/pgha/tls/host.key"},
+        {"path": "/etc/both", "src": "/etc/a", "content": "x"},
+        {"path": "/etc/rel", "src": "host.key"},
     ])
     assert problems == [
         "file 0 (etc/x): path must be absolute",
         "file 1 (/etc/y): state must be file, directory, absent or lines_absent, not 'link'",
         "file 2 (/etc/z): a file needs content",
         "file 3 (/etc/w): mode must be octal text such as '0644', not 'rw'",
+        "file 7 (/etc/both): content or src, not both",
+        "file 8 (/etc/rel): src must be an absolute path on the host",
     ]
 
 

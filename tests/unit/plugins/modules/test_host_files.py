@@ -90,3 +90,29 @@ def test_lines_absent_keeps_owner_mode_and_other_lines(tmp_path):
 def test_a_file_in_a_missing_directory_is_refused(tmp_path):
     with pytest.raises(Failed, match="does not exist"):
         host_files.ensure(FakeModule(), spec(tmp_path / "missing" / "f"), [])
+
+
+def test_a_file_copied_from_another_on_the_host(tmp_path):
+    source = tmp_path / "host.key"
+    source.write_bytes(b"KEY\x00bytes\n")
+    copy = spec(tmp_path / "exporter.key", src=str(source), secret=True, mode="0600")
+    del copy["content"]
+    diffs = []
+    assert host_files.ensure(FakeModule(), copy, diffs) is True
+    assert (tmp_path / "exporter.key").read_bytes() == b"KEY\x00bytes\n" and diffs == []
+    assert oct(os.stat(tmp_path / "exporter.key").st_mode & 0o7777) == "0o600"
+    assert host_files.ensure(FakeModule(), copy, []) is False
+    # A new source (a renewed key) is a change.
+    source.write_bytes(b"NEW KEY\n")
+    assert host_files.ensure(FakeModule(), copy, []) is True
+    assert (tmp_path / "exporter.key").read_bytes() == b"NEW KEY\n"
+
+
+def test_a_missing_source_fails_except_in_check_mode(tmp_path):
+    copy = spec(tmp_path / "exporter.key", src=str(tmp_path / "not-yet.key"))
+    del copy["content"]
+    # A brand-new host in check mode: the key the TLS role would write is not there yet.
+    assert host_files.ensure(FakeModule(check_mode=True), copy, []) is True
+    with pytest.raises(Failed, match="its source .*not-yet.key cannot be read"):
+        host_files.ensure(FakeModule(), copy, [])
+    assert not (tmp_path / "exporter.key").exists()
