@@ -141,9 +141,16 @@ class Sampler(threading.Thread):
         for follower in followers:
             follower.start()
         self._halt.wait()
-        for host in NODES:
-            subprocess.run(["podman", "exec", host, "pkill", "-f", "pgha-sampler"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, check=False, timeout=30)
+        # Every node at once, a few seconds each: a node that is shutting down (a reboot) may not take a
+        # podman exec until its container has stopped, and its loop ends with it anyway.
+        kills = [subprocess.Popen(["podman", "exec", host, "pkill", "-f", "pgha-sampler"], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL) for host in NODES]
+        for kill in kills:
+            try:
+                kill.wait(5)
+            except subprocess.TimeoutExpired:
+                kill.kill()
+                kill.wait()
         for proc in self._procs.values():
             if proc.poll() is None:
                 proc.terminate()
