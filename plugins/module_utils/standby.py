@@ -114,6 +114,20 @@ def clone(module, p, paths, node, desired, commands, reason="reclone"):
     return round(time.time() - start, 2), kept
 
 
+# The first line of the postgresql.conf pgha writes in the data directory in automatic mode
+# (roles/postgresql/tasks/patroni.yml): it only includes /etc's, for Patroni's single-user recovery.
+PATRONI_SHIM_MARK = "# Managed by pgha.cluster.postgresql: the server runs with "
+
+
+def is_patroni_shim(path):
+    """Whether path is pgha's postgresql.conf for Patroni's single-user recovery (nothing else)."""
+    try:
+        with open(path) as handle:
+            return handle.readline().startswith(PATRONI_SHIM_MARK)
+    except (IOError, OSError):
+        return False
+
+
 def register(module, p, paths, commands):
     """Register a cloned data directory with postgresql-common.
 
@@ -121,11 +135,20 @@ def register(module, p, paths, commands):
     postgresql.conf, pg_hba.conf and pg_ident.conf to /etc; a clone of a
     Debian primary has none (they live in /etc there), so empty ones are
     created first. The configure step of the postgresql role fills them.
+    A clone of a node that runs (or ran) under Patroni carries pgha's one-line
+    postgresql.conf that includes /etc's: moved to /etc it would include itself
+    (PostgreSQL then refuses to start: configuration file recursion), so it is
+    emptied first (automatic mode writes it again).
     A host whose configuration is still there (its data directory was moved
     aside, e.g. by an in-place restore) needs nothing.
     """
     if os.path.isfile(os.path.join(paths["conf_dir"], "postgresql.conf")):
         return
+    shim = os.path.join(paths["data_dir"], "postgresql.conf")
+    if is_patroni_shim(shim):
+        commands.append(["truncate", "-s", "0", shim])
+        with open(shim, "w"):
+            pass
     for name in ("postgresql.conf", "pg_hba.conf", "pg_ident.conf"):
         path = os.path.join(paths["data_dir"], name)
         if not os.path.exists(path):
