@@ -95,10 +95,10 @@ class Pgbench(object):
         self.conn, self.clients, self.rate, self.scale = conn, clients, rate, scale
         self.script, self.seconds = script, seconds
         # A directory of its own is removed once its logs are read (finish); one given is kept.
+        # Made when pgbench starts: an instance that only creates tables (init) leaves nothing behind.
         self.own_dir = not log_dir
-        self.log_dir = log_dir or tempfile.mkdtemp(prefix="pgha-pgbench-")
+        self.log_dir = log_dir
         self.proc = None
-        self.prefix = os.path.join(self.log_dir, "tx")
 
     def _env(self):
         env = dict(os.environ, PGHOST=self.conn["host"], PGPORT=str(self.conn["port"]), PGUSER=self.conn["user"],
@@ -123,7 +123,13 @@ class Pgbench(object):
         subprocess.run([_pgbench(), "-i", "-q", "-s", str(self.scale), "-I", "dtgvp"], env=self._env(), check=True,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
 
+    @property
+    def prefix(self):
+        return os.path.join(self.log_dir, "tx")
+
     def start(self):
+        if self.log_dir is None:
+            self.log_dir = tempfile.mkdtemp(prefix="pgha-pgbench-")
         for old in glob.glob(self.prefix + "*"):
             os.unlink(old)
         command = [_pgbench(), "-n", "-c", str(self.clients), "-j", str(min(self.clients, 2)), "-T", str(self.seconds),
@@ -151,8 +157,9 @@ class Pgbench(object):
         for path in sorted(glob.glob(self.prefix + ".*")):
             with open(path) as handle:
                 lines += handle.readlines()
-        if self.own_dir:
+        if self.own_dir and self.log_dir:
             shutil.rmtree(self.log_dir, ignore_errors=True)
+            self.log_dir = None
         result = figures(read_log(lines), window, stderr=err)
         result["rc"] = self.proc.returncode
         result["summary"] = [l for l in out.splitlines() if l.startswith(("number of", "latency", "tps"))]

@@ -13,7 +13,9 @@ start=$SECONDS
 out=$(mktemp)
 # The verifiers log each playbook they run (labtools.playbook): summed up below, for CI time.
 PGHA_PLAYBOOK_LOG=$(mktemp)
-export PGHA_PLAYBOOK_LOG
+# The database nodes' services when the first test failed (the shared conftest writes it).
+PGHA_FAILURE_DIGEST=$(mktemp -u)
+export PGHA_PLAYBOOK_LOG PGHA_FAILURE_DIGEST
 # Wide lines: molecule's console wraps at the terminal's width, which cuts test names and messages apart.
 COLUMNS=400 molecule test -s "$scenario" 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
@@ -25,7 +27,11 @@ if [ "$rc" -ne 0 ]; then
   # The failed tests, and for each failed task its name and Ansible's message ([ERROR]: Task failed: ...).
   sed 's/\x1b\[[0-9;]*m//g; s/^ *│ *//; s/\\n/\n/g' "$out" \
     | grep -E '^(FAILED|ERROR) |^fatal: |^TASK \[|\[ERROR\]: |"msg": |assert |Error: ' \
-    | grep -B1 -E '^(FAILED|ERROR) |^fatal: |\[ERROR\]: |"msg": |assert |Error: ' | cut -c1-600 | tail -60
+    | grep -B1 -E '^(FAILED|ERROR) |^fatal: |\[ERROR\]: |"msg": |assert |Error: ' | cut -c1-600 | tail -45
+  if [ -s "$PGHA_FAILURE_DIGEST" ]; then
+    echo "--- the database nodes when the first test failed:"
+    cut -c1-300 "$PGHA_FAILURE_DIGEST" | head -32
+  fi
 fi
 # Per playbook: runs and seconds, the costliest first.
 if [ -s "$PGHA_PLAYBOOK_LOG" ]; then
@@ -34,6 +40,6 @@ if [ -s "$PGHA_PLAYBOOK_LOG" ]; then
                runs[name]++; secs[name] += $1 }
        END { for (p in secs) printf "  %6.0f s %4d runs  %s\n", secs[p], runs[p], p }' "$PGHA_PLAYBOOK_LOG" | sort -rn
 fi
-rm -f "$out" "$PGHA_PLAYBOOK_LOG"
+rm -f "$out" "$PGHA_PLAYBOOK_LOG" "$PGHA_FAILURE_DIGEST"
 echo "molecule $scenario (LAB_OS=${LAB_OS:-bookworm}): rc=$rc in $((SECONDS - start)) s"
 exit "$rc"

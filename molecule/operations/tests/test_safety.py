@@ -236,9 +236,9 @@ def test_rejoin_while_the_old_primary_cannot_reach_the_new_one_keeps_its_data():
     assert fenced_markers() == []
 
 
-def test_a_pooler_the_controller_loses_during_a_switchover_is_not_left_paused(app):
+def test_a_pooler_the_controller_loses_during_a_switchover_is_not_left_paused(app, tmp_path):
     old = one_primary()
-    log = "/tmp/pgha-switchover-%s.log" % uuid.uuid4().hex[:6]
+    log = str(tmp_path / "switchover.log")
     env_cmd = ["ansible-playbook", "-i", "inventories/lab/hosts.yml", "playbooks/switchover.yml"]
     env = dict((k, v) for k, v in os.environ.items() if not k.startswith("ANSIBLE_"))
     env.update(ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
