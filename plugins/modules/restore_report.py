@@ -63,10 +63,10 @@ markdown:
 
 import json
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.backup import render_report
+from ansible_collections.pgha.cluster.plugins.module_utils.files import replace_file
 
 
 def current(path):
@@ -75,19 +75,6 @@ def current(path):
             return handle.read()
     except (IOError, OSError):
         return None
-
-
-def write(path, content):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".pgha-report-")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(content)
-        os.chmod(tmp, 0o640)
-        os.rename(tmp, path)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def main():
@@ -120,7 +107,7 @@ def main():
             if not os.path.isdir(p['dir']):
                 os.makedirs(p['dir'], 0o750)
             for path in stale:
-                write(path, files[path])
+                replace_file(path, files[path].encode("utf-8"), os.geteuid(), os.getegid(), 0o640)
         except (IOError, OSError) as exc:
             module.fail_json(msg="could not write the report in %s: %s" % (p['dir'], exc), **result)
     module.exit_json(**result)
