@@ -10,12 +10,15 @@ __metaclass__ = type
 
 import os
 import re
+import shlex
 import tempfile
 
 
-def replace_file(path, data, uid, gid, mode):
+def replace_file(path, data, uid, gid, mode, validate=None):
     """Write data (bytes) to a temporary file next to path, flushed to disk, with its owner
-    and mode set, then rename it over path: a reader sees the old file or the new one."""
+    and mode set, then rename it over path: a reader sees the old file or the new one.
+    ``validate``, when given, is called with the temporary file's path before the rename;
+    when it raises (or exits), path is left as it was and the temporary file is removed."""
     fd, tmp = tempfile.mkstemp(prefix=".pgha.", dir=os.path.dirname(path))
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -24,6 +27,8 @@ def replace_file(path, data, uid, gid, mode):
             os.fsync(handle.fileno())
         os.chown(tmp, uid, gid)
         os.chmod(tmp, mode)
+        if validate is not None:
+            validate(tmp)
         os.rename(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -61,10 +66,25 @@ def file_problems(specs):
                 problems.append("%s: content or src, not both" % where)
             if not str(spec["src"]).startswith("/"):
                 problems.append("%s: src must be an absolute path on the host" % where)
+        if spec.get("validate") is not None:
+            if state != "file":
+                problems.append("%s: validate is for a file's content" % where)
+            elif "%s" not in validate_argv(spec["validate"], "%s"):
+                problems.append("%s: validate must name the file to check as a word %%s, as in 'promtool check config %%s'"
+                                % where)
         mode = spec.get("mode")
         if mode is not None and not _is_mode(mode):
             problems.append("%s: mode must be octal text such as '0644', not %r" % (where, mode))
     return problems
+
+
+def validate_argv(command, candidate):
+    """The words of a file's validate command, each word %s replaced by the candidate's path."""
+    try:
+        words = shlex.split(str(command))
+    except ValueError:
+        return []
+    return [candidate if word == "%s" else word for word in words]
 
 
 def _is_mode(mode):

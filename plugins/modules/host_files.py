@@ -60,6 +60,10 @@ options:
         earlier task of the run would write it) makes the file a change, not a failure.
       - C(systemd=true) marks a file outside C(/etc/systemd) that a systemd generator reads (a change
         reloads systemd, as one under C(/etc/systemd) does).
+      - C(validate) is a command that checks a file's new content before it replaces the file, the
+        word C(%s) standing for the new content's temporary copy next to it (with the file's owner,
+        group and mode), as in C(promtool check config %s). It runs only when the content changes;
+        when it fails, the file is left as it was and the module fails with its output.
       - C(state=lines_absent) with C(regexp) removes the lines of an existing file that match it (owner
         and mode kept; nothing when the file is not there).
     type: list
@@ -124,7 +128,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.files import (
-    changed_tags, file_problems, replace_file, unit_actions, without_lines, write_atomic)
+    changed_tags, file_problems, replace_file, unit_actions, validate_argv, without_lines, write_atomic)
 
 APT_LISTS = "/var/lib/apt/lists"
 APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
@@ -220,8 +224,23 @@ def ensure(module, spec, diffs):
     if not os.path.isdir(directory):
         module.fail_json(msg="host_files: %s: its directory %s does not exist (list it first, state=directory)"
                          % (path, directory))
-    replace_file(path, content, uid, gid, mode if mode is not None else 0o644)
+    replace_file(path, content, uid, gid, mode if mode is not None else 0o644, validate=_validator(module, spec))
     return True
+
+
+def _validator(module, spec):
+    """The spec's validate command as replace_file's check of the new content (None without one)."""
+    if not spec.get("validate"):
+        return None
+
+    def check(candidate):
+        argv = validate_argv(spec["validate"], candidate)
+        rc, out, err = module.run_command(argv)
+        if rc != 0:
+            output = (err or out).replace(candidate, spec["path"]).strip()
+            module.fail_json(msg="host_files: %s: its new content fails its check (%s, exit %d) and was not written; "
+                                 "the file is as it was: %s" % (spec["path"], spec["validate"], rc, output[-2000:]))
+    return check
 
 
 def missing_packages(module, packages):

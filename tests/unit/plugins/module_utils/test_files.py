@@ -79,3 +79,13 @@ def test_lines_absent_needs_a_regexp_that_compiles():
     assert file_problems([{"path": "/a", "state": "lines_absent"}]) == ["file 0 (/a): lines_absent needs a regexp"]
     assert file_problems([{"path": "/a", "state": "lines_absent", "regexp": "("}])[0].startswith(
         "file 0 (/a): regexp does not compile")
+
+
+def test_a_validate_command_must_name_the_file_it_checks():
+    assert file_problems([{"path": "/a", "content": "", "validate": "promtool check config %s"}]) == []
+    assert file_problems([{"path": "/a", "content": "", "validate": "promtool check config"}]) == [
+        "file 0 (/a): validate must name the file to check as a word %s, as in 'promtool check config %s'"]
+    assert file_problems([{"path": "/a", "content": "", "validate": "sh -c 'x %s' \"unclosed"}]) == [
+        "file 0 (/a): validate must name the file to check as a word %s, as in 'promtool check config %s'"]
+    assert file_problems([{"path": "/d", "state": "directory", "validate": "true %s"}]) == [
+        "file 0 (/d): validate is for a file's content"]

@@ -6,6 +6,7 @@ __metaclass__ = type
 import grp
 import os
 import pwd
+import subprocess
 
 import pytest
 
@@ -26,6 +27,11 @@ class FakeModule(object):
 
     def fail_json(self, msg, **kwargs):
         raise Failed(msg)
+
+    def run_command(self, argv):
+        self.ran = getattr(self, "ran", []) + [argv]
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
+        return proc.returncode, proc.stdout, proc.stderr
 
 
 def spec(path, **kw):
@@ -116,3 +122,39 @@ def test_a_missing_source_fails_except_in_check_mode(tmp_path):
     with pytest.raises(Failed, match="its source .*not-yet.key cannot be read"):
         host_files.ensure(FakeModule(), copy, [])
     assert not (tmp_path / "exporter.key").exists()
+
+
+# A check of the new content (promtool check config %s) before it replaces the file.
+CHECK = "sh -c 'grep -q good \"$1\" || { echo \"bad line in $1\" >&2; exit 1; }' check %s"
+
+
+def test_validated_content_replaces_the_file(tmp_path):
+    module = FakeModule()
+    assert host_files.ensure(module, spec(tmp_path / "f", content="good\n", validate=CHECK), []) is True
+    assert (tmp_path / "f").read_text() == "good\n"
+    # The check ran on a copy next to the file, not on the file.
+    checked = module.ran[0][-1]
+    assert os.path.dirname(checked) == str(tmp_path) and checked != str(tmp_path / "f")
+    assert sorted(os.listdir(tmp_path)) == ["f"]
+
+
+def test_content_that_fails_its_check_leaves_the_file_as_it_was(tmp_path):
+    (tmp_path / "f").write_text("good\n")
+    with pytest.raises(Failed) as failed:
+        host_files.ensure(FakeModule(), spec(tmp_path / "f", content="broken\n", validate=CHECK), [])
+    assert "its new content fails its check" in str(failed.value) and "bad line in %s" % (tmp_path / "f") in str(failed.value)
+    assert (tmp_path / "f").read_text() == "good\n"
+    assert sorted(os.listdir(tmp_path)) == ["f"]
+
+
+def test_unchanged_content_is_not_checked_again(tmp_path):
+    module = FakeModule()
+    host_files.ensure(module, spec(tmp_path / "f", content="good\n"), [])
+    assert host_files.ensure(module, spec(tmp_path / "f", content="good\n", validate="false %s"), []) is False
+    assert getattr(module, "ran", []) == []
+
+
+def test_check_mode_does_not_run_the_check(tmp_path):
+    module = FakeModule(check_mode=True)
+    assert host_files.ensure(module, spec(tmp_path / "f", content="broken\n", validate=CHECK), []) is True
+    assert getattr(module, "ran", []) == [] and not (tmp_path / "f").exists()
