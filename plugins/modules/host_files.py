@@ -46,9 +46,36 @@ options:
     description:
       - Files like O(files) whose content is a secret (passwords, keys) - never shown in a diff or in the
         module's output. Written after O(files).
+      - Only the content is a secret; the path, owner, group and mode appear in messages like any file's.
     type: list
     elements: dict
     default: []
+    suboptions:
+      path:
+        description: The file's absolute path.
+        type: str
+        required: true
+      content:
+        description: What the file holds.
+        type: str
+      src:
+        description: A file on the host whose bytes the file holds, in place of O(secret_files[].content).
+        type: str
+      owner:
+        description: The file's owner.
+        type: str
+      group:
+        description: The file's group.
+        type: str
+      mode:
+        description: The file's mode, as octal text.
+        type: raw
+      tag:
+        description: A name O(units) and RV(changed_tags) use.
+        type: str
+      validate:
+        description: A check of the new content, as for O(files).
+        type: str
   files:
     description:
       - Files and directories. Each has C(path), C(state) (C(file), the default; C(directory); C(absent)),
@@ -292,20 +319,32 @@ def run_units(module, units, tags, actions_done):
                              unit_actions=actions_done)
 
 
+# Only a secret file's content is kept out of the output: with the whole list no_log, Ansible masked every
+# string in it wherever it appeared (a group named prometheus made /etc/prometheus/x read /etc/********/x).
+ARGUMENT_SPEC = dict(
+    packages=dict(type='list', elements='str', default=[]),
+    cache_valid_time=dict(type='int', default=86400),
+    before_packages=dict(type='list', elements='dict', default=[]),
+    files=dict(type='list', elements='dict', default=[]),
+    secret_files=dict(type='list', elements='dict', default=[], no_log=False, options=dict(
+        path=dict(type='str', required=True),
+        content=dict(type='str', no_log=True),
+        src=dict(type='str'),
+        owner=dict(type='str'),
+        group=dict(type='str'),
+        mode=dict(type='raw'),
+        tag=dict(type='str'),
+        validate=dict(type='str'),
+    )),
+    units=dict(type='list', elements='dict', default=[]),
+)
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            packages=dict(type='list', elements='str', default=[]),
-            cache_valid_time=dict(type='int', default=86400),
-            before_packages=dict(type='list', elements='dict', default=[]),
-            files=dict(type='list', elements='dict', default=[]),
-            secret_files=dict(type='list', elements='dict', default=[], no_log=True),
-            units=dict(type='list', elements='dict', default=[]),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
-    secret = [dict(spec, secret=True) for spec in p['secret_files']]
+    # Suboptions fill the keys a spec left out with None: taken out again, so a secret file reads as a file spec.
+    secret = [dict(dict((k, v) for k, v in spec.items() if v is not None), secret=True) for spec in p['secret_files']]
     problems = file_problems(p['before_packages'] + p['files'] + secret)
     problems += ["unit %d needs a name" % i for i, unit in enumerate(p['units']) if not unit.get('name')]
     if problems:

@@ -158,3 +158,16 @@ def test_check_mode_does_not_run_the_check(tmp_path):
     module = FakeModule(check_mode=True)
     assert host_files.ensure(module, spec(tmp_path / "f", content="broken\n", validate=CHECK), []) is True
     assert getattr(module, "ran", []) == [] and not (tmp_path / "f").exists()
+
+
+def test_only_a_secret_file_s_content_is_kept_out_of_the_output():
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+    result = ArgumentSpecValidator(host_files.ARGUMENT_SPEC).validate({"secret_files": [
+        {"path": "/etc/prometheus/alertmanager.yml", "content": "smtp_auth_password: hunter2-long-secret\n",
+         "owner": "root", "group": "prometheus", "mode": "0640", "tag": "alertmanager"},
+        {"path": "/etc/pgha/monitoring/exporter.key", "src": "/etc/pgha/tls/host.key", "owner": "prometheus"}]})
+    assert result.error_messages == [], result.error_messages
+    assert "smtp_auth_password: hunter2-long-secret\n" in result._no_log_values
+    assert not {"prometheus", "/etc/prometheus/alertmanager.yml", "root", "/etc/pgha/tls/host.key"} & result._no_log_values
+    # The keys a spec left out come back as None (main() drops them before reading the specs).
+    assert result.validated_parameters["secret_files"][1]["content"] is None
