@@ -25,15 +25,21 @@ author:
   - pgha maintainers (@pgha)
 '''
 
+import os
+
 from ansible.plugins.callback import CallbackBase
 
 # Any one of pgha's filters: finding it loads every filter file of the collection.
 PGHA_FILTER = "pgha.cluster.node_addresses"
 LOOKUPS = ("template", "file", "env", "vars", "fileglob", "pipe")
-ACTIONS = ("ansible.builtin.normal", "ansible.builtin.command", "ansible.builtin.set_fact", "ansible.builtin.assert",
-           "ansible.builtin.debug", "ansible.builtin.copy", "ansible.builtin.template", "ansible.builtin.fail",
-           "ansible.builtin.uri", "pgha.cluster.cluster_validate", "pgha.cluster.failover_plan",
-           "pgha.cluster.fence_command", "pgha.cluster.host_reach", "pgha.cluster.report_file")
+BUILTIN_ACTIONS = ("normal", "command", "set_fact", "assert", "debug", "copy", "template", "fail", "uri")
+
+
+def actions():
+    """Ansible's actions the roles use, and every action plugin of this collection (plugins/action)."""
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "action")
+    own = sorted(name[:-3] for name in os.listdir(here) if name.endswith(".py") and not name.startswith("_"))
+    return ["ansible.builtin." + name for name in BUILTIN_ACTIONS] + ["pgha.cluster." + name for name in own]
 
 
 def preload(loaders=None):
@@ -55,7 +61,7 @@ def preload(loaders=None):
     attempt("tests", lambda: list(loaders.test_loader.all()))
     for name in LOOKUPS:
         attempt("ansible.builtin." + name, lambda name=name: loaders.lookup_loader.get("ansible.builtin." + name))
-    for name in ACTIONS:
+    for name in actions():
         attempt(name, lambda name=name: loaders.action_loader.get(name, class_only=True))
     attempt("ansible.builtin.ssh", lambda: loaders.connection_loader.get("ansible.builtin.ssh", class_only=True))
     attempt("ansible.builtin.sh", lambda: loaders.shell_loader.get("ansible.builtin.sh"))

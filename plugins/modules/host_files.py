@@ -343,8 +343,7 @@ ARGUMENT_SPEC = dict(
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
-    # Suboptions fill the keys a spec left out with None: taken out again, so a secret file reads as a file spec.
-    secret = [dict(dict((k, v) for k, v in spec.items() if v is not None), secret=True) for spec in p['secret_files']]
+    secret = [dict(spec, secret=True) for spec in p['secret_files']]
     problems = file_problems(p['before_packages'] + p['files'] + secret)
     problems += ["unit %d needs a name" % i for i, unit in enumerate(p['units']) if not unit.get('name')]
     if problems:

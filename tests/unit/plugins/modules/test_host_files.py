@@ -10,6 +10,7 @@ import subprocess
 
 import pytest
 
+from ansible_collections.pgha.cluster.plugins.module_utils.files import file_problems
 from ansible_collections.pgha.cluster.plugins.modules import host_files
 
 ME = pwd.getpwuid(os.getuid()).pw_name
@@ -169,5 +170,6 @@ def test_only_a_secret_file_s_content_is_kept_out_of_the_output():
     assert result.error_messages == [], result.error_messages
     assert "smtp_auth_password: hunter2-long-secret\n" in result._no_log_values
     assert not {"prometheus", "/etc/prometheus/alertmanager.yml", "root", "/etc/pgha/tls/host.key"} & result._no_log_values
-    # The keys a spec left out come back as None (main() drops them before reading the specs).
-    assert result.validated_parameters["secret_files"][1]["content"] is None
+    # The keys a spec left out come back as None, which the file checks read as absent.
+    spec = dict(result.validated_parameters["secret_files"][1], secret=True)
+    assert spec["content"] is None and file_problems([spec]) == []
