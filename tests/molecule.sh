@@ -21,24 +21,27 @@ COLUMNS=400 molecule test -s "$scenario" 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
 [ "$rc" -eq 0 ] || lab/lab.sh logs
 lab/lab.sh down
-# CI keeps only the end of the output: the failed tests and the failed tasks come last.
-if [ "$rc" -ne 0 ]; then
-  echo "--- what failed in molecule $scenario:"
-  # The failed tests, and for each failed task its name and Ansible's message ([ERROR]: Task failed: ...).
-  sed 's/\x1b\[[0-9;]*m//g; s/^ *│ *//; s/\\n/\n/g' "$out" \
-    | grep -E '^(FAILED|ERROR) |^fatal: |^TASK \[|\[ERROR\]: |"msg": |assert |Error: ' \
-    | grep -B1 -E '^(FAILED|ERROR) |^fatal: |\[ERROR\]: |"msg": |assert |Error: ' | cut -c1-600 | tail -45
-  if [ -s "$PGHA_FAILURE_DIGEST" ]; then
-    echo "--- the database nodes when the first test failed:"
-    cut -c1-300 "$PGHA_FAILURE_DIGEST" | head -32
-  fi
-fi
 # Per playbook: runs and seconds, the costliest first.
 if [ -s "$PGHA_PLAYBOOK_LOG" ]; then
   awk -F'\t' '{ total += $1 } END { printf "playbooks run by the verifiers: %d runs, %.0f s\n", NR, total }' "$PGHA_PLAYBOOK_LOG"
   awk -F'\t' '{ n = split($3, a, " "); name = "?"; for (i = 1; i <= n; i++) if (a[i] ~ /playbooks\/.*\.yml$/) name = a[i];
                runs[name]++; secs[name] += $1 }
-       END { for (p in secs) printf "  %6.0f s %4d runs  %s\n", secs[p], runs[p], p }' "$PGHA_PLAYBOOK_LOG" | sort -rn
+       END { for (p in secs) printf "  %6.0f s %4d runs  %s\n", secs[p], runs[p], p }' "$PGHA_PLAYBOOK_LOG" | sort -rn | head -8
+fi
+# CI keeps only the last few kilobytes of the output: what failed first comes last, shortened
+# (the first failed test's tasks and messages, then the nodes when it failed).
+if [ "$rc" -ne 0 ]; then
+  echo "--- failed tests in molecule $scenario:"
+  sed 's/\x1b\[[0-9;]*m//g' "$out" | grep -E '^(FAILED|ERROR) ' | sed 's/ - .*//; s/^\(FAILED\|ERROR\) .*::/\1 /' | head -12
+  echo "--- what failed first:"
+  # The failed tests, and for each failed task its name and Ansible's message ([ERROR]: Task failed: ...).
+  sed 's/\x1b\[[0-9;]*m//g; s/^ *│ *//; s/\\n/\n/g' "$out" \
+    | grep -E '^(FAILED|ERROR) |^fatal: |^TASK \[|\[ERROR\]: |"msg": |assert |Error: ' \
+    | grep -B1 -E '^(FAILED|ERROR) |^fatal: |\[ERROR\]: |"msg": |assert |Error: ' | cut -c1-300 | head -14
+  if [ -s "$PGHA_FAILURE_DIGEST" ]; then
+    echo "--- the database nodes when the first test failed:"
+    cut -c1-200 "$PGHA_FAILURE_DIGEST" | head -36
+  fi
 fi
 rm -f "$out" "$PGHA_PLAYBOOK_LOG" "$PGHA_FAILURE_DIGEST"
 echo "molecule $scenario (LAB_OS=${LAB_OS:-bookworm}): rc=$rc in $((SECONDS - start)) s"

@@ -16,7 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.pgha.cluster.plugins.module_utils.topology import (
-    TopologyError, format_lsn, lag_bytes, parse_lsn, running_primaries, synchronous_standby_names)
+    TopologyError, fenced_refusal, format_lsn, lag_bytes, parse_lsn, running_primaries, synchronous_standby_names)
 from ansible_collections.pgha.cluster.plugins.module_utils.replicas import (
     effective_upstream, followers_of, not_synchronous)
 
@@ -100,6 +100,8 @@ def switchover_check(nodes, primary, target, max_lag_bytes):
     t = nodes[target]
     if not t.get("up") or t.get("role") != "standby":
         raise OperationError("%s is not a running standby (up: %s, role: %s)" % (target, t.get("up"), t.get("role")))
+    if t.get("fenced"):
+        raise OperationError(fenced_refusal([target], "switched over to"))
     if t.get("system_identifier") != p.get("system_identifier"):
         raise OperationError("%s belongs to another database system (%s, the primary's is %s)"
                              % (target, t.get("system_identifier"), p.get("system_identifier")))
@@ -379,6 +381,9 @@ def switchover_plan(nodes, primary, target, max_lag_bytes, sync_mode, sync_count
     hosts = sorted(nodes)
     others = [h for h in hosts if h not in (primary, target)
               and effective_upstream(h, target, upstreams, nodes) == target]
+    fenced = [h for h in others if (nodes[h] or {}).get("fenced")]
+    if fenced:
+        raise OperationError(fenced_refusal(fenced, "re-pointed to %s" % target))
     slots = followers_of(target, target, hosts, upstreams, nodes)
     followers = [h for h in hosts if h != target and h not in excluded]
     names = synchronous_standby_names(sync_mode, min(sync_count, len(followers)), followers) if followers else ""

@@ -17,7 +17,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.pgha.cluster.plugins.module_utils.replicas import effective_upstream
-from ansible_collections.pgha.cluster.plugins.module_utils.topology import TopologyError
+from ansible_collections.pgha.cluster.plugins.module_utils.topology import TopologyError, fenced_refusal
 
 ACTIONS = ("restart", "reboot", "upgrade", "pending")
 
@@ -138,6 +138,9 @@ def rolling_plan(nodes, primary, action, sync_mode="quorum", sync_count=1, pendi
         raise RollingError("every standby must stream before a rolling %s, so that the synchronous set holds while "
                            "one node is out; not streaming: %s. Bring it back (rejoin.yml) or take it out of "
                            "the inventory first" % (action, "; ".join(broken)))
+    fenced = [h for h in standbys if (nodes.get(h) or {}).get("fenced")]
+    if wanted and fenced:
+        raise RollingError(fenced_refusal(fenced, "taken through a rolling %s" % action))
     todo = [h for h in standbys if h in wanted]
     sync_on = sync_mode != "off" and sync_count > 0
     # Patroni (automatic mode) names the synchronous standbys itself and replaces one

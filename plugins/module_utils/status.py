@@ -126,6 +126,7 @@ def build_status(nodes, addresses, bouncers, archives=None, expect=None):
             "upstream": upstream_host(node, addresses) if node.get("role") == "standby" else None,
             "streaming": (node.get("upstream") or {}).get("status") == "streaming",
             "archiver": node.get("archiver") if node.get("role") == "primary" else None,
+            "fenced": bool(node.get("fenced")),
         })
     poolers = []
     for host in sorted(bouncers):
@@ -217,6 +218,13 @@ def expectation_problems(status, now):
     expect = status["expect"]
     found = []
     primary = status["primary"]
+    for row in status["nodes"]:
+        # pgha.fenced: a failed primary fenced by failover.yml or by the boot guard. Nothing re-points it
+        # until rejoin.yml clears the marker (pg_rewind, or nothing more when it streams already).
+        if row.get("fenced"):
+            found.append("%s is fenced as a former primary (pgha.fenced, timeline %s): site.yml, switchover.yml and "
+                         "rolling.yml refuse to re-point it until it is rejoined: run rejoin.yml -e pgha_target=%s"
+                         % (row["host"], row.get("timeline"), row["host"]))
     if primary:
         for row in status["nodes"]:
             if row["host"] == primary:

@@ -87,11 +87,12 @@ timings:
   type: dict
 '''
 
+import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
-    as_postgres, inspect_node, libpq_env, node_argument_spec, parse_controldata, pg_paths, postmaster_running, run_psql,
+    FENCED_MARKER, as_postgres, inspect_node, libpq_env, node_argument_spec, parse_controldata, pg_paths, postmaster_running, run_psql,
     stop_server, wait_archiver)
 from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import open_consoles, pause_all
 from ansible_collections.pgha.cluster.plugins.module_utils.pgbouncer import resume_all as resume_poolers
@@ -180,6 +181,12 @@ def main():
         if seen <= result['timeline']:
             module.run_command(["systemctl", "start", paths['service']])
             resume_all()
+            # The boot guard (ExecStartPre) starts it read-only if a peer runs a newer timeline by then.
+            if os.path.exists(os.path.join(paths['data_dir'], FENCED_MARKER)):
+                module.fail_json(msg="%s was not seen promoted within %d s, but it was by the time this node "
+                                     "started again: the boot guard started this node read-only (fenced). "
+                                     "PgBouncer resumed; run status.yml, then rejoin.yml for this node"
+                                     % (target['host'], p['await_timeout']), **result)
             module.fail_json(msg="%s was not promoted within %d s (still on timeline %s): this node started again "
                                  "as the primary and PgBouncer resumed" % (target['host'], p['await_timeout'], seen),
                              **result)

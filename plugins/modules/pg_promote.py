@@ -36,6 +36,15 @@ options:
         to promote otherwise. Lets the stop and the promotion run in parallel tasks.
     type: bool
     default: false
+  upstream_shutdown_max_age:
+    description:
+      - With I(upstream_shutdown), refuse to promote once the upstream's C(CHECKPOINT_SHUTDOWN) arrived more
+        than this many seconds ago (the last write of the WAL segment that holds it, read on this host's
+        own clock). The old primary waits a fixed time after its stop for the promotion, then starts again
+        as the primary. This bound, shorter than that wait, keeps a target whose task started late from
+        promoting after the old primary gave up. It does not depend on the two hosts' clocks agreeing.
+    type: int
+    default: 10
   wait_timeout:
     description: Seconds to wait for I(after_lsn).
     type: int
@@ -119,6 +128,11 @@ synchronous_standby_names:
   description: The value preset with I(sync_mode) (none without it).
   returned: always
   type: str
+shutdown_age:
+  description: With I(upstream_shutdown), seconds between the arrival of the upstream's shutdown checkpoint and
+    the decision to promote.
+  returned: with I(upstream_shutdown)
+  type: float
 timings:
   description: Seconds preparing (slots, settings), waiting for the LSN and promoting.
   returned: always
@@ -171,9 +185,28 @@ def newest_timeline(data_dir):
     return max(int(n[:8], 16) for n in names) if names else None
 
 
-def wait_upstream_shutdown(module, paths, port, deadline, marks, session=None):
+def segment_path(data_dir, timeline, lsn, segment_size):
+    """The WAL segment file in pg_wal that holds ``lsn`` on ``timeline``."""
+    segno = parse_lsn(lsn) // segment_size
+    per_id = 0x100000000 // segment_size
+    return os.path.join(data_dir, "pg_wal", "%08X%08X%08X" % (timeline, segno // per_id, segno % per_id))
+
+
+def shutdown_age(paths, timeline, end_lsn, segment_size, now=None):
+    """Seconds since the segment holding the last byte before ``end_lsn`` was last written (the WAL receiver
+    wrote the upstream's shutdown checkpoint there, and nothing writes it after); None when unreadable."""
+    try:
+        mtime = os.stat(segment_path(paths['data_dir'], timeline, format_lsn(parse_lsn(end_lsn) - 1),
+                                     segment_size)).st_mtime
+    except OSError:
+        return None
+    return (time.time() if now is None else now) - mtime
+
+
+def wait_upstream_shutdown(module, paths, port, deadline, marks, session=None, max_age=None):
     """Wait for the upstream's clean shutdown to be received and replayed. Returns its LSN.
-    Polled every 20 ms over one open psql session (a psql per poll would cost a process each time)."""
+    Polled every 20 ms over one open psql session (a psql per poll would cost a process each time).
+    ``max_age``: refuse when the shutdown checkpoint arrived longer ago than that (see the option)."""
     timeline, last, boundary = None, None, None
     while time.time() < deadline:
         rc, out, dummy = session_query(module, session, paths['bin_dir'], port, RECEIVER_SQL)
@@ -191,6 +224,15 @@ def wait_upstream_shutdown(module, paths, port, deadline, marks, session=None):
                 if last and "CHECKPOINT_SHUTDOWN" in last:
                     lsn = record_lsn(last)
                     if lsn and state['replay'] and parse_lsn(state['replay']) > parse_lsn(lsn):
+                        age = shutdown_age(paths, timeline, state['replay'], int(state['segment_size']))
+                        marks['shutdown_age'] = None if age is None else round(age, 3)
+                        if max_age is not None and (age is None or age > max_age):
+                            module.fail_json(
+                                msg="not promoted: the upstream's shutdown checkpoint (%s) arrived %s ago, more than "
+                                    "%d s (upstream_shutdown_max_age): the old primary stops waiting for the "
+                                    "promotion and may be starting again as the primary. This standby stays one"
+                                    % (lsn, "an unknown time" if age is None else "%.1f s" % age, max_age),
+                                shutdown_checkpoint_lsn=format_lsn(parse_lsn(lsn)), shutdown_age=marks['shutdown_age'])
                         return format_lsn(parse_lsn(lsn))
         time.sleep(0.02)
     module.fail_json(msg="not promoted: the upstream's shutdown checkpoint was not received and replayed in time "
@@ -290,6 +332,7 @@ def main():
         argument_spec=node_argument_spec(
             after_lsn=dict(type='str'),
             upstream_shutdown=dict(type='bool', default=False),
+            upstream_shutdown_max_age=dict(type='int', default=10),
             wait_timeout=dict(type='int', default=30),
             write_check=dict(type='bool', default=False),
             write_timeout=dict(type='int', default=10),
@@ -370,13 +413,15 @@ def main():
         marks = {}
         try:
             result['shutdown_checkpoint_lsn'] = wait_upstream_shutdown(module, paths, p['port'],
-                                                                       start + p['wait_timeout'], marks, session)
+                                                                       start + p['wait_timeout'], marks, session,
+                                                                       max_age=p['upstream_shutdown_max_age'])
         except SystemExit:
             session.close()
             reset_restore_command(module, paths, p['port'], restore_command)
             raise
         result['started_at'] = start
         result['upstream_gone_at'] = marks.get('upstream_gone')
+        result['shutdown_age'] = marks.get('shutdown_age')
     result['timings']['wait_lsn'] = round(time.time() - start, 3)
 
     step = time.time()

@@ -196,6 +196,10 @@ def test_a_command_fenced_primary_powered_on_again_starts_read_only(tmp_path):
     assert proc.stdout.strip() == "t", "the former primary came back writable: %s" % proc.stdout
     assert one_primary() == new
     assert old in fenced_markers()
+    # status.yml names it, with the rejoin that clears the marker.
+    st = status()
+    assert "%s is fenced as a former primary (pgha.fenced" % old in " | ".join(st["reasons"]), st["reasons"]
+    assert "rejoin.yml -e pgha_target=%s" % old in " | ".join(st["reasons"]), st["reasons"]
     journal = run(old, "journalctl", "-u", "postgresql@%s-main" % version(), "--no-pager").stdout
     assert "pgha-boot-guard: peer" in journal and "Starting read-only" in journal
     assert "does not verify" in journal

@@ -28,8 +28,9 @@ DIGEST_COMMAND = (
     "for u in $(systemctl list-units --all --plain --no-legend 'postgresql@*' patroni.service etcd.service "
     "pgha-handover.service 2>/dev/null | awk '{print $1}'); do printf '%s=%s ' \"$u\" \"$(systemctl is-active $u)\"; "
     "done; echo; echo \"listening: $(ss -Hltn 2>/dev/null | awk '{print $4}' | grep -E ':(5432|8008|2379)$' | tr '\\n' ' ')\"; "
+    "for f in /var/lib/postgresql/*/main/pgha.fenced; do [ -e \"$f\" ] && echo \"$f: $(cat \"$f\")\"; done; "
     "journalctl --no-pager -o short-precise -u patroni -u etcd -u 'postgresql@*' -n 400 2>/dev/null "
-    "| grep -vE 'no action|Lock owner|Loop time exceeded|^-- ' | tail -n 6")
+    "| grep -vE 'no action|Lock owner|Loop time exceeded|^-- ' | tail -n 4")
 
 
 def _digest(path, title):
@@ -50,7 +51,16 @@ def _digest(path, title):
         handle.write("\n".join(lines) + "\n")
 
 
-def pytest_runtest_logreport(report):
-    path = os.environ.get("PGHA_FAILURE_DIGEST")
-    if path and report.failed and not os.path.exists(path):
-        _digest(path, "first failure: %s (%s)" % (report.nodeid.split("::")[-1], report.when))
+class _FailureDigest:
+    """A plugin, not a conftest hook: pytest calls a conftest's runtest hooks only for the tests under its
+    own directory, and the other suites' tests live in theirs."""
+
+    @staticmethod
+    def pytest_runtest_logreport(report):
+        path = os.environ.get("PGHA_FAILURE_DIGEST")
+        if path and report.failed and not os.path.exists(path):
+            _digest(path, "first failure: %s (%s)" % (report.nodeid.split("::")[-1], report.when))
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(_FailureDigest(), "pgha-failure-digest")

@@ -38,6 +38,7 @@ def test_switchover_check_accepts_a_streaming_standby():
     ("pg2", {"pg1": primary(replicas=[])}, "pg2 does not stream from pg1 (state on the primary: not connected)"),
     ("pg2", {"pg2": standby(timeline=2)}, "pg2 is on timeline 2, the primary on 1"),
     ("pg2", {"pg1": primary(up=False)}, "pg1 is not a running primary"),
+    ("pg2", {"pg2": standby(fenced=True)}, "pg2 is fenced as a former primary (pgha.fenced) and cannot be switched over"),
 ])
 def test_switchover_check_refusals_show_figures(target, over, fragment):
     with pytest.raises(ops.OperationError) as exc:
@@ -50,6 +51,19 @@ def test_choose_switchover_target_prefers_sync_then_least_lag():
     assert ops.choose_switchover_target(nodes, "pg1", 1 << 30)["target"] == "pg3"
     nodes["pg1"]["replicas"][1]["sync_state"] = "async"
     assert ops.choose_switchover_target(nodes, "pg1", 1 << 30)["target"] == "pg2"
+
+
+def test_a_fenced_standby_is_neither_the_target_nor_re_pointed():
+    """A node that streams with pgha's fenced marker (left by the boot guard) is refused before anything
+    changes: site.yml's standby role would refuse to re-point it half-way through the switch."""
+    nodes = cluster(pg2=standby(fenced=True))
+    with pytest.raises(ops.OperationError) as exc:
+        ops.switchover_plan(nodes, "pg1", None, 1 << 30, "quorum", 1)
+    assert str(exc.value).startswith("pg2 is fenced as a former primary (pgha.fenced) and cannot be re-pointed to pg3")
+    assert "Nothing was changed: run rejoin.yml -e pgha_target=pg2 first" in str(exc.value)
+    nodes["pg2"]["fenced"] = False
+    plan = ops.switchover_plan(nodes, "pg1", None, 1 << 30, "quorum", 1)
+    assert (plan["target"], plan["repoint"]) == ("pg2", ["pg3"])
 
 
 def test_choose_switchover_target_explains_when_none_fits():

@@ -52,7 +52,7 @@ def test_pending_on_the_primary_switches_over():
 
 
 def test_nothing_pending_is_nothing_to_do_even_with_a_broken_standby():
-    plan = rolling.rolling_plan(cluster(pg3=standby(up=False)), "pg1", "pending", pending={})
+    plan = rolling.rolling_plan(cluster(pg3=standby(up=False), pg2=standby(fenced=True)), "pg1", "pending", pending={})
     assert plan["standbys"] == [] and plan["switchover"] is False and plan["steps"] == ["nothing to do"]
 
 
@@ -71,6 +71,8 @@ def test_without_switchover_the_primary_is_left_and_named():
      "1 standby(s) can be synchronous (pg2) and 1 must be"),
     (cluster(), {"sync_count": 2}, "2 standby(s) can be synchronous (pg2, pg3) and 2 must be"),
     ({"pg1": primary(replicas=[])}, {}, "pg1 is the only node"),
+    (cluster(pg2=standby(fenced=True), pg3=standby(fenced=True)), {},
+     "pg2, pg3 are fenced as a former primary (pgha.fenced) and cannot be taken through a rolling restart"),
 ])
 def test_refusals_name_the_figures(nodes, kwargs, fragment):
     with pytest.raises(rolling.RollingError) as exc:

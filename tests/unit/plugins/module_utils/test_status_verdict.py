@@ -56,6 +56,13 @@ def test_a_standby_that_does_not_stream_degrades(changes, fragment):
     assert s["verdict"] == "degraded" and any(fragment in r for r in s["reasons"]), s["reasons"]
 
 
+def test_a_fenced_node_degrades_even_when_it_streams():
+    s = status({"pg3": {"fenced": True}})
+    assert s["verdict"] == "degraded" and [n["fenced"] for n in s["nodes"]] == [False, False, True]
+    assert s["reasons"] == ["pg3 is fenced as a former primary (pgha.fenced, timeline 1): site.yml, switchover.yml and "
+                            "rolling.yml refuse to re-point it until it is rejoined: run rejoin.yml -e pgha_target=pg3"]
+
+
 def test_fewer_synchronous_standbys_than_k_degrades():
     replicas = [{"application_name": "pg2", "sync_state": "quorum"}, {"application_name": "pg3", "sync_state": "async"}]
     assert status({"pg1": {"replicas": replicas}})["verdict"] == "healthy"

@@ -277,3 +277,43 @@ def test_promote_refuses_an_impossible_synchronous_set_and_prepares_nothing_in_c
         rc, result = run_module(pg_promote, {"version": 15, "slots": ["pg1"], "sync_mode": "quorum",
                                              "sync_standbys": ["pg3"], "_ansible_check_mode": True})
     assert rc == 0 and result["changed"] is True and result["slots_created"] == []
+
+
+def _switchover_promote(run_module, tmp_path, arrived_ago):
+    """pg_promote in a switchover (upstream_shutdown): the upstream has gone and the last record received,
+    replayed, is its shutdown checkpoint, written arrived_ago seconds ago into its WAL segment."""
+    import os
+    import time
+    wal = tmp_path / "pg_wal"
+    wal.mkdir()
+    segment = wal / "000000020000000000000006"
+    segment.write_bytes(b"")
+    os.utime(str(segment), (time.time() - arrived_ago, time.time() - arrived_ago))
+    receiver = json.dumps({"status": None, "tli": None, "receive": "0/60000A0", "replay": "0/60000A0",
+                           "segment_size": 16 * 1024 * 1024})
+    statements, query = _recording_query({"pg_stat_wal_receiver": receiver, "pg_promote(": "t\n"})
+    shutdown = "rmgr: XLOG len (rec/tot): 114/114, tx: 0, lsn: 0/06000028, prev 0/06000000, desc: CHECKPOINT_SHUTDOWN"
+    with mock.patch.object(pg_promote, "inspect_node", side_effect=[node("standby", timeline=2),
+                                                                    node("primary", timeline=3)]), \
+            mock.patch.object(pg_promote, "local_session", return_value=mock.Mock()), \
+            mock.patch.object(pg_promote, "session_query", query), mock.patch.object(pg_promote, "run_psql"), \
+            mock.patch.object(pg_promote, "newest_timeline", return_value=2), \
+            mock.patch.object(pg_promote, "last_record", return_value=shutdown):
+        rc, result = run_module(pg_promote, {"version": 15, "data_dir": str(tmp_path), "upstream_shutdown": True,
+                                             "upstream_shutdown_max_age": 10, "wait_timeout": 5})
+    return rc, result, statements
+
+
+def test_a_switchover_target_promotes_a_fresh_shutdown_checkpoint(run_module, tmp_path):
+    rc, result, statements = _switchover_promote(run_module, tmp_path, 1)
+    assert rc == 0 and result["shutdown_checkpoint_lsn"] == "0/6000028" and 0.5 < result["shutdown_age"] < 5, result
+    assert any("pg_promote(" in s for s in statements)
+
+
+def test_a_switchover_target_that_started_late_does_not_promote(run_module, tmp_path):
+    """The old primary gives up after its wait and starts again: a target whose task began late must not
+    promote then. The age is read on the target's own clock (its WAL segment's last write)."""
+    rc, result, statements = _switchover_promote(run_module, tmp_path, 30)
+    assert rc == 1 and not any("pg_promote(" in s for s in statements), statements
+    assert result["msg"].startswith("not promoted: the upstream's shutdown checkpoint (0/06000028) arrived 30.")
+    assert "more than 10 s (upstream_shutdown_max_age)" in result["msg"]
