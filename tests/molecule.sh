@@ -32,10 +32,12 @@ fi
 # (the first failed test's tasks and messages, then the nodes when it failed).
 if [ "$rc" -ne 0 ]; then
   echo "--- failed tests in molecule $scenario:"
-  sed 's/\x1b\[[0-9;]*m//g' "$out" | grep -E '^(FAILED|ERROR) ' | sed 's/ - .*//; s/^\(FAILED\|ERROR\) .*::/\1 /' | head -12
+  sed 's/\x1b\[[0-9;]*m//g; s/^ *│ *//' "$out" | grep -E '^(FAILED|ERROR) [^ ]*::' \
+    | sed 's/ - .*//; s/^\(FAILED\|ERROR\) .*::/\1 /' | head -12
   echo "--- what failed first:"
-  # The failed tests, and for each failed task its name and Ansible's message ([ERROR]: Task failed: ...).
-  sed 's/\x1b\[[0-9;]*m//g; s/^ *│ *//; s/\\n/\n/g' "$out" \
+  # From pytest's FAILURES section on (the converge's output before it is not a failure): the
+  # failed tasks' names and Ansible's messages ([ERROR]: Task failed: ...), and the assertions.
+  sed 's/\x1b\[[0-9;]*m//g; s/^ *│ *//; s/\\n/\n/g' "$out" | awk '/^=+ FAILURES( |$)/ { found = 1 } found' \
     | grep -E '^(FAILED|ERROR) |^fatal: |^TASK \[|\[ERROR\]: |"msg": |assert |Error: ' \
     | grep -B1 -E '^(FAILED|ERROR) |^fatal: |\[ERROR\]: |"msg": |assert |Error: ' | cut -c1-300 | head -14
   if [ -s "$PGHA_FAILURE_DIGEST" ]; then

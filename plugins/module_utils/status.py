@@ -220,7 +220,7 @@ def expectation_problems(status, now):
     primary = status["primary"]
     for row in status["nodes"]:
         # pgha.fenced: a failed primary fenced by failover.yml or by the boot guard. Nothing re-points it
-        # until rejoin.yml clears the marker (pg_rewind, or nothing more when it streams already).
+        # until rejoin.yml has checked it with pg_rewind and cleared the marker.
         if row.get("fenced"):
             found.append("%s is fenced as a former primary (pgha.fenced, timeline %s): site.yml, switchover.yml and "
                          "rolling.yml refuse to re-point it until it is rejoined: run rejoin.yml -e pgha_target=%s"

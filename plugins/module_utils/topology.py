@@ -200,8 +200,8 @@ def conninfo_differences(current, desired):
 def fenced_refusal(hosts, what):
     """The refusal for nodes that carry pgha's fenced marker (pg_fence, or the boot guard)."""
     return ("%s %s fenced as a former primary (pgha.fenced) and cannot be %s: a fenced node may hold writes the "
-            "primary lacks until rejoin.yml checks it (pg_rewind, or only the marker cleared when it already "
-            "streams from the primary). Nothing was changed: run rejoin.yml -e pgha_target=%s first"
+            "primary lacks until rejoin.yml checks it with pg_rewind (even when its WAL receiver streams). Nothing "
+            "was changed: run rejoin.yml -e pgha_target=%s first"
             % (", ".join(hosts), "is" if len(hosts) == 1 else "are", what, hosts[0]))
 
 

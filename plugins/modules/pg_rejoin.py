@@ -25,7 +25,8 @@ description:
     directory is moved aside (C(DATADIR.pgha-aside-TIME-rejoin)) after a free-space check,
     never removed. Connection or authentication errors, and failures it cannot classify, never
     lead to a clone; the data directory stays as it is and the module fails with pg_rewind's words.
-  - A standby that already streams from the primary is left alone.
+  - A standby that already streams from the primary is left alone, unless it carries pgha's fenced marker
+    (a former primary), which is always rewound (C(pg_rewind) says when nothing needs rewinding).
   - In check mode returns the plan.
 extends_documentation_fragment:
   - pgha.cluster.attributes
@@ -159,15 +160,13 @@ def main():
         module.fail_json(msg="this node runs as a writable primary (timeline %s, LSN %s): fence it (stop it, or run "
                              "failover.yml) before rejoining" % (node['timeline'], node['current_lsn']), **result)
     upstream = node.get('upstream') or {}
-    if node['up'] and node['role'] == 'standby' and upstream.get('status') == 'streaming' \
+    # A fenced node (pg_fence, or the boot guard) always goes through pg_rewind, which proves whether it
+    # holds WAL the primary lacks ("no rewind required" when it does not). A WAL receiver that streams
+    # is no proof: a former primary that diverged connects, receives, and its startup process rejects
+    # the new timeline's WAL and restarts the receiver, over and over (seen on the lab).
+    if node['up'] and node['role'] == 'standby' and not node.get('fenced') and upstream.get('status') == 'streaming' \
             and upstream.get('host') == p['primary_host'] \
             and (p['primary_timeline'] is None or upstream.get('timeline') == p['primary_timeline']):
-        # Streaming on the primary's timeline proves it holds nothing the primary lacks: a fenced
-        # marker left by a fence or the boot guard is obsolete.
-        marker = os.path.join(paths['data_dir'], FENCED_MARKER)
-        if node.get('fenced') and not module.check_mode and os.path.exists(marker):
-            os.remove(marker)
-        result['changed'] = bool(node.get('fenced'))
         module.exit_json(msg="already streaming from %s" % p['primary_host'], **result)
 
     result.update(changed=True, action='rewind')

@@ -197,10 +197,10 @@ REJOIN_ARGS = {"version": 15, "primary_host": "10.0.0.12", "primary_system_ident
                "application_name": "pg1", "slot_name": "pg1"}
 
 
-def _rejoin(run_module, tmp_path, outputs):
+def _rejoin(run_module, tmp_path, outputs, node=None):
     """Run pg_rejoin against a fake host: ``outputs`` maps a command's program to (rc, out, err)."""
     (tmp_path / "PG_VERSION").write_text("15\n")
-    node = dict(primary(up=False), data_directory_exists=True)
+    node = node or dict(primary(up=False), data_directory_exists=True)
     calls = []
 
     def run_command(self, argv, **kw):
@@ -262,3 +262,25 @@ def test_pg_data_aside_lists_and_prunes_only_on_request(run_module, tmp_path):
         "main.pgha-aside-20261201T100000Z-rejoin", "main.pgha-aside-20261201T110000Z-rejoin"]
     rc, result = run_module(pg_data_aside, dict(args, action="prune"))
     assert rc == 1 and "keep" in result["msg"]
+
+
+STREAMING_STANDBY = {"up": True, "role": "standby", "system_identifier": "42", "timeline": 3, "data_directory_exists": True,
+                     "upstream": {"status": "streaming", "host": "10.0.0.12", "timeline": 3}}
+
+
+def test_pg_rejoin_leaves_a_streaming_standby_alone(run_module, tmp_path):
+    rc, result, calls, clone = _rejoin(run_module, tmp_path, {}, node=dict(STREAMING_STANDBY))
+    assert rc == 0 and result["msg"] == "already streaming from 10.0.0.12" and result["changed"] is False
+    assert calls == []
+
+
+def test_pg_rejoin_rewinds_a_fenced_node_even_while_its_wal_receiver_streams(run_module, tmp_path):
+    """A diverged former primary the boot guard started read-only connects and streams for a moment, then
+    its startup process rejects the new timeline's WAL, again and again (seen on the lab): only pg_rewind
+    tells whether it holds WAL the primary lacks. The marker goes once it did."""
+    (tmp_path / "pgha.fenced").write_text("fenced at boot by pgha-boot-guard\n")
+    rc, result, calls, clone = _rejoin(run_module, tmp_path, {"psql": (0, "f\n", "")},
+                                       node=dict(STREAMING_STANDBY, fenced=True))
+    assert rc == 0 and result["action"] == "rewind", result
+    assert any("pg_rewind" in " ".join(c) for c in calls) and not clone.called
+    assert not (tmp_path / "pgha.fenced").exists()
