@@ -144,6 +144,7 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgha.cluster.plugins.module_utils.archive import segment_name, segment_of
 from ansible_collections.pgha.cluster.plugins.module_utils.pg import (
     as_postgres, create_slots, inspect_node, libpq_env, local_session, node_argument_spec, pg_paths, run_psql,
     session_query)
@@ -185,19 +186,12 @@ def newest_timeline(data_dir):
     return max(int(n[:8], 16) for n in names) if names else None
 
 
-def segment_path(data_dir, timeline, lsn, segment_size):
-    """The WAL segment file in pg_wal that holds ``lsn`` on ``timeline``."""
-    segno = parse_lsn(lsn) // segment_size
-    per_id = 0x100000000 // segment_size
-    return os.path.join(data_dir, "pg_wal", "%08X%08X%08X" % (timeline, segno // per_id, segno % per_id))
-
-
 def shutdown_age(paths, timeline, end_lsn, segment_size, now=None):
     """Seconds since the segment holding the last byte before ``end_lsn`` was last written (the WAL receiver
     wrote the upstream's shutdown checkpoint there, and nothing writes it after); None when unreadable."""
+    name = segment_name(timeline, segment_of(parse_lsn(end_lsn) - 1, segment_size), segment_size)
     try:
-        mtime = os.stat(segment_path(paths['data_dir'], timeline, format_lsn(parse_lsn(end_lsn) - 1),
-                                     segment_size)).st_mtime
+        mtime = os.stat(os.path.join(paths['data_dir'], "pg_wal", name)).st_mtime
     except OSError:
         return None
     return (time.time() if now is None else now) - mtime
