@@ -5,7 +5,7 @@ PgBouncer paused by hand, all at once - fire alerts naming the host, without
 any manual step, and the alerts leave Alertmanager (the lab's receiver on
 monitor1 gets them). status.yml, run meanwhile, judges the same facts: it names
 the same hosts and shows the same alerts. Everything is put back afterwards.
-The lab's group_vars shorten the archiving alerts' duration to 1m (CI time)."""
+The lab's group_vars shorten the three awaited alerts' durations to 30 s (CI time)."""
 import json
 import subprocess
 import threading

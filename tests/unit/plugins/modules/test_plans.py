@@ -103,11 +103,14 @@ def test_pg_fence_marks_a_stopped_node(run_module, tmp_path):
 
 
 def _postmaster(tmp_path, on_quit):
-    """A stand-in postmaster: a real process that ignores SIGTERM and either exits on
-    SIGQUIT or ignores it too; its PID in postmaster.pid."""
+    """A stand-in postmaster: a real process that ignores SIGTERM, stops on SIGINT (a fast
+    shutdown) and either exits on SIGQUIT or ignores it too; its PID in postmaster.pid. SIGINT's
+    handler is set, not inherited: a shell's background job (make checks &) starts with SIGINT
+    ignored, and Python then keeps it ignored."""
     import subprocess
     import sys
     code = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "signal.signal(signal.SIGINT, signal.default_int_handler); "
             "signal.signal(signal.SIGQUIT, %s); print('up', flush=True); time.sleep(60)"
             % ("lambda *a: exit(0)" if on_quit == "exit" else "signal.SIG_IGN"))
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
@@ -116,7 +119,9 @@ def _postmaster(tmp_path, on_quit):
     return proc
 
 
-def _fence(run_module, tmp_path, proc, states, on_call=None):
+def _fence(run_module, tmp_path, proc, states, on_call=None, stop_timeout=1, immediate_wait=1):
+    """pg_fence against the stand-in postmaster. A wait that should end early is long (it ends
+    when the process does); a wait the test means to run out is short."""
     calls = []
 
     def run_command(self, argv, **kw):
@@ -132,8 +137,8 @@ def _fence(run_module, tmp_path, proc, states, on_call=None):
     with mock.patch.object(pg_fence, "pg_paths", return_value={"data_dir": str(tmp_path), "service": "pg.service"}), \
             mock.patch.object(pg_fence, "touch_signal"), \
             mock.patch.object(pg_fence.AnsibleModule, "run_command", run_command), \
-            mock.patch.object(pgutils, "IMMEDIATE_WAIT", 1), mock.patch.object(pgutils, "UNIT_WAIT", 0.5):
-        rc, result = run_module(pg_fence, {"version": 15, "stop_timeout": 1})
+            mock.patch.object(pgutils, "IMMEDIATE_WAIT", immediate_wait), mock.patch.object(pgutils, "UNIT_WAIT", 0.5):
+        rc, result = run_module(pg_fence, {"version": 15, "stop_timeout": stop_timeout})
     reaper.join(5)
     return rc, result, calls
 
@@ -141,7 +146,7 @@ def _fence(run_module, tmp_path, proc, states, on_call=None):
 def test_pg_fence_escalates_to_an_immediate_shutdown(run_module, tmp_path):
     proc = _postmaster(tmp_path, "exit")
     # Patroni inactive, the server under its unit (whose stop does not end it here).
-    rc, result, calls = _fence(run_module, tmp_path, proc, ["inactive", "active"])
+    rc, result, calls = _fence(run_module, tmp_path, proc, ["inactive", "active"], immediate_wait=15)
     assert rc == 0 and result["fenced"] and proc.returncode == 0
     assert result["how"].startswith("immediate shutdown") and result["killed"] is False
     assert calls[0] == ["systemctl", "is-active", "patroni.service"]
@@ -158,9 +163,9 @@ def test_pg_fence_stops_patroni_first_with_the_marker_already_written(run_module
     def on_call(argv):
         if "stop" in argv and "patroni.service" in argv:
             seen["marker_at_stop"] = (tmp_path / "pgha.fenced").exists()
-    rc, result, calls = _fence(run_module, tmp_path, proc, ["active", "inactive"], on_call)
+    rc, result, calls = _fence(run_module, tmp_path, proc, ["active", "inactive"], on_call, stop_timeout=15)
     assert rc == 0 and result["fenced"] and result["patroni_stopped"] and seen["marker_at_stop"]
-    assert ["timeout", "3", "systemctl", "stop", "patroni.service"] in calls
+    assert ["timeout", "45", "systemctl", "stop", "patroni.service"] in calls  # 3 x stop_timeout
     # Paused, Patroni left the server running: a fast shutdown (SIGINT) ended it before any escalation.
     assert result["how"] == "clean stop" and proc.returncode != 0 and not result["killed"]
 
