@@ -23,7 +23,7 @@ SYSTEM_PACKAGES := podman runc fuse-overlayfs slirp4netns uidmap iptables nftabl
 
 help:
 	@echo "make demo        install what is missing, start the lab, deploy, print status (PGHA_FAILOVER_MODE=automatic: Patroni + etcd)"
-	@echo "make test        every test layer: unit, lint, sanity, molecule (bookworm with the backup, day-2 and automatic suites; trixie; colocated)"
+	@echo "make test        every test layer: unit, lint, sanity, molecule (bookworm with the backup, day-2, automatic and three-node layout suites; trixie)"
 	@echo "make lab-up / lab-down / lab-logs    the local lab (LAB_OS=bookworm|trixie)"
 	@echo "make site / status                   run playbooks/site.yml / status.yml on the lab"
 	@echo "make switchover / failover / rejoin  day-2 operations on the lab (-e via ANSIBLE args: see README)"
@@ -127,17 +127,20 @@ lint: deps
 sanity: deps
 	PY=$(PY) tests/sanity/run.sh
 
-molecule: molecule-default molecule-trixie molecule-colocated
+molecule: molecule-default molecule-trixie
 
 # The shared checks, then backups and restores (molecule/backup/tests), then day-2
-# operations (molecule/operations/tests), then the conversion to automatic mode and
-# its faults (molecule/automatic/tests), on one lab.
+# operations (molecule/operations/tests), then the conversion to automatic mode, its
+# faults and the hand-back (molecule/automatic/tests), then the three-node layout
+# reached from that cluster (molecule/colocated/tests), on one lab.
 molecule-default: deps
 	LAB_OS=bookworm tests/molecule.sh default
 
 molecule-trixie: deps
 	LAB_OS=trixie tests/molecule.sh trixie
 
+# The three-node layout's tests on a fresh deployment of it (not in make test: the default
+# scenario runs them last, on its own lab).
 molecule-colocated: deps
 	LAB_OS=bookworm tests/molecule.sh colocated
 
